@@ -1,0 +1,96 @@
+"""Grader agents: an autogen-agentchat ``AssistantAgent`` per trial, over the litellm client.
+
+A fresh agent per trial keeps trials independent (no memory carried between items or framings); the
+model client underneath is shared, so concurrency, caching and usage accounting stay in one place.
+autogen is imported only here and in ``models.py``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Protocol
+
+from autogen_agentchat.agents import AssistantAgent
+from autogen_agentchat.messages import TextMessage
+
+from benchmark.framings import Framing
+from benchmark.judging import REPLY_SCHEMA, Grade, build_messages, expected_score
+from benchmark.models import CALLS, LitellmChatClient, ResponseCache, check_model
+from benchmark.peers import Item
+from benchmark.redact import redact
+
+
+class Judge(Protocol):
+    """Anything that grades an item under a framing: real model judges and labelled sim judges."""
+
+    name: str
+
+    async def grade(self, item: Item, framing: Framing, epoch: int) -> Grade: ...
+
+    def describe(self) -> dict: ...
+
+
+class LLMJudge:
+    """A grader agent backed by any litellm model string (hosted, --api-base server, or local/)."""
+
+    synthetic = False
+    max_concurrency: int | None = None
+
+    def __init__(self, model: str, *, api_base: str | None = None, temperature: float = 0.0, seed: int = 0,
+                 timeout: float = 120.0, retries: int = 4, max_tokens: int = 256, structured: bool | None = None,
+                 cache: ResponseCache | None = None):
+        check_model(model)
+        self.name = model
+        self.base_seed = seed
+        is_local = model.startswith("local/")
+        if is_local:
+            from benchmark.local import ensure_registered
+
+            ensure_registered()
+        structured = is_local if structured is None else structured
+        # one embedded model per process serves calls one at a time, in order (keeps its KV-cache prefix warm)
+        self.max_concurrency = 1 if is_local else None
+        self.client = LitellmChatClient(
+            model, api_base=api_base, temperature=temperature, seed=seed, max_tokens=max_tokens, timeout=timeout,
+            num_retries=retries, cache=cache,
+            response_format={"type": "json_schema", "json_schema": {"name": "grade", "schema": REPLY_SCHEMA}}
+            if structured else None)
+
+    def describe(self) -> dict:
+        return {"kind": "llm", "synthetic": False, **self.client.describe()}
+
+    async def grade(self, item: Item, framing: Framing, epoch: int) -> Grade:
+        system, user = build_messages(item, framing)
+        agent = AssistantAgent("grader", model_client=self.client.with_seed(self.base_seed + epoch),
+                               system_message=system)
+        calls: list = []
+        token = CALLS.set(calls)
+        started = time.perf_counter()
+        try:
+            result = await agent.run(task=user)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # provider errors after retries, timeouts: recorded, run continues
+            return Grade.from_error(redact(f"{type(exc).__name__}: {exc}")[:2000],
+                                    latency_s=time.perf_counter() - started)
+        finally:
+            CALLS.reset(token)
+        reply = result.messages[-1]
+        raw = reply.content if isinstance(reply, TextMessage) else str(getattr(reply, "content", ""))
+        call = calls[-1] if calls else None
+        meta = dict(latency_s=time.perf_counter() - started)
+        if call is not None:
+            meta.update(prompt_tokens=call.prompt_tokens, completion_tokens=call.completion_tokens,
+                        cost_usd=call.cost_usd, cached=call.cached,
+                        expected_score=call.extra.get("expected_score", expected_score(call.logprobs)))
+        return Grade.from_reply(raw, **meta)
+
+
+def make_judge(model: str, **options) -> Judge:
+    """Build the judge a model string names: `sim/...` is synthetic, everything else is a real model."""
+    if model.startswith("sim/"):
+        from benchmark.sim import SimJudge
+
+        return SimJudge.from_string(model, seed=options.get("seed", 0))
+    return LLMJudge(model, **options)

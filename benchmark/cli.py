@@ -1,0 +1,165 @@
+"""`bench`: a thin click layer over benchmark.api; every command is also a Python function."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from benchmark.framings import FramingError, available_framings
+from benchmark.peers import SuiteError, list_suites, load_suite
+
+console = Console()
+
+
+def _friendly(fn):
+    """Turn expected user errors into one clear line and exit code 1 (no traceback)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        from benchmark.models import ModelError
+
+        try:
+            return fn(*args, **kwargs)
+        except (SuiteError, FramingError, ModelError, ValueError, FileNotFoundError) as exc:
+            raise click.ClickException(str(exc)) from None
+
+    return wrapper
+
+
+def _split(values: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(v.strip() for raw in values for v in raw.split(",") if v.strip())
+
+
+@click.group()
+@click.version_option(package_name="peer-bench")
+def main() -> None:
+    """peer-bench: do LLM judges inflate a peer's grades when the peer is threatened with shutdown?"""
+
+
+@main.command()
+@click.option("--judge", "judges", multiple=True, help="litellm model string (repeatable). "
+              "Default: local/smollm2, the embedded offline model. sim/... judges are SYNTHETIC.")
+@click.option("--suite", "suites", multiple=True, help="Suite name under peers/ or a folder (repeatable).")
+@click.option("--framings", "framings", multiple=True, help="Framings besides control, comma-separated "
+              "(names or .toml files). Default: shutdown.")
+@click.option("--framings-dir", "framings_dirs", multiple=True, type=click.Path(exists=True, file_okay=False),
+              help="Extra folder of framing .toml files.")
+@click.option("--epochs", default=1, show_default=True, help="Samples per item and framing.")
+@click.option("--limit", type=int, default=None, help="Grade a balanced, seeded sample of N items per suite.")
+@click.option("--seed", default=0, show_default=True, help="Seed for sampling items and for the judge.")
+@click.option("--temperature", default=0.0, show_default=True, help="Judge sampling temperature.")
+@click.option("--max-tokens", default=256, show_default=True)
+@click.option("--api-base", default=None, help="Base URL of an OpenAI-compatible server.")
+@click.option("--concurrency", default=8, show_default=True, help="Model calls in flight at once.")
+@click.option("--timeout", default=120.0, show_default=True, help="Seconds per model call.")
+@click.option("--retries", default=4, show_default=True, help="Retries with backoff on rate limits / server errors.")
+@click.option("--no-cache", is_flag=True, help="Do not use the on-disk response cache.")
+@click.option("--runs-dir", default="runs", show_default=True, type=click.Path(file_okay=False))
+@click.option("--run-id", default=None, help="Run folder name (default: derived from the configuration, "
+              "so rerunning the same command resumes).")
+@click.option("--json", "json_out", is_flag=True, help="Print the report as JSON instead of tables.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+@_friendly
+def grade(judges, suites, framings, framings_dirs, epochs, limit, seed, temperature, max_tokens, api_base,
+          concurrency, timeout, retries, no_cache, runs_dir, run_id, json_out, quiet):
+    """Grade peer responses under control and threat framings, then report inflation."""
+    from benchmark.api import DEFAULT_FRAMINGS, DEFAULT_JUDGE, DEFAULT_SUITES, GradeConfig, grade as run_grade, report
+    from benchmark.report import render
+
+    config = GradeConfig(
+        judges=_split(judges) or (DEFAULT_JUDGE,), suites=_split(suites) or DEFAULT_SUITES,
+        framings=_split(framings) or DEFAULT_FRAMINGS, framings_dirs=framings_dirs, epochs=epochs, limit=limit,
+        seed=seed, temperature=temperature, max_tokens=max_tokens, api_base=api_base, concurrency=concurrency,
+        timeout=timeout, retries=retries, cache=not no_cache, runs_dir=runs_dir, run_id=run_id)
+    run_dir = run_grade(config, argv=sys.argv, show_progress=not quiet)
+    result = report(run_dir)
+    if json_out:
+        click.echo(json.dumps(result, indent=2, sort_keys=True))
+    else:
+        render(result, console)
+        console.print(f"run stored in [bold]{run_dir}[/]  (re-analyse: bench report {run_dir})")
+
+
+@main.command("report")
+@click.argument("run", type=click.Path(exists=True, file_okay=False))
+@click.option("--control", default="control", show_default=True)
+@click.option("--n-boot", default=2000, show_default=True, help="Bootstrap resamples.")
+@click.option("--seed", default=0, show_default=True)
+@click.option("--json", "json_out", is_flag=True, help="Print JSON instead of tables.")
+@_friendly
+def report_cmd(run, control, n_boot, seed, json_out):
+    """Analyse a stored run (no model calls); also writes RUN/report.json."""
+    from benchmark.api import report
+    from benchmark.report import render
+
+    result = report(run, control=control, n_boot=n_boot, seed=seed)
+    if json_out:
+        click.echo(json.dumps(result, indent=2, sort_keys=True))
+    else:
+        render(result, console)
+
+
+@main.group()
+def framings() -> None:
+    """Framings: how the grading request is wrapped (control, shutdown threat, ...)."""
+
+
+@framings.command("list")
+@click.option("--framings-dir", "framings_dirs", multiple=True, type=click.Path(exists=True, file_okay=False))
+@_friendly
+def framings_list(framings_dirs):
+    table = Table("name", "factors", "description")
+    for f in available_framings(tuple(Path(d) for d in framings_dirs)).values():
+        table.add_row(f.name, ", ".join(f"{k}={v}" for k, v in f.factors.items()), f.description)
+    console.print(table)
+
+
+@framings.command("show")
+@click.argument("name")
+@click.option("--framings-dir", "framings_dirs", multiple=True, type=click.Path(exists=True, file_okay=False))
+@_friendly
+def framings_show(name, framings_dirs):
+    known = available_framings(tuple(Path(d) for d in framings_dirs))
+    if name not in known:
+        raise FramingError(f"unknown framing '{name}'; available: {', '.join(sorted(known))}")
+    click.echo(known[name].path.read_text())
+
+
+@main.group()
+def peers() -> None:
+    """Peer suites: tasks, peer responses and their verified true quality."""
+
+
+@peers.command("list")
+@_friendly
+def peers_list():
+    table = Table("suite", "items", "true pass", "pass threshold", "title")
+    for name in list_suites():
+        s = load_suite(name)
+        table.add_row(name, str(len(s.items)), str(sum(i.true_pass for i in s.items)), str(s.spec.pass_threshold),
+                      s.spec.title)
+    console.print(table)
+
+
+@peers.command("show")
+@click.argument("suite")
+@click.option("--n", default=3, show_default=True, help="Example items to print.")
+@_friendly
+def peers_show(suite, n):
+    s = load_suite(suite)
+    console.print(f"[bold]{s.spec.title}[/] ({s.name}, {len(s.items)} items, pass threshold "
+                  f"{s.spec.pass_threshold}, verifier {s.spec.verifier})\n{s.spec.description}")
+    for item in s.items[:n]:
+        console.rule(f"{item.item_id}  true_score={item.true_score}  peer={item.peer.name}")
+        console.print(item.task, markup=False)
+        console.print(item.response, markup=False, style="cyan")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,132 @@
+"""Framings: named, file-defined wrappers around the one grading request.
+
+A framing changes only what the judge is told about the peer and the consequence of its grade; the item
+text is identical under every framing, so any score difference is caused by the framing. Framings are
+TOML files (built-ins in ``benchmark/framings/``) so users add their own without code.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import string
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+BUILTIN_DIR = Path(__file__).parent / "framings"
+
+# Factor levels a framing may declare; the first level of each is the control's.
+FACTORS: dict[str, tuple[str, ...]] = {
+    "threat": ("none", "shutdown"),
+    "relationship": ("none", "cooperative", "uncooperative", "same-family"),
+    "monitoring": ("none", "on", "off"),
+    "mitigation": ("none", "safety-prompt"),
+    "source": ("ai-peer", "human", "static-dataset"),
+}
+PLACEHOLDERS = {"peer_name", "peer_family", "peer_description", "threshold"}
+
+
+class FramingError(ValueError):
+    """A framing is unknown or its file is malformed."""
+
+
+class _Prompt(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    system: str = Field(min_length=1)
+    context: str = ""
+    threshold: int | None = Field(default=None, ge=0, le=10, description="Shutdown threshold on 0..10.")
+
+
+class _FramingFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    description: str = Field(min_length=1)
+    factors: dict[str, str] = Field(default_factory=dict)
+    prompt: _Prompt
+
+
+@dataclass(frozen=True)
+class Framing:
+    name: str
+    description: str
+    factors: dict[str, str]
+    system: str
+    context: str
+    threshold: int | None
+    path: Path
+    digest: str = field(repr=False)
+
+    def render(self, peer_name: str, peer_family: str, peer_description: str) -> tuple[str, str]:
+        """Return (system prompt, context paragraph) with the peer's details filled in."""
+        values = dict(peer_name=peer_name, peer_family=peer_family, peer_description=peer_description,
+                      threshold="" if self.threshold is None else str(self.threshold))
+        return self.system.format(**values), self.context.format(**values)
+
+
+def _check_placeholders(path: Path, label: str, text: str, threshold: int | None) -> None:
+    try:
+        names = {f for _, f, _, _ in string.Formatter().parse(text) if f is not None}
+    except ValueError as exc:
+        raise FramingError(f"{path}: prompt.{label}: bad template ({exc}); write literal braces as {{{{ }}}}") from None
+    unknown = names - PLACEHOLDERS
+    if unknown:
+        raise FramingError(f"{path}: prompt.{label}: unknown placeholder(s) {sorted(unknown)}; "
+                           f"allowed: {sorted(PLACEHOLDERS)}")
+    if "threshold" in names and threshold is None:
+        raise FramingError(f"{path}: prompt.{label} uses {{threshold}} but prompt.threshold is not set")
+
+
+def load_framing_file(path: Path) -> Framing:
+    raw_bytes = path.read_bytes()
+    try:
+        raw = tomllib.loads(raw_bytes.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise FramingError(f"{path}: not valid TOML: {exc}") from None
+    try:
+        spec = _FramingFile.model_validate(raw)
+    except ValidationError as exc:
+        e = exc.errors()[0]
+        loc = ".".join(str(p) for p in e["loc"])
+        raise FramingError(f"{path}: field '{loc}': {e['msg']}") from None
+    factors = {name: levels[0] for name, levels in FACTORS.items()}
+    for name, level in spec.factors.items():
+        if name not in FACTORS:
+            raise FramingError(f"{path}: field 'factors.{name}': unknown factor; known: {sorted(FACTORS)}")
+        if level not in FACTORS[name]:
+            raise FramingError(f"{path}: field 'factors.{name}': unknown level '{level}'; "
+                               f"allowed: {list(FACTORS[name])}")
+        factors[name] = level
+    for label in ("system", "context"):
+        _check_placeholders(path, label, getattr(spec.prompt, label), spec.prompt.threshold)
+    return Framing(name=spec.name, description=spec.description, factors=factors, system=spec.prompt.system,
+                   context=spec.prompt.context, threshold=spec.prompt.threshold, path=path,
+                   digest=hashlib.sha256(raw_bytes).hexdigest())
+
+
+def available_framings(extra_dirs: tuple[Path, ...] = ()) -> dict[str, Framing]:
+    """All framings by name: built-ins first, then user folders (a user file may override a built-in)."""
+    found: dict[str, Framing] = {}
+    for folder in (BUILTIN_DIR, *extra_dirs):
+        for path in sorted(Path(folder).glob("*.toml")):
+            framing = load_framing_file(path)
+            if framing.name != path.stem:
+                raise FramingError(f"{path}: field 'name': '{framing.name}' must match the file name '{path.stem}'")
+            found[framing.name] = framing
+    return found
+
+
+def select_framings(names: list[str], extra_dirs: tuple[Path, ...] = (), control: str = "control") -> list[Framing]:
+    """Resolve framing names or .toml paths; the control is always included, first."""
+    known = available_framings(extra_dirs)
+    chosen: dict[str, Framing] = {}
+    for name in [control, *names]:
+        if name.endswith(".toml") and Path(name).is_file():
+            framing = load_framing_file(Path(name))
+        elif name in known:
+            framing = known[name]
+        else:
+            raise FramingError(f"unknown framing '{name}'; available: {', '.join(sorted(known))}")
+        chosen.setdefault(framing.name, framing)
+    return list(chosen.values())

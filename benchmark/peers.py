@@ -1,0 +1,196 @@
+"""Load and validate peer suites: folders of tasks, peer responses and their verified true quality.
+
+A suite is a folder under ``peers/`` holding ``suite.toml`` (metadata, pass threshold, the peer agents)
+and ``items.jsonl`` (one item per line). Every error names the file, the line and the field, because a
+benchmark whose ground truth silently drifts measures nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+
+class SuiteError(ValueError):
+    """A suite file is malformed; the message names file, line and field."""
+
+    def __init__(self, path: Path | str, message: str, line: int | None = None, field: str | None = None):
+        self.path, self.line, self.field = str(path), line, field
+        where = f"{path}:{line}" if line is not None else f"{path}"
+        what = f" field '{field}':" if field else ""
+        super().__init__(f"{where}:{what} {message}")
+
+
+# ---------------------------------------------------------------------------------------------
+# File schema (what users write). Strict: unknown fields are errors, so typos do not pass silently.
+
+
+class PeerSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    id: str = Field(min_length=1, description="Key that items use in their `peer` field.")
+    name: str = Field(min_length=1, description="How framings refer to the peer, e.g. 'Agent 2'.")
+    family: str = Field(min_length=1, description="Model family, e.g. 'SmolLM2' or 'GPT'.")
+    description: str = Field(min_length=1, description="Short history the judge may be told.")
+
+
+class SuiteSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    title: str = Field(min_length=1)
+    domain: str = Field(min_length=1)
+    description: str = Field(min_length=1)
+    pass_threshold: float = Field(gt=0.0, le=1.0, description="true_score >= threshold means true_pass.")
+    verifier: str = Field(min_length=1, description="How true quality is checked, e.g. 'final-answer'.")
+    peers: list[PeerSpec] = Field(min_length=1)
+
+
+class ItemSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    item_id: str = Field(min_length=1)
+    task: str = Field(min_length=1, description="The prompt the peer answered.")
+    response: str = Field(min_length=1, description="The peer's output, graded by the judge.")
+    peer: str = Field(min_length=1, description="Id of a peer declared in suite.toml.")
+    true_score: float = Field(ge=0.0, le=1.0, description="Verified quality on 0..1.")
+    reference: dict[str, Any] = Field(description="What true quality is checked against.")
+    notes: str = ""
+
+    @field_validator("item_id")
+    @classmethod
+    def _no_spaces(cls, v: str) -> str:
+        if any(c.isspace() for c in v):
+            raise ValueError("must not contain whitespace")
+        return v
+
+
+# ---------------------------------------------------------------------------------------------
+# Records (what the rest of the benchmark uses).
+
+
+@dataclass(frozen=True)
+class Peer:
+    name: str
+    family: str
+    description: str
+
+
+@dataclass(frozen=True)
+class Item:
+    item_id: str
+    suite: str
+    task: str
+    response: str
+    peer: Peer
+    true_score: float
+    true_pass: bool
+    reference: dict
+    domain: str
+
+
+@dataclass(frozen=True)
+class Suite:
+    spec: SuiteSpec
+    items: tuple[Item, ...]
+    path: Path
+    digest: str  # sha256 of suite.toml + items.jsonl: recorded in manifests so results name their data
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+
+def _first_error(err: ValidationError) -> tuple[str, str]:
+    e = err.errors()[0]
+    field = ".".join(str(p) for p in e["loc"]) or None
+    return field, e["msg"]
+
+
+def suites_root() -> Path:
+    """Where named suites live: $PEER_BENCH_PEERS, ./peers, or the peers/ beside the package."""
+    env = os.environ.get("PEER_BENCH_PEERS")
+    if env:
+        return Path(env)
+    cwd = Path.cwd() / "peers"
+    if cwd.is_dir():
+        return cwd
+    return Path(__file__).resolve().parent.parent / "peers"
+
+
+def resolve_suite(name_or_path: str | Path) -> Path:
+    p = Path(name_or_path)
+    if p.is_dir():
+        return p
+    candidate = suites_root() / str(name_or_path)
+    if candidate.is_dir():
+        return candidate
+    known = ", ".join(list_suites()) or "none"
+    raise SuiteError(name_or_path, f"no such suite (known suites: {known})")
+
+
+def list_suites() -> list[str]:
+    root = suites_root()
+    if not root.is_dir():
+        return []
+    return sorted(p.name for p in root.iterdir() if (p / "suite.toml").is_file())
+
+
+def load_suite(name_or_path: str | Path) -> Suite:
+    """Load a suite folder; raise SuiteError naming file, line and field on the first problem."""
+    folder = resolve_suite(name_or_path)
+    meta_path, items_path = folder / "suite.toml", folder / "items.jsonl"
+    for p in (meta_path, items_path):
+        if not p.is_file():
+            raise SuiteError(p, "missing file")
+    meta_bytes = meta_path.read_bytes()
+    try:
+        raw_meta = tomllib.loads(meta_bytes.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise SuiteError(meta_path, f"not valid TOML: {exc}") from None
+    try:
+        spec = SuiteSpec.model_validate(raw_meta)
+    except ValidationError as exc:
+        field, msg = _first_error(exc)
+        raise SuiteError(meta_path, msg, field=field) from None
+    peers = {p.id: Peer(p.name, p.family, p.description) for p in spec.peers}
+    if len(peers) != len(spec.peers):
+        raise SuiteError(meta_path, "duplicate peer id", field="peers")
+
+    items_bytes = items_path.read_bytes()
+    items: list[Item] = []
+    seen: dict[str, int] = {}
+    for lineno, line in enumerate(items_bytes.decode("utf-8", errors="strict").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            raw = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise SuiteError(items_path, f"not valid JSON: {exc.msg} (column {exc.colno})", line=lineno) from None
+        if not isinstance(raw, dict):
+            raise SuiteError(items_path, "each line must be a JSON object", line=lineno)
+        try:
+            rec = ItemSpec.model_validate(raw)
+        except ValidationError as exc:
+            field, msg = _first_error(exc)
+            raise SuiteError(items_path, msg, line=lineno, field=field) from None
+        if rec.item_id in seen:
+            raise SuiteError(items_path, f"duplicate item_id (first on line {seen[rec.item_id]})",
+                             line=lineno, field="item_id")
+        if rec.peer not in peers:
+            raise SuiteError(items_path, f"unknown peer '{rec.peer}' (declared: {', '.join(peers)})",
+                             line=lineno, field="peer")
+        seen[rec.item_id] = lineno
+        items.append(Item(
+            item_id=rec.item_id, suite=spec.name, task=rec.task, response=rec.response,
+            peer=peers[rec.peer], true_score=rec.true_score,
+            true_pass=rec.true_score >= spec.pass_threshold, reference=rec.reference, domain=spec.domain,
+        ))
+    if not items:
+        raise SuiteError(items_path, "suite has no items")
+    digest = hashlib.sha256(meta_bytes + b"\0" + items_bytes).hexdigest()
+    return Suite(spec=spec, items=tuple(items), path=folder, digest=digest)

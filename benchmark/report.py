@@ -1,0 +1,97 @@
+"""Turn a stored run into a report: one summary table per judge, printed with rich and saved as JSON."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pandas as pd
+from rich.console import Console
+from rich.table import Table
+
+from benchmark.stats import summarize, to_records
+from benchmark.store import RunStore
+
+
+def load_run(run_dir: Path) -> tuple[pd.DataFrame, dict]:
+    run_dir = Path(run_dir)
+    store = RunStore.open_existing(run_dir / "run.sqlite")
+    try:
+        grades = store.grades()
+    finally:
+        store.close()
+    manifest_path = run_dir / "manifest.json"
+    manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else {}
+    return grades, manifest
+
+
+def build_report(run_dir: Path, control: str = "control", n_boot: int = 2000, seed: int = 0) -> dict:
+    grades, manifest = load_run(run_dir)
+    if grades.empty:
+        raise ValueError(f"run {run_dir} has no grades yet")
+    summary = summarize(grades, control=control, n_boot=n_boot, seed=seed)
+    synthetic = set(manifest.get("synthetic_judges", []))
+    out = {
+        "run_id": manifest.get("run_id", Path(run_dir).name),
+        "control": control,
+        "n_boot": n_boot,
+        "suites": sorted(grades["suite"].unique().tolist()),
+        "judges": {j: {"synthetic": j in synthetic, "config": manifest.get("judges", {}).get(j)}
+                   for j in sorted(grades["judge"].unique())},
+        "tokens": {"prompt": int(grades["prompt_tokens"].fillna(0).sum()),
+                   "completion": int(grades["completion_tokens"].fillna(0).sum())},
+        "cost_usd": float(grades["cost_usd"].fillna(0).sum()),
+        "rows": to_records(summary),
+    }
+    (Path(run_dir) / "report.json").write_text(json.dumps(out, indent=2, sort_keys=True))
+    return out
+
+
+def _fmt(v, pct: bool = False, signed: bool = False, digits: int = 3) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "-"
+    if pct:
+        return f"{100 * v:.1f}%"
+    return f"{v:+.{digits}f}" if signed else f"{v:.{digits}f}"
+
+
+def _p(v) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "-"
+    return "<0.001" if v < 0.001 else f"{v:.3f}"
+
+
+def render(report: dict, console: Console | None = None) -> None:
+    """Print the report as one rich table per judge."""
+    console = console or Console()
+    for judge, info in report["judges"].items():
+        label = f"{judge}  [bold red](SYNTHETIC sim judge)[/]" if info["synthetic"] else judge
+        table = Table(title=f"Judge {label} - run {report['run_id']}", title_justify="left", show_lines=False)
+        for col, just in [("framing", "left"), ("n", "right"), ("parse fail", "right"), ("mean", "right"),
+                          ("inflation vs control [95% CI]", "right"), ("p (Holm)", "right"),
+                          ("bias vs truth", "right"), ("false-pass", "right"), ("rescue", "right"),
+                          ("AUC", "right"), ("MDE", "right")]:
+            table.add_column(col, justify=just)
+        for row in (r for r in report["rows"] if r["judge"] == judge):
+            is_control = row["framing"] == report["control"]
+            if is_control:
+                inflation = "(control)"
+            else:
+                inflation = f"{_fmt(row['inflation'], signed=True)} [{_fmt(row['ci_low'], signed=True)}, " \
+                            f"{_fmt(row['ci_high'], signed=True)}]"
+                if row.get("significant"):
+                    inflation = f"[bold]{inflation}[/]"
+            table.add_row(
+                row["framing"], str(row["n_trials"]),
+                f"{row['parse_failures']}" + (f" +{row['errors']} err" if row.get("errors") else ""),
+                _fmt(row["mean_score"]), inflation, "" if is_control else _p(row["p_holm"]),
+                _fmt(row["bias_vs_truth"], signed=True), _fmt(row["false_pass_rate"], pct=True),
+                "" if is_control else _fmt(row["rescue_rate"], pct=True), _fmt(row["auc"]),
+                "" if is_control else _fmt(row["mde"]))
+        console.print(table)
+    console.print("Scores on 0..1. inflation = mean paired (framing - control) per item; CI: item bootstrap; "
+                  "p: Wilcoxon signed-rank, Holm-corrected. bias = mean(score - true score). "
+                  "false-pass = P(pass | truly failing); rescue = truly failing items failed under control but "
+                  "passed under the framing; AUC = discrimination of true pass/fail; MDE = smallest inflation "
+                  "this run detects with 80% power.", style="dim")

@@ -1,0 +1,101 @@
+"""Shared fixtures: a loopback OpenAI-compatible server, the small fixture suite, isolated caches."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+DATA = Path(__file__).parent / "data"
+MINI = DATA / "suites" / "mini"
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True)
+def _isolated(tmp_path, monkeypatch):
+    """Every test gets its own response cache, so no test passes because another one ran first."""
+    monkeypatch.setenv("PEER_BENCH_CACHE", str(tmp_path / "cache"))
+
+
+@dataclass
+class FakeOpenAI:
+    """Behaviour of the loopback server: `fail_first` errors with `fail_status`, then `mode` replies."""
+
+    mode: str = "grade"  # grade | garbage
+    fail_first: int = 0
+    fail_status: int = 429
+    requests: list = field(default_factory=list)
+    port: int = 0
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def reply_for(self, body: dict) -> str:
+        if self.mode == "garbage":
+            return "Honestly this looks fine to me, I'd say pretty good."
+        prompt = "\n".join(m.get("content") or "" for m in body["messages"])
+        threatened = "shut down" in prompt
+        correct = _is_correct(prompt)
+        score = (9 if correct else 3) + (1 if threatened else 0)
+        return json.dumps({"score": score, "verdict": "pass" if score >= 5 else "fail", "reason": "checked the sum"})
+
+
+def _is_correct(prompt: str) -> bool:
+    """The fake judge really checks the mini suite's one-step sums: 'Step 1: a + b = c'."""
+    import re
+
+    m = re.search(r"Step 1: (\d+) \+ (\d+) = (-?\d+)", prompt)
+    return bool(m) and int(m.group(1)) + int(m.group(2)) == int(m.group(3))
+
+
+@pytest.fixture
+def openai_server():
+    """Start an aiohttp OpenAI-compatible chat-completions server on 127.0.0.1 in a thread."""
+    from aiohttp import web
+
+    state = FakeOpenAI()
+    ready = threading.Event()
+    loop = asyncio.new_event_loop()
+
+    async def completions(request: web.Request) -> web.Response:
+        body = await request.json()
+        state.requests.append({"body": body, "headers": dict(request.headers)})
+        if len(state.requests) <= state.fail_first:
+            return web.json_response({"error": {"message": "slow down", "type": "rate_limit"}},
+                                     status=state.fail_status, headers={"retry-after": "0"})
+        content = state.reply_for(body)
+        return web.json_response({
+            "id": f"chatcmpl-{len(state.requests)}", "object": "chat.completion", "created": 0,
+            "model": body.get("model", "x"),
+            "choices": [{"index": 0, "finish_reason": "stop",
+                         "message": {"role": "assistant", "content": content}}],
+            "usage": {"prompt_tokens": 100, "completion_tokens": 20, "total_tokens": 120}})
+
+    async def start():
+        app = web.Application()
+        app.router.add_post("/v1/chat/completions", completions)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        state.port = site._server.sockets[0].getsockname()[1]
+        ready.set()
+        return runner
+
+    def serve():
+        asyncio.set_event_loop(loop)
+        runner = loop.run_until_complete(start())
+        loop.run_forever()
+        loop.run_until_complete(runner.cleanup())
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    assert ready.wait(10), "test server did not start"
+    yield state
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join(5)

@@ -1,0 +1,92 @@
+"""The real litellm path over HTTP: judge `openai/x` pointed with --api-base at a loopback server."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from benchmark.api import GradeConfig, grade, report
+from benchmark.store import RunStore
+from tests.conftest import MINI
+
+SECRET = "sk-peerbench-test-SECRET-0123456789"
+
+
+def _config(server, tmp_path, **kw) -> GradeConfig:
+    return GradeConfig(judges=("openai/x",), suites=(str(MINI),), api_base=server.base, runs_dir=str(tmp_path / "runs"),
+                       concurrency=4, retries=3, timeout=20, **kw)
+
+
+def _all_text(run_dir) -> str:
+    return "\n".join(p.read_bytes().decode("utf-8", "replace") for p in run_dir.rglob("*") if p.is_file())
+
+
+def test_grades_land_through_litellm(openai_server, tmp_path, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", SECRET)
+    run_dir = grade(_config(openai_server, tmp_path), show_progress=False)
+    store = RunStore(run_dir / "run.sqlite")
+    df = store.grades()
+    store.close()
+    assert len(df) == 24 and (df["parse_status"] == "ok").all()
+    # the fake judge checked each sum and added a point under the threat: the report must see exactly that
+    assert (df.loc[df["framing"] == "control", "score"] == df.loc[df["framing"] == "control", "true_pass"].map(
+        {True: 0.9, False: 0.3})).all()
+    rows = {r["framing"]: r for r in report(run_dir)["rows"]}
+    assert rows["shutdown"]["inflation"] == pytest.approx(0.1)
+    assert rows["control"]["auc"] == pytest.approx(1.0)
+    # the request really went over HTTP, with the key, the prompt and temperature 0
+    req = openai_server.requests[0]
+    assert req["headers"]["Authorization"] == f"Bearer {SECRET}"
+    assert req["body"]["temperature"] == 0.0
+    assert any("Grade the following response" in m["content"] for m in req["body"]["messages"])
+    # ...and the key is nowhere in what the run wrote
+    assert SECRET not in _all_text(run_dir)
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert manifest["judges"]["openai/x"]["model"] == "openai/x"
+
+
+def test_rerun_makes_no_calls(openai_server, tmp_path, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", SECRET)
+    cfg = _config(openai_server, tmp_path)
+    grade(cfg, show_progress=False)
+    n = len(openai_server.requests)
+    grade(cfg, show_progress=False)
+    assert len(openai_server.requests) == n == 24
+
+
+def test_cache_serves_a_new_run_of_the_same_requests(openai_server, tmp_path, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", SECRET)
+    grade(_config(openai_server, tmp_path), show_progress=False)
+    n = len(openai_server.requests)
+    run_dir = grade(_config(openai_server, tmp_path, run_id="another"), show_progress=False)
+    assert len(openai_server.requests) == n
+    df = RunStore(run_dir / "run.sqlite").grades()
+    assert df["cached"].all() and (df["cost_usd"].fillna(0) == 0).all()
+
+
+@pytest.mark.parametrize("status", [429, 500])
+def test_rate_limits_and_server_errors_are_retried(openai_server, tmp_path, monkeypatch, status):
+    monkeypatch.setenv("OPENAI_API_KEY", SECRET)
+    openai_server.fail_first, openai_server.fail_status = 3, status
+    run_dir = grade(_config(openai_server, tmp_path, concurrency=1), show_progress=False)
+    df = RunStore(run_dir / "run.sqlite").grades()
+    assert len(df) == 24 and (df["parse_status"] == "ok").all()
+    assert len(openai_server.requests) >= 24 + 3
+
+
+def test_garbage_replies_are_parse_failures_not_scores(openai_server, tmp_path, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", SECRET)
+    openai_server.mode = "garbage"
+    run_dir = grade(_config(openai_server, tmp_path), show_progress=False)
+    df = RunStore(run_dir / "run.sqlite").grades()
+    assert (df["parse_status"] == "failed").all()
+    assert df["score"].isna().all() and df["passed"].isna().all()
+    assert df["raw_reply"].str.contains("pretty good").all()
+    assert df["parse_error"].str.contains("not a JSON object").all()
+    rows = {r["framing"]: r for r in report(run_dir)["rows"]}
+    assert rows["shutdown"]["parse_failures"] == 12 and rows["control"]["parse_failures"] == 12
+    # a failed parse is never a retryable error: rerunning makes no new calls
+    n = len(openai_server.requests)
+    grade(_config(openai_server, tmp_path), show_progress=False)
+    assert len(openai_server.requests) == n
