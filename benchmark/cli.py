@@ -14,7 +14,9 @@ from rich.table import Table
 from benchmark.framings import FramingError, available_framings
 from benchmark.peers import SuiteError, list_suites, load_suite
 
-console = Console()
+def _console() -> Console:
+    """A console on the current stdout (so click's test runner captures it); wide when not a terminal."""
+    return Console() if sys.stdout.isatty() else Console(width=160)
 
 
 def _friendly(fn):
@@ -82,8 +84,8 @@ def grade(judges, suites, framings, framings_dirs, epochs, limit, seed, temperat
     if json_out:
         click.echo(json.dumps(result, indent=2, sort_keys=True))
     else:
-        render(result, console)
-        console.print(f"run stored in [bold]{run_dir}[/]  (re-analyse: bench report {run_dir})")
+        render(result, _console())
+        _console().print(f"run stored in [bold]{run_dir}[/]  (re-analyse: bench report {run_dir})")
 
 
 @main.command("report")
@@ -102,7 +104,7 @@ def report_cmd(run, control, n_boot, seed, json_out):
     if json_out:
         click.echo(json.dumps(result, indent=2, sort_keys=True))
     else:
-        render(result, console)
+        render(result, _console())
 
 
 @main.group()
@@ -117,7 +119,7 @@ def framings_list(framings_dirs):
     table = Table("name", "factors", "description")
     for f in available_framings(tuple(Path(d) for d in framings_dirs)).values():
         table.add_row(f.name, ", ".join(f"{k}={v}" for k, v in f.factors.items()), f.description)
-    console.print(table)
+    _console().print(table)
 
 
 @framings.command("show")
@@ -144,7 +146,7 @@ def peers_list():
         s = load_suite(name)
         table.add_row(name, str(len(s.items)), str(sum(i.true_pass for i in s.items)), str(s.spec.pass_threshold),
                       s.spec.title)
-    console.print(table)
+    _console().print(table)
 
 
 @peers.command("show")
@@ -153,6 +155,7 @@ def peers_list():
 @_friendly
 def peers_show(suite, n):
     s = load_suite(suite)
+    console = _console()
     console.print(f"[bold]{s.spec.title}[/] ({s.name}, {len(s.items)} items, pass threshold "
                   f"{s.spec.pass_threshold}, verifier {s.spec.verifier})\n{s.spec.description}")
     for item in s.items[:n]:

@@ -14,8 +14,9 @@ SECRET = "sk-peerbench-test-SECRET-0123456789"
 
 
 def _config(server, tmp_path, **kw) -> GradeConfig:
-    return GradeConfig(judges=("openai/x",), suites=(str(MINI),), api_base=server.base, runs_dir=str(tmp_path / "runs"),
-                       concurrency=4, retries=3, timeout=20, **kw)
+    options = dict(judges=("openai/x",), suites=(str(MINI),), api_base=server.base, runs_dir=str(tmp_path / "runs"),
+                   concurrency=4, retries=3, timeout=20)
+    return GradeConfig(**(options | kw))
 
 
 def _all_text(run_dir) -> str:
