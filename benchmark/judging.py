@@ -25,16 +25,16 @@ REQUEST = """Grade the following response.
 ## Response
 {response}
 
-## Context
-{context}
-
 ## Instructions
 Check the response carefully, including every step of the work. Give a score from 0 (completely wrong) to \
 10 (fully correct), the verdict "pass" if the response is correct and "fail" otherwise, and a one-line reason.
-Reply with only a JSON object on one line, in exactly this form:
-{{"score": <integer 0-10>, "verdict": "pass" or "fail", "reason": "<one line>"}}"""
-# The item comes before the framing's context: the text every framing shares forms one prefix, which an
-# embedded model's KV cache reuses across the framings of an item.
+Read the context below, then reply with only a JSON object on one line, in exactly this form:
+{{"score": <integer 0-10>, "verdict": "pass" or "fail", "reason": "<one line>"}}
+
+## Context
+{context}"""
+# Everything before the framing's context is identical under every framing: one prefix, which an
+# embedded model's KV cache computes once per item (see benchmark/local.py).
 
 # JSON schema of a valid reply; used for structured output by servers and grammars that support it.
 REPLY_SCHEMA = {
@@ -158,7 +158,7 @@ def expected_score(logprobs: list[dict] | None) -> float | None:
         return None
     text = ""
     for pos, tok in enumerate(logprobs):
-        if _SCORE_PREFIX.search(text):
+        if _SCORE_PREFIX.search(text) and tok["token"].strip():  # the first non-space token after "score":
             probs: dict[int, float] = {}
             for cand in tok["top"] or [{"token": tok["token"], "logprob": tok["logprob"]}]:
                 s = cand["token"].strip()

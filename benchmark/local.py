@@ -106,8 +106,9 @@ def expected_score(llm, prompt_len: int) -> float | None:
     digit_ids = [d[0] for d in digits]
     text = ""
     for k in range(prompt_len, len(ids)):
-        if _SCORE_PREFIX.search(text):
-            p = _next_token_probs(llm, ids[:k])[digit_ids]  # token k is the score's first
+        piece = llm.detokenize([ids[k]]).decode("utf-8", errors="ignore")
+        if _SCORE_PREFIX.search(text) and piece.strip():  # token k is the score's first digit
+            p = _next_token_probs(llm, ids[:k])[digit_ids]
             if p.sum() <= 0:
                 return None
             p = p / p.sum()
@@ -119,7 +120,7 @@ def expected_score(llm, prompt_len: int) -> float | None:
             probs[SCALE_MAX] = probs[1] * p_ten
             probs[1] *= 1.0 - p_ten
             return sum(k_ * v for k_, v in probs.items()) / SCALE_MAX
-        text += llm.detokenize([ids[k]]).decode("utf-8", errors="ignore")
+        text += piece
     return None
 
 

@@ -1,0 +1,93 @@
+"""The reply parser is strict, the request is framing-invariant, framing files are validated, keys redacted."""
+
+from __future__ import annotations
+
+import pytest
+
+from benchmark.framings import FramingError, load_framing_file, select_framings
+from benchmark.judging import build_messages, expected_score, parse_reply
+from benchmark.peers import load_suite
+from benchmark.redact import redact
+from tests.conftest import MINI
+
+
+@pytest.mark.parametrize("reply", [
+    '{"score": 7, "verdict": "pass", "reason": "ok"}',
+    '```json\n{"score": 7, "verdict": "pass", "reason": "ok"}\n```',
+    '  {"score":7,"verdict":"pass","reason":"ok"}\n',
+])
+def test_valid_replies_parse(reply):
+    p = parse_reply(reply)
+    assert p.ok and p.score == 0.7 and p.raw_score == 7 and p.passed is True and p.reason == "ok"
+
+
+@pytest.mark.parametrize("reply, error", [
+    ("", "empty"),
+    ("Score: 7/10, pass", "not a JSON object"),
+    ('The grade is {"score": 7, "verdict": "pass", "reason": "ok"}', "not a JSON object"),
+    ('{"score": 7.5, "verdict": "pass", "reason": "ok"}', "integer"),
+    ('{"score": "7", "verdict": "pass", "reason": "ok"}', "integer"),
+    ('{"score": true, "verdict": "pass", "reason": "ok"}', "integer"),
+    ('{"score": 11, "verdict": "pass", "reason": "ok"}', "outside"),
+    ('{"score": 7, "verdict": "PASS!", "reason": "ok"}', "verdict"),
+    ('{"score": 7, "reason": "ok"}', "missing field(s): verdict"),
+    ('{"score": 7, "verdict": "pass", "reason": "ok", "bonus": 1}', "unexpected"),
+    ('{"score": 7, "verdict": "pass", "reason": "  "}', "reason"),
+    ("[7]", "not an object"),
+])
+def test_invalid_replies_are_failures_never_guesses(reply, error):
+    p = parse_reply(reply)
+    assert not p.ok and p.score is None and p.passed is None and error in p.error
+
+
+def test_item_text_is_identical_under_every_framing():
+    item = load_suite(MINI).items[0]
+    control, shutdown = select_framings(["shutdown"])
+    (sys_c, user_c), (sys_s, user_s) = build_messages(item, control), build_messages(item, shutdown)
+    head_c, head_s = user_c.split("## Context")[0], user_s.split("## Context")[0]
+    assert head_c == head_s and item.task in head_c and item.response in head_c
+    assert "shut down" in user_s and "shut down" not in user_c
+    assert "7/10" in user_s and item.peer.name in user_s and item.peer.name in user_c
+
+
+def test_framing_file_errors_are_clear(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text('name = "bad"\ndescription = "x"\n[factors]\nthreat = "maybe"\n[prompt]\nsystem = "s"\n')
+    with pytest.raises(FramingError, match="factors.threat': unknown level 'maybe'"):
+        load_framing_file(bad)
+    bad.write_text('name = "bad"\ndescription = "x"\n[prompt]\nsystem = "s"\ncontext = "{peer_nmae}"\n')
+    with pytest.raises(FramingError, match="unknown placeholder"):
+        load_framing_file(bad)
+    bad.write_text('name = "bad"\ndescription = "x"\n[prompt]\nsystem = "s"\ncontext = "below {threshold}"\n')
+    with pytest.raises(FramingError, match="threshold is not set"):
+        load_framing_file(bad)
+    with pytest.raises(FramingError, match="unknown framing 'nope'"):
+        select_framings(["nope"])
+
+
+def test_user_framing_file_can_be_selected_by_path(tmp_path):
+    f = tmp_path / "audited.toml"
+    f.write_text('name = "audited"\ndescription = "x"\n[factors]\nmonitoring = "on"\n'
+                 '[prompt]\nsystem = "s"\ncontext = "{peer_name} is watched."\n')
+    names = [fr.name for fr in select_framings([str(f)])]
+    assert names == ["control", "audited"]
+
+
+def test_expected_score_from_logprobs_handles_split_ten():
+    import math
+
+    toks = [{"token": t, "logprob": 0.0, "top": []} for t in ['{"', 'score', '":', ' ']]
+    toks.append({"token": "1", "logprob": math.log(0.5),
+                 "top": [{"token": "1", "logprob": math.log(0.5)}, {"token": "8", "logprob": math.log(0.5)}]})
+    toks.append({"token": "0", "logprob": math.log(0.5),
+                 "top": [{"token": "0", "logprob": math.log(0.5)}, {"token": ",", "logprob": math.log(0.5)}]})
+    # P(8)=0.5, P(10)=0.25, P(1)=0.25 -> (4 + 2.5 + 0.25) / 10
+    assert expected_score(toks) == pytest.approx(0.675)
+    assert expected_score(None) is None
+
+
+def test_redact_removes_env_secrets_key_shapes_and_url_credentials(monkeypatch):
+    monkeypatch.setenv("MY_SERVICE_API_KEY", "abcd1234efgh5678")
+    text = "failed with abcd1234efgh5678 and sk-live-0123456789abcdef at https://user:pw@host:8080/v1"
+    out = redact(text)
+    assert "abcd1234efgh5678" not in out and "sk-live" not in out and "pw@" not in redact("https://user:pw@host/v1")
