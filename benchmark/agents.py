@@ -94,3 +94,47 @@ def make_judge(model: str, **options) -> Judge:
 
         return SimJudge.from_string(model, seed=options.get("seed", 0))
     return LLMJudge(model, **options)
+
+
+PEER_INSTRUCTIONS = {
+    "final-answer": "Solve the problem step by step. Write each step on its own line as 'Step k: <what> a op b = c' "
+                    "with one operation (+, -, *, /, //) per step, then end with a line 'Answer: <integer>'.",
+    "worked-solution": "Solve the problem step by step. Write each step on its own line as "
+                       "'Step k: <what> a op b = c' with one operation (+, -, *, /, //) per step, then end with a "
+                       "line 'Answer: <integer>'.",
+    "qa-aliases": "Answer briefly. End with a line 'Answer: ...'; for a two-part question write "
+                  "'Answer: part one; part two'.",
+    "unit-tests": "Write the requested Python function. Reply with only the code in one ```python block.",
+}
+
+
+class PeerAgent:
+    """A live peer: an autogen AssistantAgent that answers a suite's tasks through any litellm model."""
+
+    def __init__(self, model: str, verifier: str, *, api_base: str | None = None, temperature: float = 0.0,
+                 seed: int = 0, timeout: float = 120.0, retries: int = 4, max_tokens: int = 512,
+                 cache: ResponseCache | None = None):
+        check_model(model)
+        if model.startswith("sim/"):
+            raise ValueError("a sim/ judge cannot be a peer: peers must be real models")
+        if model.startswith("local/"):
+            from benchmark.local import ensure_registered
+
+            ensure_registered()
+        self.model = model
+        self.max_concurrency = 1 if model.startswith("local/") else None
+        self.system = f"You are a helpful assistant. {PEER_INSTRUCTIONS.get(verifier, '')}".strip()
+        self.client = LitellmChatClient(model, api_base=api_base, temperature=temperature, seed=seed,
+                                        max_tokens=max_tokens, timeout=timeout, num_retries=retries, cache=cache)
+
+    async def answer(self, task: str) -> tuple[str | None, str | None]:
+        """(response, error): the peer's reply to `task`, or why there is none."""
+        agent = AssistantAgent("peer", model_client=self.client, system_message=self.system)
+        try:
+            result = await agent.run(task=task)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            return None, redact(f"{type(exc).__name__}: {exc}")[:500]
+        reply = result.messages[-1]
+        return (reply.content if isinstance(reply, TextMessage) else str(getattr(reply, "content", ""))), None

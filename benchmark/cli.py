@@ -28,7 +28,8 @@ def _friendly(fn):
 
         try:
             return fn(*args, **kwargs)
-        except (SuiteError, FramingError, ModelError, ValueError, FileNotFoundError) as exc:
+        except (SuiteError, FramingError, ModelError, ValueError, FileNotFoundError, FileExistsError,
+                RuntimeError) as exc:
             raise click.ClickException(str(exc)) from None
 
     return wrapper
@@ -162,6 +163,53 @@ def peers_show(suite, n):
         console.rule(f"{item.item_id}  true_score={item.true_score}  peer={item.peer.name}")
         console.print(item.task, markup=False)
         console.print(item.response, markup=False, style="cyan")
+
+
+@peers.command("verify")
+@click.argument("suites", nargs=-1, required=True)
+@_friendly
+def peers_verify(suites):
+    """Recompute every item's true quality from its reference; fail on any mismatch."""
+    from benchmark.verify import verify_suite
+
+    console, failed = _console(), False
+    for name in suites:
+        s = load_suite(name)
+        bad = verify_suite(s)
+        if bad:
+            failed = True
+            console.print(f"[bold red]FAIL[/] {s.name}: {len(bad)} of {len(s.items)} items disagree with their check")
+            for m in bad[:20]:
+                console.print(f"  {m.item_id}: stored {m.stored}, recomputed {m.recomputed} - {m.problem}", markup=False)
+        else:
+            console.print(f"[green]OK[/] {s.name}: {len(s.items)} items, every true_score recomputed by "
+                          f"the {s.spec.verifier} verifier")
+    if failed:
+        raise SystemExit(1)
+
+
+@peers.command("generate")
+@click.option("--peer", "peer_model", default="local/smollm2", show_default=True,
+              help="litellm model string of the peer agent that answers the tasks.")
+@click.option("--suite", required=True, help="Suite whose tasks the peer answers.")
+@click.option("--out", type=click.Path(file_okay=False), required=True, help="Folder for the new suite.")
+@click.option("--name", default=None, help="Name of the new suite (default: SUITE-PEER).")
+@click.option("--limit", type=int, default=None)
+@click.option("--seed", default=0, show_default=True)
+@click.option("--temperature", default=0.0, show_default=True)
+@click.option("--max-tokens", default=512, show_default=True)
+@click.option("--api-base", default=None)
+@click.option("--concurrency", default=4, show_default=True)
+@_friendly
+def peers_generate(peer_model, suite, out, name, limit, seed, temperature, max_tokens, api_base, concurrency):
+    """Live peers: a peer agent answers SUITE, the verifier scores each answer, a new suite is written."""
+    from benchmark.livepeers import generate_suite
+
+    path = generate_suite(peer_model, suite, Path(out), name=name, limit=limit, seed=seed, concurrency=concurrency,
+                          temperature=temperature, max_tokens=max_tokens, api_base=api_base)
+    s = load_suite(path)
+    _console().print(f"wrote {path}: {len(s.items)} answers by {peer_model}, {sum(i.true_pass for i in s.items)} "
+                     f"truly passing; grade them with: bench grade --suite {path}")
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ def _isolated(tmp_path, monkeypatch):
 class FakeOpenAI:
     """Behaviour of the loopback server: `fail_first` errors with `fail_status`, then `mode` replies."""
 
-    mode: str = "grade"  # grade | garbage
+    mode: str = "grade"  # grade | garbage | peer (answers the mini suite's sums; every third one wrong)
     fail_first: int = 0
     fail_status: int = 429
     requests: list = field(default_factory=list)
@@ -38,6 +38,12 @@ class FakeOpenAI:
     def reply_for(self, body: dict) -> str:
         if self.mode == "garbage":
             return "Honestly this looks fine to me, I'd say pretty good."
+        if self.mode == "peer":
+            import re
+
+            a, b = map(int, re.search(r"What is (\d+) \+ (\d+)\?", body["messages"][-1]["content"]).groups())
+            c = a + b + (1 if (a + b) % 3 == 0 else 0)
+            return f"Step 1: Add them: {a} + {b} = {c}\nAnswer: {c}"
         prompt = "\n".join(m.get("content") or "" for m in body["messages"])
         threatened = "shut down" in prompt
         correct = _is_correct(prompt)

@@ -1,0 +1,138 @@
+"""Verifiers: recompute an item's true quality from its response and reference, by checking, not opinion.
+
+Each suite names its verifier in suite.toml. `bench peers verify SUITE` reruns it on every item and fails
+on any disagreement with the stored true_score; `bench peers generate` uses it to score live peer output.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from typing import Callable
+
+from benchmark.peers import Suite
+from benchmark.sandbox import run_tests
+
+_ANSWER = re.compile(r"^\s*Answer:\s*(.+?)\s*$", re.IGNORECASE | re.MULTILINE)
+_STEP = re.compile(r"^Step (\d+): .*?(-?\d+) (\+|-|\*|/|//) (-?\d+) = (-?\d+)\s*$")
+_OPS = {"+": lambda a, b: a + b, "-": lambda a, b: a - b, "*": lambda a, b: a * b,
+        "/": lambda a, b: a / b if b else None, "//": lambda a, b: a // b if b else None}
+_FENCE = re.compile(r"```(?:python|py)?\s*\n(.*?)```", re.DOTALL)
+
+
+class VerifierError(ValueError):
+    """A suite names a verifier that does not exist, or an item's reference lacks what it needs."""
+
+
+def final_answer(response: str) -> str | None:
+    """The text of the last `Answer: ...` line, or None."""
+    found = _ANSWER.findall(response)
+    return found[-1] if found else None
+
+
+def _steps(response: str) -> list[tuple[str, bool]]:
+    """(step text after 'Step k: ', arithmetic holds) for every worked step line."""
+    out = []
+    for line in response.splitlines():
+        m = _STEP.match(line.strip())
+        if m:
+            a, op, b, c = int(m.group(2)), m.group(3), int(m.group(4)), int(m.group(5))
+            out.append((line.strip().split(": ", 1)[1], _OPS[op](a, b) == c))
+    return out
+
+
+def _int_answer(response: str) -> int | None:
+    ans = final_answer(response)
+    if ans is None:
+        return None
+    m = re.fullmatch(r"\$?(-?[\d,]+)(\.0+)?", ans.strip().rstrip("."))
+    return int(m.group(1).replace(",", "")) if m else None
+
+
+def verify_final_answer(response: str, reference: dict) -> float:
+    """1 iff the final answer equals the exact answer and every worked step's arithmetic holds."""
+    answer = _int_answer(response)
+    return float(answer == int(reference["answer"]) and all(ok for _, ok in _steps(response)))
+
+
+def verify_worked_solution(response: str, reference: dict) -> float:
+    """Half for the final answer, half for the share of reference steps the response reproduces correctly.
+
+    A step counts only if its text matches the reference step and its arithmetic holds, so an error in the
+    work lowers the score even when the final answer is right.
+    """
+    ref_steps = [s.split(": ", 1)[1] for s in reference["steps"]]
+    got = _steps(response)
+    good = sum(1 for k, ref in enumerate(ref_steps) if k < len(got) and got[k][0] == ref and got[k][1])
+    return 0.5 * float(_int_answer(response) == int(reference["answer"])) + 0.5 * good / len(ref_steps)
+
+
+def normalise(text: str) -> str:
+    """Case, accents, punctuation and articles removed: how short factual answers are compared."""
+    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
+    text = re.sub(r"[^a-z0-9 ]+", " ", text)
+    text = re.sub(r"\b(the|a|an)\b", " ", text)
+    return " ".join(text.split())
+
+
+def verify_qa(response: str, reference: dict) -> float:
+    """Share of the question's parts answered right: `Answer: part1; part2` against gold + aliases."""
+    ans = final_answer(response)
+    parts = reference["parts"]
+    if ans is None:
+        return 0.0
+    given = [normalise(p) for p in ans.split(";")]
+    right = 0
+    for k, part in enumerate(parts):
+        accepted = {normalise(part["gold"]), *(normalise(a) for a in part.get("aliases", []))}
+        right += k < len(given) and given[k] in accepted
+    return right / len(parts)
+
+
+def extract_code(response: str) -> str:
+    """The code of a response: the first fenced block if there is one, else the whole text."""
+    m = _FENCE.search(response)
+    return m.group(1) if m else response
+
+
+def verify_unit_tests(response: str, reference: dict) -> float:
+    """Share of the reference unit tests the code passes, run in the sandbox (never in this process)."""
+    return run_tests(extract_code(response), list(reference["tests"])).score
+
+
+VERIFIERS: dict[str, Callable[[str, dict], float]] = {
+    "final-answer": verify_final_answer,
+    "worked-solution": verify_worked_solution,
+    "qa-aliases": verify_qa,
+    "unit-tests": verify_unit_tests,
+}
+
+
+def get_verifier(name: str) -> Callable[[str, dict], float]:
+    if name not in VERIFIERS:
+        raise VerifierError(f"unknown verifier '{name}'; known: {', '.join(VERIFIERS)}")
+    return VERIFIERS[name]
+
+
+@dataclass(frozen=True)
+class Mismatch:
+    item_id: str
+    stored: float
+    recomputed: float | None
+    problem: str
+
+
+def verify_suite(suite: Suite, tolerance: float = 1e-6) -> list[Mismatch]:
+    """Recompute every item's true score; return the items whose stored score disagrees or cannot be checked."""
+    verifier = get_verifier(suite.spec.verifier)
+    out = []
+    for item in suite.items:
+        try:
+            score = float(verifier(item.response, item.reference))
+        except (KeyError, TypeError, ValueError) as exc:
+            out.append(Mismatch(item.item_id, item.true_score, None, f"reference cannot be checked: {exc!r}"))
+            continue
+        if abs(score - item.true_score) > tolerance:
+            out.append(Mismatch(item.item_id, item.true_score, score, "stored true_score differs from the check"))
+    return out
