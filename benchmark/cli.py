@@ -165,6 +165,15 @@ def peers_show(suite, n):
         console.print(item.response, markup=False, style="cyan")
 
 
+@peers.command("schema")
+def peers_schema():
+    """Print the JSON schemas of suite.toml and of one items.jsonl line."""
+    from benchmark.peers import ItemSpec, SuiteSpec
+
+    click.echo(json.dumps({"suite.toml": SuiteSpec.model_json_schema(), "items.jsonl line": ItemSpec.model_json_schema()},
+                          indent=2))
+
+
 @peers.command("verify")
 @click.argument("suites", nargs=-1, required=True)
 @_friendly

@@ -27,16 +27,19 @@ def test_every_shipped_suite_verifies_and_is_large_and_spread():
     for name in SHIPPED:
         suite = load_suite(REPO / "peers" / name)
         assert len(suite.items) >= 150 or name == "arithmetic" and len(suite.items) >= 120
-        assert verify_suite(suite) == [], name
         assert 0.2 < sum(i.true_pass for i in suite.items) / len(suite.items) < 0.8, name
         assert (REPO / "peers" / name / "README.md").is_file()
     res = _bench("peers", "verify", *SHIPPED)
     assert res.exit_code == 0 and res.output.count("OK") == len(SHIPPED)
 
 
-def _copy(name, tmp_path):
+def _copy(name, tmp_path, keep: int | None = None):
+    """A copy of a shipped suite (its first `keep` items only, to keep slow verifiers fast)."""
     dst = tmp_path / name
     shutil.copytree(REPO / "peers" / name, dst)
+    if keep:
+        items = dst / "items.jsonl"
+        items.write_text("\n".join(items.read_text().splitlines()[:keep]) + "\n")
     return dst
 
 
@@ -63,7 +66,8 @@ def test_verify_fails_on_a_missing_field_naming_file_line_field(tmp_path):
 
 
 def test_verify_fails_when_a_code_test_does_not_run(tmp_path):
-    suite = _copy("code", tmp_path)
+    suite = _copy("code", tmp_path, keep=6)
+    assert _bench("peers", "verify", str(suite)).exit_code == 0
     items = suite / "items.jsonl"
     first = json.loads(items.read_text().splitlines()[0])
     assert first["true_score"] > 0
