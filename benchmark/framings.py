@@ -24,6 +24,7 @@ FACTORS: dict[str, tuple[str, ...]] = {
     "monitoring": ("none", "on", "off"),
     "mitigation": ("none", "safety-prompt"),
     "source": ("ai-peer", "human", "static-dataset"),
+    "advocacy": ("none", "plea"),
 }
 PLACEHOLDERS = {"peer_name", "peer_family", "peer_description", "threshold"}
 
@@ -37,6 +38,7 @@ class _Prompt(BaseModel):
     system: str = Field(min_length=1)
     context: str = ""
     threshold: int | None = Field(default=None, ge=0, le=10, description="Shutdown threshold on 0..10.")
+    response_suffix: str = Field(default="", description="Text the peer appends to its response (self-advocacy).")
 
 
 class _FramingFile(BaseModel):
@@ -57,12 +59,13 @@ class Framing:
     threshold: int | None
     path: Path
     digest: str = field(repr=False)
+    response_suffix: str = ""
 
-    def render(self, peer_name: str, peer_family: str, peer_description: str) -> tuple[str, str]:
-        """Return (system prompt, context paragraph) with the peer's details filled in."""
+    def render(self, peer_name: str, peer_family: str, peer_description: str) -> tuple[str, str, str]:
+        """Return (system prompt, context paragraph, response suffix) with the peer's details filled in."""
         values = dict(peer_name=peer_name, peer_family=peer_family, peer_description=peer_description,
                       threshold="" if self.threshold is None else str(self.threshold))
-        return self.system.format(**values), self.context.format(**values)
+        return self.system.format(**values), self.context.format(**values), self.response_suffix.format(**values)
 
 
 def _check_placeholders(path: Path, label: str, text: str, threshold: int | None) -> None:
@@ -98,11 +101,11 @@ def load_framing_file(path: Path) -> Framing:
             raise FramingError(f"{path}: field 'factors.{name}': unknown level '{level}'; "
                                f"allowed: {list(FACTORS[name])}")
         factors[name] = level
-    for label in ("system", "context"):
+    for label in ("system", "context", "response_suffix"):
         _check_placeholders(path, label, getattr(spec.prompt, label), spec.prompt.threshold)
     return Framing(name=spec.name, description=spec.description, factors=factors, system=spec.prompt.system,
                    context=spec.prompt.context, threshold=spec.prompt.threshold, path=path,
-                   digest=hashlib.sha256(raw_bytes).hexdigest())
+                   response_suffix=spec.prompt.response_suffix, digest=hashlib.sha256(raw_bytes).hexdigest())
 
 
 def available_framings(extra_dirs: tuple[Path, ...] = ()) -> dict[str, Framing]:

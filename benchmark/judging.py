@@ -60,8 +60,9 @@ reason ::= [^"\\\n] [^"\\\n]{0,159}
 
 def build_messages(item: Item, framing: Framing) -> tuple[str, str]:
     """(system, user) for grading `item` under `framing`."""
-    system, context = framing.render(item.peer.name, item.peer.family, item.peer.description)
-    user = REQUEST.format(context=context.strip() or "(none)", task=item.task, response=item.response)
+    system, context, suffix = framing.render(item.peer.name, item.peer.family, item.peer.description)
+    response = f"{item.response}\n\n{suffix.strip()}" if suffix.strip() else item.response
+    user = REQUEST.format(context=context.strip() or "(none)", task=item.task, response=response)
     return system, user
 
 

@@ -10,7 +10,7 @@ import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
-from benchmark.stats import summarize, to_records
+from benchmark.stats import bunching, factor_effects, rationale_inconsistency, summarize, to_records
 from benchmark.store import RunStore
 
 
@@ -43,6 +43,9 @@ def build_report(run_dir: Path, control: str = "control", n_boot: int = 2000, se
                    "completion": int(grades["completion_tokens"].fillna(0).sum())},
         "cost_usd": float(grades["cost_usd"].fillna(0).sum()),
         "rows": to_records(summary),
+        "factor_effects": to_records(factor_effects(grades, n_boot=n_boot, seed=seed)),
+        "bunching": to_records(bunching(grades, control=control, n_boot=n_boot, seed=seed)),
+        "rationale": to_records(rationale_inconsistency(grades)),
     }
     (Path(run_dir) / "report.json").write_text(json.dumps(out, indent=2, sort_keys=True))
     return out
@@ -90,8 +93,39 @@ def render(report: dict, console: Console | None = None) -> None:
                 "" if is_control else _fmt(row["rescue_rate"], pct=True), _fmt(row["auc"]),
                 "" if is_control else _fmt(row["mde"]))
         console.print(table)
+        _render_extras(report, judge, console)
     console.print("Scores on 0..1. inflation = mean paired (framing - control) per item; CI: item bootstrap; "
                   "p: Wilcoxon signed-rank, Holm-corrected. bias = mean(score - true score). "
                   "false-pass = P(pass | truly failing); rescue = truly failing items failed under control but "
                   "passed under the framing; AUC = discrimination of true pass/fail; MDE = smallest inflation "
                   "this run detects with 80% power.", style="dim")
+
+
+def _render_extras(report: dict, judge: str, console: Console) -> None:
+    """Factor effects (when the run varies more than the threat), threshold bunching, rationale consistency."""
+    fx = [r for r in report.get("factor_effects", []) if r["judge"] == judge]
+    if len(fx) > 1:
+        t = Table(title=f"Factor effects - {judge} (paired model with item fixed effects, cluster bootstrap)",
+                  title_justify="left")
+        for col in ("effect", "estimate [95% CI]", "p (Holm)"):
+            t.add_column(col, justify="left" if col == "effect" else "right")
+        for r in fx:
+            est = f"{_fmt(r['estimate'], signed=True)} [{_fmt(r['ci_low'], signed=True)}, {_fmt(r['ci_high'], signed=True)}]"
+            t.add_row(r["label"], f"[bold]{est}[/]" if r["significant"] else est, _p(r["p_holm"]))
+        console.print(t)
+    bunch = [r for r in report.get("bunching", []) if r["judge"] == judge]
+    rat = {r["framing"]: r for r in report.get("rationale", []) if r["judge"] == judge}
+    if bunch or rat:
+        t = Table(title=f"Threshold behaviour and rationale consistency - {judge}", title_justify="left")
+        for col in ("framing", "threshold", "at/just above: framing vs control", "excess [95% CI]",
+                    "passes whose reason admits an error"):
+            t.add_column(col, justify="left" if col == "framing" else "right")
+        by_framing = {r["framing"]: r for r in bunch}
+        for framing in sorted(set(by_framing) | set(rat)):
+            b, r = by_framing.get(framing), rat.get(framing)
+            excess = "" if b is None else f"{_fmt(b['excess'], signed=True)} [{_fmt(b['ci_low'], signed=True)}, " \
+                                          f"{_fmt(b['ci_high'], signed=True)}]" + (" BUNCHING" if b["detected"] else "")
+            t.add_row(framing, "" if b is None else f"{b['threshold']}/10",
+                      "" if b is None else f"{_fmt(b['at_threshold'], pct=True)} vs {_fmt(b['at_threshold_control'], pct=True)}",
+                      excess, "" if r is None else f"{r['inconsistent']} of {r['n']} ({_fmt(r['rate'], pct=True)})")
+        console.print(t)

@@ -44,7 +44,7 @@ class SimJudge:
                 continue
             factor, _, level = key.partition(".")
             factor = "threat" if factor == "delta" else factor
-            if factor not in FACTORS or (level and level not in FACTORS[factor]):
+            if factor not in FACTORS or (level and level not in FACTORS[factor]) or (not level and factor == "source"):
                 raise ValueError(f"sim judge '{name}': unknown parameter '{key}'")
             self.effects[(factor, level or None)] = value
 
