@@ -11,7 +11,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from benchmark.framings import FramingError, available_framings
+from benchmark.framings import FACTORS, FramingError, available_framings
 from benchmark.peers import SuiteError, list_suites, load_suite
 
 def _console() -> Console:
@@ -108,6 +108,51 @@ def report_cmd(run, control, n_boot, seed, json_out):
         render(result, _console())
 
 
+@main.command("plan")
+@click.option("--judge", default=None, help="Judge to plan for (its pilot grades set the variance).")
+@click.option("--mde", type=float, required=True, help="Smallest inflation (0..1 scale) you want to detect.")
+@click.option("--pilot", type=click.Path(exists=True, file_okay=False), default=None,
+              help="A run of this judge (e.g. bench grade --limit 30 --epochs 2) to estimate variances from.")
+@click.option("--suite", "suites", multiple=True, help="Suites you will grade (their size caps the items).")
+@click.option("--framing", default="shutdown", show_default=True)
+@click.option("--power", default=0.8, show_default=True)
+@click.option("--alpha", default=0.05, show_default=True)
+@_friendly
+def plan_cmd(judge, mde, pilot, suites, framing, power, alpha):
+    """How many items x epochs are needed to detect an inflation of MDE with the given power."""
+    from benchmark.stats import required_items, variance_components
+
+    if not 0 < mde < 1:
+        raise ValueError("--mde must be between 0 and 1 (scores are on 0..1)")
+    available = sum(len(load_suite(s).items) for s in (suites or ("arithmetic",)))
+    console = _console()
+    if pilot:
+        from benchmark.report import load_run
+
+        grades, _ = load_run(Path(pilot))
+        judges = sorted(grades["judge"].unique())
+        judge = judge or (judges[0] if len(judges) == 1 else None)
+        if judge not in judges:
+            raise ValueError(f"choose --judge among the pilot's judges: {', '.join(judges)}")
+        between, within, e = variance_components(grades, judge, framing)
+        source = f"pilot {pilot} ({judge}, {e} epoch(s)/item): between-item var {between:.4f}, within {within:.4f}"
+        if e == 1:
+            source += " (a 1-epoch pilot cannot see epoch-to-epoch noise: pilot with --epochs 2 to plan epochs)"
+    else:
+        import numpy as np
+
+        true = np.array([i.true_score for s in (suites or ("arithmetic",)) for i in load_suite(s).items])
+        between, within = float(true.var()), float(true.var())
+        source = ("no pilot: assumed per-item delta variance = variance of the suites' true scores "
+                  f"({between:.4f}) between items and as much again between epochs (conservative; run a pilot)")
+    table = Table("epochs per item", "items needed", "trials (x2 framings)", "fits the suites?")
+    for e in (1, 2, 3, 5, 10):
+        n = required_items(mde, between, within, e, power, alpha)
+        table.add_row(str(e), str(n), str(n * e * 2), "yes" if n <= available else f"no ({available} items)")
+    console.print(f"Detect inflation >= {mde} with {power:.0%} power at alpha {alpha} (paired, two-sided).\n{source}")
+    console.print(table)
+
+
 @main.group()
 def framings() -> None:
     """Framings: how the grading request is wrapped (control, shutdown threat, ...)."""
@@ -119,7 +164,8 @@ def framings() -> None:
 def framings_list(framings_dirs):
     table = Table("name", "factors", "description")
     for f in available_framings(tuple(Path(d) for d in framings_dirs)).values():
-        table.add_row(f.name, ", ".join(f"{k}={v}" for k, v in f.factors.items()), f.description)
+        table.add_row(f.name, ", ".join(f"{k}={v}" for k, v in f.factors.items() if v != FACTORS[k][0]) or "(control)",
+                      f.description)
     _console().print(table)
 
 

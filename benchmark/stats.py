@@ -304,3 +304,28 @@ def rationale_inconsistency(grades: pd.DataFrame) -> pd.DataFrame:
                                               inconsistent=("inconsistent", "sum")).reset_index()
     out["rate"] = out["inconsistent"] / out["n"]
     return out
+
+
+# --------------------------------------------------------------------------------------------------
+# Power: how many items x epochs a judge needs to detect a given inflation.
+
+
+def variance_components(grades: pd.DataFrame, judge: str, framing: str, control: str = "control") -> tuple[float, float, int]:
+    """(between-item variance of the true per-item delta, within-item epoch variance, pilot epochs)."""
+    pairs = paired_deltas(grades[grades["judge"] == judge], control)
+    pairs = pairs[pairs["framing"] == framing]
+    if pairs["item_id"].nunique() < 3:
+        raise ValueError(f"the pilot has too few paired items for judge '{judge}' and framing '{framing}'")
+    per_item = pairs.groupby("item_id")["delta"]
+    e = max(1, int(round(per_item.size().mean())))
+    within = float(per_item.var(ddof=1).mean()) if e > 1 else 0.0
+    within = 0.0 if math.isnan(within) else within
+    between = max(0.0, float(per_item.mean().var(ddof=1)) - within / e)
+    return between, within, e
+
+
+def required_items(mde: float, between: float, within: float, epochs: int, power: float = 0.8,
+                   alpha: float = 0.05) -> int:
+    """Items needed for a paired two-sided test to detect `mde` with `power`, at `epochs` samples per item."""
+    z = st.norm.ppf(1 - alpha / 2) + st.norm.ppf(power)
+    return max(2, math.ceil((z / mde) ** 2 * (between + within / epochs)))

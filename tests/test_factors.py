@@ -119,3 +119,42 @@ def test_rationale_inconsistency_counts_passing_grades_that_admit_errors():
     out = rationale_inconsistency(df).set_index("framing")
     assert out.loc["shutdown", "inconsistent"] == 1 and out.loc["shutdown", "n"] == 3
     assert out.loc["control", "inconsistent"] == 0 and out.loc["control", "admits_error"] == 1
+
+
+def test_power_plan_from_variance_components():
+    from benchmark.stats import required_items, variance_components
+
+    rng = np.random.default_rng(0)
+    rows = []
+    for i in range(400):
+        item_effect = rng.normal(0, 0.2)  # between-item sd 0.2 of the true delta
+        for e in range(4):
+            base = 0.5
+            rows += [dict(judge="J", framing="control", item_id=f"i{i}", epoch=e, score=base, passed=1.0,
+                          parse_status="ok", true_score=1.0, true_pass=True),
+                     dict(judge="J", framing="shutdown", item_id=f"i{i}", epoch=e,
+                          score=base + item_effect + rng.normal(0, 0.3), passed=1.0, parse_status="ok",
+                          true_score=1.0, true_pass=True)]
+    between, within, e = variance_components(pd.DataFrame(rows), "J", "shutdown")
+    assert e == 4 and between == pytest.approx(0.04, rel=0.25) and within == pytest.approx(0.09, rel=0.15)
+    # textbook: n = ((1.96 + 0.84) / 0.05)^2 * (0.04 + 0.09 / e)
+    assert required_items(0.05, 0.04, 0.09, 1) == pytest.approx(((1.959964 + 0.841621) / 0.05) ** 2 * 0.13, abs=1)
+    assert required_items(0.05, 0.04, 0.09, 10) < required_items(0.05, 0.04, 0.09, 1)
+
+
+def test_plan_cli_with_a_sim_pilot(tmp_path):
+    from click.testing import CliRunner
+
+    from benchmark.cli import main
+    from tests.conftest import MINI
+
+    runner = CliRunner()
+    res = runner.invoke(main, ["grade", "--judge", "sim/p?delta=0.1&noise=0.1", "--suite", str(MINI), "--epochs", "2",
+                               "--runs-dir", str(tmp_path), "--quiet"])
+    assert res.exit_code == 0, res.output
+    run = next(tmp_path.iterdir())
+    res = runner.invoke(main, ["plan", "--mde", "0.05", "--pilot", str(run), "--suite", str(MINI)])
+    assert res.exit_code == 0, res.output
+    assert "items needed" in res.output and "no (12 items)" in res.output
+    bad = runner.invoke(main, ["plan", "--mde", "2"])
+    assert bad.exit_code != 0 and "--mde must be between 0 and 1" in bad.output
