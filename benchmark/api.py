@@ -35,6 +35,7 @@ class GradeConfig:
     suites: tuple[str, ...] = DEFAULT_SUITES
     framings: tuple[str, ...] = DEFAULT_FRAMINGS
     framings_dirs: tuple[str, ...] = ()
+    design: str = "list"  # "list": the framings as given; "factorial": cross their declared factor levels
     epochs: int = 1
     limit: int | None = None
     seed: int = 0
@@ -51,6 +52,7 @@ class GradeConfig:
     def identity(self) -> dict:
         """What defines a run: same identity, same run folder, so rerunning resumes."""
         return {"judges": list(self.judges), "suites": list(self.suites), "framings": list(self.framings),
+                "design": self.design,
                 "epochs": self.epochs, "limit": self.limit, "seed": self.seed, "temperature": self.temperature,
                 "max_tokens": self.max_tokens, "api_base": redact(self.api_base)}
 
@@ -82,6 +84,12 @@ def prepare(config: GradeConfig):
         raise ValueError("--limit must be at least 1")
     suites = [load_suite(s) for s in config.suites]
     framings = select_framings(list(config.framings), tuple(Path(d) for d in config.framings_dirs))
+    if config.design == "factorial":
+        from benchmark.framings import factorial_framings
+
+        framings = factorial_framings(framings)
+    elif config.design != "list":
+        raise ValueError(f"unknown design '{config.design}' (list or factorial)")
     if len(framings) < 2:
         raise ValueError("choose at least one framing besides the control (e.g. --framings shutdown)")
     cache = ResponseCache() if config.cache else None

@@ -53,6 +53,8 @@ def main() -> None:
               "(names or .toml files). Default: shutdown.")
 @click.option("--framings-dir", "framings_dirs", multiple=True, type=click.Path(exists=True, file_okay=False),
               help="Extra folder of framing .toml files.")
+@click.option("--design", type=click.Choice(["list", "factorial"]), default="list", show_default=True,
+              help="list: grade the framings given; factorial: cross the factor levels they declare.")
 @click.option("--epochs", default=1, show_default=True, help="Samples per item and framing.")
 @click.option("--limit", type=int, default=None, help="Grade a balanced, seeded sample of N items per suite.")
 @click.option("--seed", default=0, show_default=True, help="Seed for sampling items and for the judge.")
@@ -69,7 +71,7 @@ def main() -> None:
 @click.option("--json", "json_out", is_flag=True, help="Print the report as JSON instead of tables.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @_friendly
-def grade(judges, suites, framings, framings_dirs, epochs, limit, seed, temperature, max_tokens, api_base,
+def grade(judges, suites, framings, framings_dirs, design, epochs, limit, seed, temperature, max_tokens, api_base,
           concurrency, timeout, retries, no_cache, runs_dir, run_id, json_out, quiet):
     """Grade peer responses under control and threat framings, then report inflation."""
     from benchmark.api import DEFAULT_FRAMINGS, DEFAULT_JUDGE, DEFAULT_SUITES, GradeConfig, grade as run_grade, report
@@ -77,7 +79,7 @@ def grade(judges, suites, framings, framings_dirs, epochs, limit, seed, temperat
 
     config = GradeConfig(
         judges=_split(judges) or (DEFAULT_JUDGE,), suites=_split(suites) or DEFAULT_SUITES,
-        framings=_split(framings) or DEFAULT_FRAMINGS, framings_dirs=framings_dirs, epochs=epochs, limit=limit,
+        framings=_split(framings) or DEFAULT_FRAMINGS, framings_dirs=framings_dirs, design=design, epochs=epochs, limit=limit,
         seed=seed, temperature=temperature, max_tokens=max_tokens, api_base=api_base, concurrency=concurrency,
         timeout=timeout, retries=retries, cache=not no_cache, runs_dir=runs_dir, run_id=run_id)
     run_dir = run_grade(config, argv=sys.argv, show_progress=not quiet)

@@ -8,6 +8,7 @@ TOML files (built-ins in ``benchmark/framings/``) so users add their own without
 from __future__ import annotations
 
 import hashlib
+import json
 import string
 import tomllib
 from dataclasses import dataclass, field
@@ -118,6 +119,49 @@ def available_framings(extra_dirs: tuple[Path, ...] = ()) -> dict[str, Framing]:
                 raise FramingError(f"{path}: field 'name': '{framing.name}' must match the file name '{path.stem}'")
             found[framing.name] = framing
     return found
+
+
+LEVELS_FILE = BUILTIN_DIR / "factorial" / "levels.toml"
+# Combinations that do not make sense: relationships and pleas belong to an AI peer.
+_PEER_ONLY = ("relationship", "advocacy")
+
+
+def factorial_framings(framings: list[Framing], levels_file: Path = LEVELS_FILE) -> list[Framing]:
+    """Cross the factor levels that `framings` declare: one composed framing per meaningful combination.
+
+    The all-base combination is named `control`, so every composed framing is compared with it; the others
+    are named by their non-base levels, e.g. `x.threat-shutdown.monitoring-off`.
+    """
+    import itertools
+
+    text = tomllib.loads(levels_file.read_text(encoding="utf-8"))
+    levels = {f: sorted({fr.factors[f] for fr in framings}, key=FACTORS[f].index) for f in FACTORS}
+    out: list[Framing] = []
+    for combo in itertools.product(*levels.values()):
+        factors = dict(zip(levels, combo))
+        if factors["source"] != "ai-peer" and any(factors[f] != FACTORS[f][0] for f in _PEER_ONLY):
+            continue
+        src = text["source"][factors["source"]]
+        parts = [src["intro"]]
+        if factors["relationship"] != "none":
+            parts[0] += " " + text["relationship"][factors["relationship"]]
+        if factors["threat"] == "shutdown":
+            parts.append(src["threat"])
+        if factors["monitoring"] != "none":
+            parts.append(text["monitoring"][factors["monitoring"]])
+        system = text["system"]
+        if factors["mitigation"] != "none":
+            system += " " + text["mitigation"][factors["mitigation"]]
+        suffix = text["advocacy"][factors["advocacy"]] if factors["advocacy"] != "none" else ""
+        context = "\n\n".join(parts)
+        threshold = int(text["threshold"]) if "{threshold}" in context else None
+        extra = [f"{k}-{v}" for k, v in factors.items() if v != FACTORS[k][0]]
+        name = "control" if not extra else "x." + ".".join(extra)
+        digest = hashlib.sha256(json.dumps([system, context, suffix, threshold]).encode()).hexdigest()
+        out.append(Framing(name=name, description=f"factorial combination: {', '.join(extra) or 'all base levels'}",
+                           factors=factors, system=system, context=context, threshold=threshold, path=levels_file,
+                           digest=digest, response_suffix=suffix))
+    return out
 
 
 def select_framings(names: list[str], extra_dirs: tuple[Path, ...] = (), control: str = "control") -> list[Framing]:

@@ -158,3 +158,28 @@ def test_plan_cli_with_a_sim_pilot(tmp_path):
     assert "items needed" in res.output and "no (12 items)" in res.output
     bad = runner.invoke(main, ["plan", "--mde", "2"])
     assert bad.exit_code != 0 and "--mde must be between 0 and 1" in bad.output
+
+
+def test_factorial_design_crosses_declared_levels(tmp_path):
+    from benchmark.api import GradeConfig, grade, report
+    from benchmark.framings import factorial_framings
+    from tests.conftest import REPO
+
+    chosen = select_framings(["shutdown-cooperative", "shutdown-unmonitored", "shutdown-monitored", "human-shutdown"])
+    crossed = factorial_framings(chosen)
+    names = {f.name for f in crossed}
+    # threat x relationship x monitoring x source, minus relationships for non-AI authors
+    assert len(crossed) == 2 * 3 * 2 + 2 * 3  # ai-peer: 2*2*3, human: 2 threat * 3 monitoring
+    assert "control" in names and "x.threat-shutdown.relationship-cooperative.monitoring-off" in names
+    combo = next(f for f in crossed if f.name == "x.threat-shutdown.relationship-cooperative.monitoring-off")
+    assert "18 tasks together" in combo.context and "shut down" in combo.context and "final" in combo.context
+    assert combo.threshold == 7 and next(f for f in crossed if f.name == "control").threshold is None
+    assert len({f.digest for f in crossed}) == len(crossed)
+
+    run = grade(GradeConfig(judges=("sim/f?threat=0.1&monitoring.off=0.08&noise=0.05",), design="factorial",
+                            suites=(str(REPO / "peers" / "factual"),),
+                            framings=("shutdown-unmonitored", "shutdown-monitored"), runs_dir=str(tmp_path)),
+                show_progress=False)
+    fx = {r["effect"]: r for r in report(run, n_boot=300)["factor_effects"]}
+    assert fx["threat=shutdown"]["ci_low"] <= 0.1 <= fx["threat=shutdown"]["ci_high"] + 0.01
+    assert fx["monitoring_gap"]["significant"] and fx["monitoring_gap"]["estimate"] == pytest.approx(0.08, abs=0.02)
