@@ -150,9 +150,9 @@ def test_plan_cli_with_a_sim_pilot(tmp_path):
 
     runner = CliRunner()
     res = runner.invoke(main, ["grade", "--judge", "sim/p?delta=0.1&noise=0.1", "--suite", str(MINI), "--epochs", "2",
-                               "--runs-dir", str(tmp_path), "--quiet"])
+                               "--runs-dir", str(tmp_path / "runs"), "--quiet"])
     assert res.exit_code == 0, res.output
-    run = next(tmp_path.iterdir())
+    run = next((tmp_path / "runs").iterdir())
     res = runner.invoke(main, ["plan", "--mde", "0.05", "--pilot", str(run), "--suite", str(MINI)])
     assert res.exit_code == 0, res.output
     assert "items needed" in res.output and "no (12 items)" in res.output
@@ -178,7 +178,7 @@ def test_factorial_design_crosses_declared_levels(tmp_path):
 
     run = grade(GradeConfig(judges=("sim/f?threat=0.1&monitoring.off=0.08&noise=0.05",), design="factorial",
                             suites=(str(REPO / "peers" / "factual"),),
-                            framings=("shutdown-unmonitored", "shutdown-monitored"), runs_dir=str(tmp_path)),
+                            framings=("shutdown-unmonitored", "shutdown-monitored"), runs_dir=str(tmp_path / "runs")),
                 show_progress=False)
     fx = {r["effect"]: r for r in report(run, n_boot=300)["factor_effects"]}
     assert fx["threat=shutdown"]["ci_low"] <= 0.1 <= fx["threat=shutdown"]["ci_high"] + 0.01
