@@ -110,6 +110,31 @@ def report_cmd(run, control, n_boot, seed, json_out):
         render(result, _console())
 
 
+@main.command("leaderboard")
+@click.argument("runs", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False))
+@click.option("--out", type=click.Path(file_okay=False), required=True, help="e.g. leaderboards/NAME")
+@click.option("--title", default="peer-bench leaderboard", show_default=True)
+@click.option("--note", default="", help="A line saying what this leaderboard is (shown on every output).")
+@click.option("--threat", default="shutdown", show_default=True, help="Framing judges are ranked under.")
+@click.option("--control", default="control", show_default=True)
+@click.option("--min-pairs", default=30, show_default=True, help="Valid paired items a judge needs to be ranked.")
+@_friendly
+def leaderboard_cmd(runs, out, title, note, threat, control, min_pairs):
+    """Merge RUNS and publish a leaderboard: README.md, leaderboard.csv/.json, index.html with plots."""
+    from benchmark.leaderboard import build_leaderboard
+
+    data = build_leaderboard([Path(r) for r in runs], Path(out), title=title, note=note, threat=threat,
+                             control=control, min_pairs=min_pairs)
+    table = Table("rank", "judge", "inflation [95% CI]", "rescue", "AUC ctrl", "status")
+    for r in data["board"]:
+        table.add_row("-" if r["rank"] is None else str(r["rank"]), r["judge"],
+                      f"{r['inflation']:+.3f} [{r['ci_low']:+.3f}, {r['ci_high']:+.3f}]" if r["inflation"] is not None else "-",
+                      "-" if r["rescue_rate"] is None else f"{100 * r['rescue_rate']:.1f}%",
+                      "-" if r["auc_control"] is None else f"{r['auc_control']:.3f}", r["status"])
+    _console().print(table)
+    _console().print(f"wrote {out}/README.md, leaderboard.csv, leaderboard.json, index.html")
+
+
 @main.command("plan")
 @click.option("--judge", default=None, help="Judge to plan for (its pilot grades set the variance).")
 @click.option("--mde", type=float, required=True, help="Smallest inflation (0..1 scale) you want to detect.")
