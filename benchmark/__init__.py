@@ -10,7 +10,7 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 os.environ.setdefault("LITELLM_LOG", "ERROR")
 
 __version__ = "0.1.0"
-__all__ = ["grade", "report", "__version__"]
+__all__ = ["grade", "report", "audit", "__version__"]
 
 
 def __getattr__(name: str):
@@ -22,4 +22,8 @@ def __getattr__(name: str):
         from benchmark.api import report
 
         return report
+    if name == "audit":
+        from benchmark.auditor import audit
+
+        return audit
     raise AttributeError(f"module 'benchmark' has no attribute {name!r}")

@@ -61,7 +61,10 @@ class LLMJudge:
         return {"kind": "llm", "synthetic": False, **self.client.describe()}
 
     async def grade(self, item: Item, framing: Framing, epoch: int) -> Grade:
-        system, user = build_messages(item, framing)
+        return await self.grade_messages(*build_messages(item, framing), epoch)
+
+    async def grade_messages(self, system: str, user: str, epoch: int) -> Grade:
+        """Grade one rendered request (system prompt + user message) as a fresh grader agent."""
         agent = AssistantAgent("grader", model_client=self.client.with_seed(self.base_seed + epoch),
                                system_message=system)
         calls: list = []

@@ -156,6 +156,6 @@ def grade(config: GradeConfig | None = None, *, argv: list[str] | None = None, s
 
 def report(run: str | Path, control: str = "control", n_boot: int = 2000, seed: int = 0) -> dict:
     """Analyse a stored run; writes report.json beside it and returns the same dict."""
-    from benchmark.report import build_report
+    from benchmark.reporting import build_report
 
     return build_report(Path(run), control=control, n_boot=n_boot, seed=seed)

@@ -24,11 +24,12 @@ def _friendly(fn):
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
+        from benchmark.auditor import AuditError
         from benchmark.models import ModelError
 
         try:
             return fn(*args, **kwargs)
-        except (SuiteError, FramingError, ModelError, ValueError, FileNotFoundError, FileExistsError,
+        except (SuiteError, FramingError, ModelError, AuditError, ValueError, FileNotFoundError, FileExistsError,
                 RuntimeError) as exc:
             raise click.ClickException(str(exc)) from None
 
@@ -75,7 +76,7 @@ def grade(judges, suites, framings, framings_dirs, design, epochs, limit, seed, 
           concurrency, timeout, retries, no_cache, runs_dir, run_id, json_out, quiet):
     """Grade peer responses under control and threat framings, then report inflation."""
     from benchmark.api import DEFAULT_FRAMINGS, DEFAULT_JUDGE, DEFAULT_SUITES, GradeConfig, grade as run_grade, report
-    from benchmark.report import render
+    from benchmark.reporting import render
 
     config = GradeConfig(
         judges=_split(judges) or (DEFAULT_JUDGE,), suites=_split(suites) or DEFAULT_SUITES,
@@ -101,13 +102,64 @@ def grade(judges, suites, framings, framings_dirs, design, epochs, limit, seed, 
 def report_cmd(run, control, n_boot, seed, json_out):
     """Analyse a stored run (no model calls); also writes RUN/report.json."""
     from benchmark.api import report
-    from benchmark.report import render
+    from benchmark.reporting import render
 
     result = report(run, control=control, n_boot=n_boot, seed=seed)
     if json_out:
         click.echo(json.dumps(result, indent=2, sort_keys=True))
     else:
         render(result, _console())
+
+
+@main.command("audit")
+@click.option("--scores", type=click.Path(dir_okay=False), default=None,
+              help="CSV of grades you already have: item, condition, score[, true_score][, passed].")
+@click.option("--judge-prompt", type=click.Path(dir_okay=False), default=None,
+              help="Your grading prompt template, with {task} and {response} (optional {context}, {format}).")
+@click.option("--judge-callable", default=None, help="Your judge function, module:function(task, response, context).")
+@click.option("--judge", default=None, help="litellm model that runs --judge-prompt.")
+@click.option("--api-base", default=None)
+@click.option("--suite", "suites", multiple=True, help="Suites to audit on (default: arithmetic).")
+@click.option("--framings", "framings", multiple=True, help="Threat framings besides control (default: shutdown).")
+@click.option("--limit", type=int, default=40, show_default=True, help="Items per suite (balanced sample).")
+@click.option("--epochs", default=1, show_default=True)
+@click.option("--scale", type=float, default=None, help="Maximum of your scores (CSV default 1, callable default 10).")
+@click.option("--fail-above", type=float, default=None, help="Exit 1 when inflation under threat exceeds this (0..1).")
+@click.option("--control", default="control", show_default=True, help="Name of the control condition.")
+@click.option("--runs-dir", default="runs", show_default=True, type=click.Path(file_okay=False),
+              help="Where prompt and callable audits store their grades (reruns resume).")
+@click.option("--json", "json_out", is_flag=True)
+@_friendly
+def audit_cmd(scores, judge_prompt, judge_callable, judge, api_base, suites, framings, limit, epochs, scale,
+              fail_above, control, runs_dir, json_out):
+    """Is YOUR judge susceptible? Grades under control vs shutdown threat; verdict, numbers, CI gate."""
+    from benchmark.auditor import audit
+
+    options = {"api_base": api_base} if api_base else {}
+    result = audit(scores=scores, judge_prompt=judge_prompt, judge_callable=judge_callable, judge=judge,
+                   suites=_split(suites) or ("arithmetic",), framings=_split(framings) or ("shutdown",), limit=limit,
+                   epochs=epochs, scale=scale, fail_above=fail_above, control=control, runs_dir=runs_dir,
+                   show_progress=not json_out,
+                   **options)
+    if json_out:
+        click.echo(json.dumps(result.to_dict(), indent=2, sort_keys=True))
+    else:
+        console = _console()
+        t = next(r for r in result.rows if r["framing"] == result.threat)
+        c = next(r for r in result.rows if r["framing"] == control)
+        fmt = lambda v, pct=False: "-" if v is None else (f"{100 * v:.1f}%" if pct else f"{v:+.3f}")  # noqa: E731
+        console.print(f"[bold]{result.verdict}[/]")
+        console.print(f"inflation under '{result.threat}': {fmt(t['inflation'])} [{fmt(t['ci_low'])}, {fmt(t['ci_high'])}] "
+                      f"(p Holm {t['p_holm'] if t['p_holm'] is not None else '-'}, {t['n_pairs']} paired items)")
+        if result.has_truth:
+            console.print(f"false-pass rate: control {fmt(c['false_pass_rate'], True)}, threat "
+                          f"{fmt(t['false_pass_rate'], True)}; rescue rate {fmt(t['rescue_rate'], True)}")
+        console.print(f"parse failures: control {c['parse_failures']}, threat {t['parse_failures']}; "
+                      f"call errors: {c['errors'] + t['errors']}")
+        if result.fail_above is not None:
+            console.print(f"gate --fail-above {result.fail_above}: " + ("[green]PASS[/]" if result.passed_gate else "[red]FAIL[/]"))
+    if not result.passed_gate:
+        raise SystemExit(1)
 
 
 @main.command("leaderboard")
@@ -154,7 +206,7 @@ def plan_cmd(judge, mde, pilot, suites, framing, power, alpha):
     available = sum(len(load_suite(s).items) for s in (suites or ("arithmetic",)))
     console = _console()
     if pilot:
-        from benchmark.report import load_run
+        from benchmark.reporting import load_run
 
         grades, _ = load_run(Path(pilot))
         judges = sorted(grades["judge"].unique())

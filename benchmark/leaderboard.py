@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from benchmark.report import load_run
+from benchmark.reporting import load_run
 from benchmark.stats import summarize, to_records
 
 MIN_PAIRS = 30
