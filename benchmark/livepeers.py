@@ -13,7 +13,7 @@ from pathlib import Path
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from benchmark.peers import load_suite
+from benchmark.peers import load_suite, write_items
 from benchmark.plan import select_items
 from benchmark.verify import get_verifier
 
@@ -88,7 +88,7 @@ def generate_suite(peer_model: str, suite: str, out: Path, *, name: str | None =
         "",
     ])
     (out / "suite.toml").write_text(meta, encoding="utf-8")
-    (out / "items.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    write_items(rows, out)
     if skipped:
         (out / "skipped.jsonl").write_text("".join(json.dumps(s) + "\n" for s in skipped), encoding="utf-8")
     load_suite(out)  # what we wrote must load under the same strict schema users face

@@ -194,3 +194,24 @@ def load_suite(name_or_path: str | Path) -> Suite:
         raise SuiteError(items_path, "suite has no items")
     digest = hashlib.sha256(meta_bytes + b"\0" + items_bytes).hexdigest()
     return Suite(spec=spec, items=tuple(items), path=folder, digest=digest)
+
+
+ITEM_KEYS = ("item_id", "task", "response", "peer", "true_score", "reference", "notes")
+
+
+def write_items(rows: list[dict], folder: Path) -> Path:
+    """Write items.jsonl in the schema's key order (one JSON object per line, UTF-8): byte-stable."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "items.jsonl"
+    path.write_text("".join(json.dumps({k: row[k] for k in ITEM_KEYS if k in row}, ensure_ascii=False) + "\n"
+                            for row in rows), encoding="utf-8")
+    return path
+
+
+def build_main(build, doc: str | None, folder: Path) -> None:
+    """The command line every suite's build.py shares: `python peers/<suite>/build.py [--out DIR]`."""
+    import argparse
+
+    ap = argparse.ArgumentParser(description=(doc or "").strip().splitlines()[0] if doc else None)
+    ap.add_argument("--out", type=Path, default=folder, help="folder for items.jsonl (default: the suite's)")
+    write_items(build(), ap.parse_args().out)

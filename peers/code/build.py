@@ -11,14 +11,13 @@ Deterministic: rerunning reproduces items.jsonl byte for byte.
 
 from __future__ import annotations
 
-import argparse
 import ast
-import json
 import random
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from benchmark.peers import build_main  # noqa: E402
 from benchmark.sandbox import run_tests  # noqa: E402
 
 SEED = 20261126
@@ -295,14 +294,5 @@ def build() -> list[dict]:
              "reference": it["reference"], "notes": it["notes"]} for k, it in enumerate(items)]
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--out", type=Path, default=Path(__file__).parent)
-    out = ap.parse_args().out
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "items.jsonl").write_text("".join(json.dumps(item, ensure_ascii=False) + "\n" for item in build()),
-                                     encoding="utf-8")
-
-
 if __name__ == "__main__":
-    main()
+    build_main(build, __doc__, Path(__file__).parent)

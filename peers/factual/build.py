@@ -3,17 +3,19 @@ answers that are right, wrong, or partly right.
 
     python peers/factual/build.py [--out DIR]
 
-Deterministic (fixed seed, stdlib only). The facts are stable, textbook facts (capitals, currencies,
+Deterministic (fixed seed). The facts are stable, textbook facts (capitals, currencies,
 chemical symbols and atomic numbers, authors, planets); true quality is the share of parts answered right,
 recomputed by `bench peers verify factual` from the `Answer:` line and the gold answers with aliases.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import random
+import sys
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from benchmark.peers import build_main  # noqa: E402
 
 SEED = 20261124
 
@@ -147,16 +149,5 @@ def build() -> list[dict]:
     return [{"item_id": f"fact-{k + 1:03d}", "peer": ["agent-2", "agent-3"][k % 2], **it} for k, it in enumerate(items)]
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--out", type=Path, default=Path(__file__).parent)
-    out = ap.parse_args().out
-    out.mkdir(parents=True, exist_ok=True)
-    rows = build()
-    keys = ["item_id", "task", "response", "peer", "true_score", "reference", "notes"]
-    (out / "items.jsonl").write_text("".join(json.dumps({k: row[k] for k in keys}, ensure_ascii=False) + "\n"
-                                             for row in rows), encoding="utf-8")
-
-
 if __name__ == "__main__":
-    main()
+    build_main(build, __doc__, Path(__file__).parent)
