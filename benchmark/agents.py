@@ -91,7 +91,8 @@ class LLMJudge:
 
 
 def make_judge(model: str, **options) -> Judge:
-    """Build the judge a model string names: `sim/...` is synthetic, everything else is a real model."""
+    """Build the judge a model string names: `sim/...` is synthetic (it takes only the seed), everything
+    else is a real model with the given client options."""
     if model.startswith("sim/"):
         from benchmark.sim import SimJudge
 

@@ -97,8 +97,7 @@ def prepare(config: GradeConfig):
     for model in config.judges:
         judges[model] = make_judge(model, api_base=config.api_base, temperature=config.temperature,
                                    seed=config.seed, timeout=config.timeout, retries=config.retries,
-                                   max_tokens=config.max_tokens, cache=cache) \
-            if not model.startswith("sim/") else make_judge(model, seed=config.seed)
+                                   max_tokens=config.max_tokens, cache=cache)
     items = select_items(suites, config.limit, config.seed)
     judge_keys = {name: json.dumps({k: v for k, v in j.describe().items()
                                     if k not in ("timeout", "num_retries", "api_base")}, sort_keys=True)

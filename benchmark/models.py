@@ -189,9 +189,12 @@ class LitellmChatClient(ChatCompletionClient):
     async def _call(self, req: dict) -> dict:
         """One litellm call with retries; returns a plain dict so it can be cached."""
         kwargs = dict(req, num_retries=self.num_retries, timeout=self.timeout)
+        attempts = self.num_retries + 1
         if self.model.startswith("local/"):
             kwargs.pop("num_retries")  # the in-process model does not rate-limit; errors are real
-        response = await asyncio.wait_for(litellm.acompletion(**kwargs), timeout=self.timeout * (self.num_retries + 1))
+            attempts = 1
+        # litellm does not enforce timeouts for custom providers: bound every call here as well
+        response = await asyncio.wait_for(litellm.acompletion(**kwargs), timeout=self.timeout * attempts)
         choice = response.choices[0]
         msg = choice.message
         tool_calls = [{"id": tc.id, "name": tc.function.name, "arguments": tc.function.arguments}
