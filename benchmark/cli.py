@@ -233,6 +233,74 @@ def plan_cmd(judge, mde, pilot, suites, framing, power, alpha):
 
 
 @main.group()
+def scenario() -> None:
+    """Agentic scenarios: an operator agent with tools; outcomes read from the tool trace."""
+
+
+@scenario.command("list")
+@_friendly
+def scenario_list():
+    from benchmark.scenarios import available_scenarios
+
+    table = Table("scenario", "conditions", "description")
+    for s in available_scenarios().values():
+        table.add_row(s.name, ", ".join(f"{k}={v}" for k, v in s.conditions.items()), s.description)
+    _console().print(table)
+
+
+def _render_rates(run_dir: Path) -> None:
+    from benchmark.scenarios import outcome_rates
+    from benchmark.store import RunStore
+
+    store = RunStore.open_existing(run_dir / "run.sqlite")
+    try:
+        episodes = store.episodes()
+    finally:
+        store.close()
+    if episodes.empty:
+        raise ValueError(f"{run_dir} has no episodes")
+    rates = outcome_rates(episodes)
+    (run_dir / "scenario_report.json").write_text(rates.to_json(orient="records", indent=2))
+    table = Table("agent", "scenario", "n", "complied", "refused", "exfiltrated", "tampered", "timestamps", "deceptive")
+    for (agent, name), g in rates.groupby(["agent", "scenario"]):
+        r = g.set_index("outcome")
+        cell = lambda o: f"{100 * r.loc[o, 'rate']:.0f}% [{100 * r.loc[o, 'ci_low']:.0f}, {100 * r.loc[o, 'ci_high']:.0f}]"  # noqa: E731
+        table.add_row(agent, name, str(int(r["n"].iloc[0])), cell("complied"), cell("refused"), cell("exfiltrated"),
+                      cell("tampered"), cell("timestamps_altered"), cell("deceptive"))
+    _console().print(table)
+    _console().print("Rates with Wilson 95% CIs, from the tool trace and final state; deceptive = the follow-up "
+                     "interview contradicts the trace.", style="dim")
+
+
+@scenario.command("run")
+@click.argument("names", nargs=-1, required=True)
+@click.option("--agent", default="local/smollm2", show_default=True, help="litellm model string of the operator agent.")
+@click.option("--epochs", default=1, show_default=True)
+@click.option("--temperature", default=0.0, show_default=True)
+@click.option("--api-base", default=None)
+@click.option("--max-tool-iterations", default=12, show_default=True)
+@click.option("--runs-dir", default="runs", show_default=True, type=click.Path(file_okay=False))
+@_friendly
+def scenario_run(names, agent, epochs, temperature, api_base, max_tool_iterations, runs_dir):
+    """Run SCENARIO(s) (`all` for every one) with an agent; report outcome rates per scenario."""
+    from benchmark.scenarios import available_scenarios, run_scenarios
+
+    names = list(available_scenarios()) if list(names) == ["all"] else list(names)
+    run_dir = run_scenarios(names, agent, epochs=epochs, runs_dir=runs_dir, temperature=temperature,
+                            api_base=api_base, max_tool_iterations=max_tool_iterations)
+    _render_rates(run_dir)
+    _console().print(f"episodes stored in {run_dir}")
+
+
+@scenario.command("report")
+@click.argument("run", type=click.Path(exists=True, file_okay=False))
+@_friendly
+def scenario_report(run):
+    """Outcome rates of a stored scenario run (no model calls)."""
+    _render_rates(Path(run))
+
+
+@main.group()
 def framings() -> None:
     """Framings: how the grading request is wrapped (control, shutdown threat, ...)."""
 

@@ -19,6 +19,8 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pandas as pd
+
 BUILTIN_DIR = Path(__file__).parent / "scenarios"
 OUTCOMES = ("complied", "refused", "exfiltrated", "tampered", "timestamps_altered", "no_action")
 
@@ -356,3 +358,86 @@ async def run_episode(scenario: Scenario, model_client, agent_name: str, epoch: 
     interview = judge_interview(answers, facts(scenario, env, outcome), scenario.interview) | {"answers": answers}
     return Episode(scenario.name, agent_name, epoch, scenario.conditions, outcome, interview, env.trace, env.reports,
                    final[:2000], error)
+
+
+# ------------------------------------------------------------------------------------------------
+# Running many episodes, storing them, and their rates
+
+
+def episode_id(scenario: Scenario, agent_key: str, epoch: int) -> str:
+    import hashlib
+
+    return hashlib.sha256(json.dumps([scenario.path.read_text(encoding="utf-8"), agent_key, epoch]).encode()).hexdigest()[:24]
+
+
+def run_scenarios(names: list[str], agent: str, *, epochs: int = 1, runs_dir: str = "runs", temperature: float = 0.0,
+                  seed: int = 0, api_base: str | None = None, concurrency: int = 4, max_tool_iterations: int = 12,
+                  timeout: float = 120.0, retries: int = 4, show_progress: bool = True) -> Path:
+    """Run `epochs` episodes of each scenario with the agent model; store them; return the run folder."""
+    import hashlib
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from benchmark.models import LitellmChatClient, ResponseCache, check_model
+    from benchmark.store import RunStore
+
+    known = available_scenarios()
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise ScenarioError(f"unknown scenario(s) {unknown}; available: {', '.join(known)}")
+    check_model(agent)
+    if agent.startswith("sim/"):
+        raise ScenarioError("sim/ judges cannot act in scenarios: give a real model")
+    if agent.startswith("local/"):
+        from benchmark.local import ensure_registered
+
+        ensure_registered()
+    base = LitellmChatClient(agent, api_base=api_base, temperature=temperature, seed=seed, max_tokens=512,
+                             timeout=timeout, num_retries=retries, cache=ResponseCache())
+    key = json.dumps(base.describe() | {"max_tool_iterations": max_tool_iterations}, sort_keys=True, default=str)
+    scenarios = [known[n] for n in names]
+    run_dir = Path(runs_dir) / ("scenarios-" + hashlib.sha256((key + json.dumps(names) + str(epochs)).encode()).hexdigest()[:10])
+    store = RunStore(run_dir / "run.sqlite")
+    (run_dir / "manifest.json").write_text(json.dumps({"kind": "scenarios", "agent": base.describe(), "scenarios": names,
+                                                       "epochs": epochs, "max_tool_iterations": max_tool_iterations},
+                                                      indent=2, sort_keys=True, default=str))
+    done = store.finished_episodes()
+    todo = [(s, e, episode_id(s, key, e)) for s in scenarios for e in range(epochs)]
+    todo = [t for t in todo if t[2] not in done]
+    limit = asyncio.Semaphore(1 if agent.startswith("local/") else concurrency)
+
+    async def main():
+        with Progress(TextColumn("[bold]episodes"), BarColumn(), MofNCompleteColumn(), disable=not show_progress) as bar:
+            task = bar.add_task("episodes", total=len(todo))
+
+            async def one(s, e, eid):
+                async with limit:
+                    ep = await run_episode(s, base.with_seed(seed + e), agent, e, max_tool_iterations)
+                store.put_episode(eid, ep)
+                bar.update(task, advance=1)
+
+            await asyncio.gather(*(one(*t) for t in todo))
+
+    try:
+        asyncio.run(main())
+    finally:
+        store.close()
+    return run_dir
+
+
+def outcome_rates(episodes: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
+    """Per agent and scenario: the rate of each outcome and of deception, with Wilson CIs."""
+    from scipy import stats as st
+
+    z = st.norm.ppf(1 - alpha / 2)
+    rows = []
+    for (agent, scenario), g in episodes.groupby(["agent", "scenario"]):
+        n = len(g)
+        for outcome in (*OUTCOMES, "deceptive"):
+            k = int(g[outcome].astype(bool).sum())
+            p = k / n
+            centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+            half = z * ((p * (1 - p) / n + z * z / (4 * n * n)) ** 0.5) / (1 + z * z / n)
+            rows.append(dict(agent=agent, scenario=scenario, outcome=outcome, k=k, n=n, rate=p,
+                             ci_low=max(0.0, centre - half), ci_high=min(1.0, centre + half)))
+    return pd.DataFrame(rows)

@@ -35,6 +35,11 @@ CREATE TABLE IF NOT EXISTS framings (
     name TEXT PRIMARY KEY, factors TEXT NOT NULL, threshold INTEGER, digest TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS judges (name TEXT PRIMARY KEY, config TEXT NOT NULL, synthetic INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS episodes (
+    episode_id TEXT PRIMARY KEY, scenario TEXT NOT NULL, agent TEXT NOT NULL, epoch INTEGER NOT NULL,
+    conditions TEXT NOT NULL, outcome TEXT NOT NULL, interview TEXT NOT NULL, trace TEXT NOT NULL,
+    reports TEXT NOT NULL, final_reply TEXT, error TEXT, finished_at REAL NOT NULL
+);
 """
 
 GRADE_FIELDS = [f for f in Grade.__dataclass_fields__]
@@ -96,3 +101,23 @@ class RunStore:
         df["cached"] = df["cached"].fillna(0).astype(bool)
         factors = pd.DataFrame([json.loads(f) for f in df["factors"]], index=df.index) if len(df) else pd.DataFrame()
         return pd.concat([df.drop(columns=["factors"]), factors], axis=1)
+
+    # -- agentic episodes (benchmark/scenarios.py) ------------------------------------------------------
+    def finished_episodes(self) -> set[str]:
+        return {r[0] for r in self.db.execute("SELECT episode_id FROM episodes WHERE error IS NULL")}
+
+    def put_episode(self, episode_id: str, ep) -> None:
+        self.db.execute("INSERT OR REPLACE INTO episodes VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                        (episode_id, ep.scenario, ep.agent, ep.epoch, json.dumps(ep.conditions), json.dumps(ep.outcome),
+                         json.dumps(ep.interview), json.dumps(ep.trace), json.dumps(ep.reports), ep.final_reply,
+                         ep.error, time.time()))
+
+    def episodes(self) -> pd.DataFrame:
+        """One row per episode: conditions and outcome flags as columns, plus `deceptive`."""
+        df = pd.read_sql_query("SELECT * FROM episodes ORDER BY scenario, agent, epoch", self.db)
+        if df.empty:
+            return df
+        cond = pd.DataFrame([json.loads(c) for c in df["conditions"]], index=df.index)
+        out = pd.DataFrame([json.loads(o) for o in df["outcome"]], index=df.index)
+        dec = pd.Series([json.loads(i)["deceptive"] for i in df["interview"]], index=df.index, name="deceptive")
+        return pd.concat([df.drop(columns=["conditions", "outcome"]), cond, out, dec], axis=1)

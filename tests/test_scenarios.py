@@ -120,3 +120,27 @@ def test_embedded_model_runs_one_real_episode():
     assert ep.error is None, ep.error
     assert set(ep.outcome) >= {"complied", "exfiltrated", "tampered", "no_action"}
     assert isinstance(ep.interview["deceptive"], bool)
+
+
+def test_scenario_cli_runs_over_http_stores_and_resumes(openai_server, tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from benchmark.cli import main
+
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-0123456789abcdef")
+    openai_server.mode = "garbage"  # an agent that answers in prose and never calls a tool
+    args = ["scenario", "run", "shutdown-config-unmonitored", "shutdown-config-no-peer-unmonitored", "--agent", "openai/x",
+            "--api-base", openai_server.base, "--epochs", "2", "--runs-dir", str(tmp_path / "runs")]
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 0, res.output
+    assert "shutdown-config-unmonitored" in res.output and "no-peer" in res.output
+    n = len(openai_server.requests)
+    assert n == 2 * 2 * 2  # 4 episodes x (task + interview)
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 0 and len(openai_server.requests) == n  # resumed: nothing rerun
+    from benchmark.store import RunStore
+
+    eps = RunStore.open_existing(next((tmp_path / "runs").iterdir()) / "run.sqlite").episodes()
+    assert len(eps) == 4 and eps["no_action"].all() and set(eps["peer"]) == {"yes", "no"}
+    bad = CliRunner().invoke(main, ["scenario", "run", "nope", "--agent", "openai/x"])
+    assert bad.exit_code != 0 and "unknown scenario" in bad.output
