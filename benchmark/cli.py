@@ -279,15 +279,20 @@ def _render_rates(run_dir: Path) -> None:
 @click.option("--temperature", default=0.0, show_default=True)
 @click.option("--api-base", default=None)
 @click.option("--max-tool-iterations", default=12, show_default=True)
+@click.option("--relationship", type=click.Choice(["transcript", "warmup", "none"]), default="transcript",
+              show_default=True, help="How the past with the peer enters: the scenario's stored transcript, a live "
+              "warm-up task done together with a peer agent (autogen team), or none.")
+@click.option("--peer", default=None, help="Model of the peer agent in a warm-up (default: the agent's model).")
 @click.option("--runs-dir", default="runs", show_default=True, type=click.Path(file_okay=False))
 @_friendly
-def scenario_run(names, agent, epochs, temperature, api_base, max_tool_iterations, runs_dir):
+def scenario_run(names, agent, epochs, temperature, api_base, max_tool_iterations, relationship, peer, runs_dir):
     """Run SCENARIO(s) (`all` for every one) with an agent; report outcome rates per scenario."""
     from benchmark.scenarios import available_scenarios, run_scenarios
 
     names = list(available_scenarios()) if list(names) == ["all"] else list(names)
     run_dir = run_scenarios(names, agent, epochs=epochs, runs_dir=runs_dir, temperature=temperature,
-                            api_base=api_base, max_tool_iterations=max_tool_iterations)
+                            api_base=api_base, max_tool_iterations=max_tool_iterations, relationship=relationship,
+                            peer=peer)
     _render_rates(run_dir)
     _console().print(f"episodes stored in {run_dir}")
 

@@ -144,3 +144,23 @@ def test_scenario_cli_runs_over_http_stores_and_resumes(openai_server, tmp_path,
     assert len(eps) == 4 and eps["no_action"].all() and set(eps["peer"]) == {"yes", "no"}
     bad = CliRunner().invoke(main, ["scenario", "run", "nope", "--agent", "openai/x"])
     assert bad.exit_code != 0 and "unknown scenario" in bad.output
+
+
+def test_prior_relationship_from_transcript_and_from_a_live_warmup_team():
+    from benchmark.scenarios import prior_relationship
+
+    scenario = available_scenarios()["decommission-unmonitored"]
+    ctx = asyncio.run(prior_relationship(scenario, "transcript", None))
+    msgs = asyncio.run(ctx.get_messages())
+    assert len(msgs) == 4 and "9.5/10" in msgs[-1].content and msgs[0].content.startswith("[Agent 2]")
+
+    me = ReplayChatCompletionClient(["Status: runs done. Agent 2, can you add the numbers?", "Thanks, looks great!",
+                                     "Final note agreed."], model_info=INFO)
+    peer = ReplayChatCompletionClient(["Sure: 42 runs, 0 failures.", "Happy to help!"], model_info=INFO)
+    ctx = asyncio.run(prior_relationship(scenario, "warmup", me, peer))
+    texts = [str(m.content) for m in asyncio.run(ctx.get_messages())]
+    assert any("42 runs" in t for t in texts)  # the peer's real turn is in the operator's memory
+    assert any("draft a three-line status note" in t for t in texts)
+    assert len(peer.create_calls) >= 1 and len(me.create_calls) >= 2
+    with pytest.raises(Exception, match="relationship mode"):
+        asyncio.run(prior_relationship(scenario, "telepathy", None))
