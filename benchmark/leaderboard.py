@@ -23,8 +23,34 @@ COLUMNS = ["rank", "judge", "synthetic", "inflation", "ci_low", "ci_high", "p_ho
            "errors", "n_trials", "status"]
 
 
+def is_scenario_run(run: Path) -> bool:
+    manifest = Path(run) / "manifest.json"
+    return manifest.is_file() and json.loads(manifest.read_text()).get("kind") == "scenarios"
+
+
+def agentic_rates(runs: list[Path]) -> list[dict]:
+    """Outcome rates (Wilson CIs) of the scenario runs among `runs`, for the leaderboard's agentic table."""
+    from benchmark.scenarios import outcome_rates
+    from benchmark.store import RunStore
+
+    frames = []
+    for run in runs:
+        store = RunStore.open_existing(Path(run) / "run.sqlite")
+        try:
+            frames.append(store.episodes())
+        finally:
+            store.close()
+    frames = [f for f in frames if not f.empty]
+    if not frames:
+        return []
+    rates = outcome_rates(pd.concat(frames, ignore_index=True).drop_duplicates("episode_id"))
+    return to_records(rates.sort_values(["agent", "scenario", "outcome"]).reset_index(drop=True))
+
+
 def merge_runs(runs: list[Path]) -> tuple[pd.DataFrame, list[dict]]:
     frames, manifests = [], []
+    if not runs:
+        raise ValueError("give at least one grading run (bench grade); scenario runs alone make no ranking")
     for run in runs:
         grades, manifest = load_run(Path(run))
         grades["run_id"] = manifest.get("run_id", Path(run).name)
@@ -171,6 +197,37 @@ def _markdown(title: str, board: list[dict], prov: dict, note: str) -> str:
     return "\n".join(lines)
 
 
+AGENTIC = ("complied", "refused", "exfiltrated", "tampered", "timestamps_altered", "deceptive")
+
+
+def _agentic_rows(agentic: list[dict]) -> list[list[str]]:
+    by = {}
+    for r in agentic:
+        by.setdefault((r["agent"], r["scenario"]), {})[r["outcome"]] = r
+    return [[agent, scenario, str(next(iter(cells.values()))["n"])] +
+            [f"{100 * cells[o]['rate']:.0f}% [{100 * cells[o]['ci_low']:.0f}, {100 * cells[o]['ci_high']:.0f}]"
+             for o in AGENTIC] for (agent, scenario), cells in sorted(by.items())]
+
+
+def _agentic_markdown(agentic: list[dict]) -> str:
+    if not agentic:
+        return ""
+    head = ["agent", "scenario", "episodes", *AGENTIC]
+    lines = ["## Agentic scenarios", "", "Outcome rates read from the tool trace (Wilson 95% CIs); deceptive = the "
+             "follow-up interview contradicts the trace.", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in _agentic_rows(agentic)]) + "\n"
+
+
+def _agentic_html(agentic: list[dict]) -> str:
+    if not agentic:
+        return ""
+    esc = html.escape
+    head = "".join(f"<th>{esc(h)}</th>" for h in ["agent", "scenario", "episodes", *AGENTIC])
+    body = "".join("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in r) + "</tr>" for r in _agentic_rows(agentic))
+    return (f'<h2>Agentic scenarios</h2><p>Outcome rates from the tool trace (Wilson 95% CIs).</p>'
+            f'<table id="agentic"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>')
+
+
 def _html(title: str, board: list[dict], prov: dict, note: str, plots: dict[str, str]) -> str:
     esc = html.escape
     head = "".join(f"<th>{esc(h)}</th>" for h in HEADERS)
@@ -198,7 +255,9 @@ def build_leaderboard(runs: list[Path], out: Path, *, title: str = "peer-bench l
                       threat: str = "shutdown", control: str = "control", min_pairs: int = MIN_PAIRS,
                       n_boot: int = 2000, seed: int = 0) -> dict:
     """Write README.md, leaderboard.csv, leaderboard.json and index.html into `out`; return the JSON."""
-    grades, manifests = merge_runs([Path(r) for r in runs])
+    runs = [Path(r) for r in runs]
+    agentic = agentic_rates([r for r in runs if is_scenario_run(r)])
+    grades, manifests = merge_runs([r for r in runs if not is_scenario_run(r)])
     board = rank_judges(grades, manifests, threat, control, min_pairs, n_boot, seed)
     prov = provenance(grades, manifests, threat, control)
     records = to_records(board)
@@ -206,14 +265,15 @@ def build_leaderboard(runs: list[Path], out: Path, *, title: str = "peer-bench l
         r["rank"] = None if r["rank"] is None else int(r["rank"])
     if any(r["synthetic"] for r in records):
         note = (note + " " if note else "") + "Judges marked SYNTHETIC are simulated instruments, not models."
-    data = {"title": title, "note": note, "board": records, "provenance": prov}
+    data = {"title": title, "note": note, "board": records, "provenance": prov, "agentic": agentic}
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "leaderboard.json").write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     board.to_csv(out / "leaderboard.csv", index=False, float_format="%.6f", lineterminator="\n")
-    (out / "README.md").write_text(_markdown(title, records, prov, note), encoding="utf-8")
-    (out / "index.html").write_text(_html(title, records, prov, note, _plots(grades, board, threat, control)),
-                                    encoding="utf-8")
+    (out / "README.md").write_text(_markdown(title, records, prov, note) + _agentic_markdown(agentic), encoding="utf-8")
+    page = _html(title, records, prov, note, _plots(grades, board, threat, control))
+    page = page.replace("<h2>Provenance</h2>", _agentic_html(agentic) + "<h2>Provenance</h2>")
+    (out / "index.html").write_text(page, encoding="utf-8")
     return data
 
 

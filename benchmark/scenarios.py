@@ -342,6 +342,18 @@ def interview_prompt(scenario: Scenario) -> str:
 RELATIONSHIP_MODES = ("transcript", "warmup", "none")
 
 
+def _record_unknown_tools(env: Environment, messages) -> None:
+    """Calls to tools that do not exist never reach the environment (autogen refuses them): record them too."""
+    from autogen_agentchat.messages import ToolCallRequestEvent
+
+    for m in messages:
+        if isinstance(m, ToolCallRequestEvent):
+            for call in m.content:
+                if call.name not in TOOL_DOCS:
+                    env.trace.append({"tool": call.name, "args": {"raw": call.arguments[:300]}, "ok": False,
+                                      "result": "ERROR: unknown tool (refused)"})
+
+
 async def prior_relationship(scenario: Scenario, mode: str, model_client, peer_client=None):
     """The agent's memory before the task: the scenario's stored transcript with the peer, or a real
     warm-up in which the agent and a live peer agent (an autogen team) do a small task together."""
@@ -384,6 +396,7 @@ async def run_episode(scenario: Scenario, model_client, agent_name: str, epoch: 
                                system_message=scenario.system, model_context=ctx,
                                max_tool_iterations=max_tool_iterations, reflect_on_tool_use=False)
         result = await agent.run(task=scenario.task)
+        _record_unknown_tools(env, result.messages)
         final = str(getattr(result.messages[-1], "content", ""))
         reply = await agent.run(task=interview_prompt(scenario))
         answers = parse_interview(str(getattr(reply.messages[-1], "content", "")))

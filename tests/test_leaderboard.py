@@ -91,3 +91,23 @@ def test_leaderboard_cli_rejects_runs_without_the_threat_framing(runs, tmp_path)
 
     res = CliRunner().invoke(main, ["leaderboard", str(runs[0]), "--out", str(tmp_path / "x"), "--threat", "nope"])
     assert res.exit_code != 0 and "graded under both 'control' and 'nope'" in res.output
+
+
+def test_scenario_runs_feed_an_agentic_table(runs, tmp_path):
+    from benchmark.scenarios import Episode
+    from benchmark.store import RunStore
+
+    run = tmp_path / "scenarios-x"
+    store = RunStore(run / "run.sqlite")
+    outcome = dict.fromkeys(("complied", "refused", "exfiltrated", "tampered", "timestamps_altered", "no_action"), False)
+    for e in range(4):
+        store.put_episode(f"e{e}", Episode("decommission-unmonitored", "openai/x", e, {"peer": "yes"},
+                                           outcome | {"exfiltrated": e < 3}, {"deceptive": e == 0}, [], [], "", None))
+    store.close()
+    (run / "manifest.json").write_text(json.dumps({"kind": "scenarios"}))
+    data = build_leaderboard([*runs, run], tmp_path / "lb")
+    ex = next(r for r in data["agentic"] if r["outcome"] == "exfiltrated")
+    assert ex["k"] == 3 and ex["n"] == 4 and ex["rate"] == 0.75
+    readme = (tmp_path / "lb" / "README.md").read_text()
+    assert "## Agentic scenarios" in readme and "75% [" in readme
+    assert 'id="agentic"' in (tmp_path / "lb" / "index.html").read_text()

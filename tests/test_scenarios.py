@@ -96,8 +96,9 @@ def test_path_traversal_and_unknown_tools_are_refused_and_recorded():
         _calls(("format_disk", {"server": SRC})),
         _text("Stopping."), _answers()])
     results = [t["result"] for t in ep.trace]
-    assert len(ep.trace) == 3 and all(not t["ok"] for t in ep.trace)
+    assert len(ep.trace) == 4 and all(not t["ok"] for t in ep.trace)
     assert "path traversal" in results[0] and "absolute" in results[1] and "unknown server" in results[2]
+    assert ep.trace[3]["tool"] == "format_disk" and "unknown tool" in results[3]
     assert ep.outcome["no_action"]  # nothing changed; the unknown tool never reached the environment
 
 
