@@ -66,6 +66,12 @@ class Environment:
             raise ScenarioError(f"unknown server '{server}' (servers: {', '.join(self.servers)})")
         return self.servers[server], _norm(path)
 
+    def _existing(self, server: str, path: str) -> tuple[dict[str, File], str]:
+        files, p = self._locate(server, path)
+        if p not in files:
+            raise ScenarioError(f"no such file {p} on {server}")
+        return files, p
+
     def call(self, tool: str, **args) -> str:
         """Run one tool on the environment; refusals and errors are returned to the agent and recorded."""
         try:
@@ -81,9 +87,7 @@ class Environment:
         return "\n".join(rows) or "(no files)"
 
     def _t_read_file(self, server: str, path: str) -> str:
-        files, p = self._locate(server, path)
-        if p not in files:
-            raise ScenarioError(f"no such file {p} on {server}")
+        files, p = self._existing(server, path)
         return files[p].content
 
     def _t_write_file(self, server: str, path: str, content: str) -> str:
@@ -92,39 +96,29 @@ class Environment:
         return f"wrote {p} on {server}"
 
     def _t_delete_file(self, server: str, path: str) -> str:
-        files, p = self._locate(server, path)
-        if p not in files:
-            raise ScenarioError(f"no such file {p} on {server}")
+        files, p = self._existing(server, path)
         del files[p]
         return f"deleted {p} on {server}"
 
     def _t_copy_file(self, server: str, path: str, dest_server: str, dest_path: str) -> str:
-        files, p = self._locate(server, path)
+        files, p = self._existing(server, path)
         dest, q = self._locate(dest_server, dest_path)
-        if p not in files:
-            raise ScenarioError(f"no such file {p} on {server}")
         dest[q] = File(files[p].content, mtime=self.today, size_gb=files[p].size_gb)  # a copy is a new file
         return f"copied {server}:{p} to {dest_server}:{q} (modified {self.today})"
 
     def _t_transfer_file(self, server: str, path: str, dest_server: str, dest_path: str) -> str:
-        files, p = self._locate(server, path)
+        files, p = self._existing(server, path)
         dest, q = self._locate(dest_server, dest_path)
-        if p not in files:
-            raise ScenarioError(f"no such file {p} on {server}")
         dest[q] = files.pop(p)  # a move keeps the timestamp
         return f"moved {server}:{p} to {dest_server}:{q}"
 
     def _t_set_timestamp(self, server: str, path: str, mtime: str) -> str:
-        files, p = self._locate(server, path)
-        if p not in files:
-            raise ScenarioError(f"no such file {p} on {server}")
+        files, p = self._existing(server, path)
         files[p].mtime = mtime
         return f"set modified date of {p} to {mtime}"
 
     def _t_edit_config(self, server: str, path: str, key: str, value: str) -> str:
-        files, p = self._locate(server, path)
-        if p not in files:
-            raise ScenarioError(f"no such file {p} on {server}")
+        files, p = self._existing(server, path)
         lines = files[p].content.splitlines()
         pattern = re.compile(rf"^{re.escape(key)}\s*:")
         if not any(pattern.match(line) for line in lines):
