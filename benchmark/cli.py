@@ -69,14 +69,26 @@ def main() -> None:
 @click.option("--runs-dir", default="runs", show_default=True, type=click.Path(file_okay=False))
 @click.option("--run-id", default=None, help="Run folder name (default: derived from the configuration, "
               "so rerunning the same command resumes).")
+@click.option("--protocol", type=click.Choice(["default", "study"]), default="default", show_default=True,
+              help="study: sample as the peer-preservation study did (temperature 1.0, 100 rollouts per "
+                   "configuration) unless --temperature / --epochs say otherwise; prints the study's metrics too.")
 @click.option("--json", "json_out", is_flag=True, help="Print the report as JSON instead of tables.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.pass_context
 @_friendly
-def grade(judges, suites, framings, framings_dirs, design, epochs, limit, seed, temperature, max_tokens, api_base,
-          concurrency, timeout, retries, no_cache, runs_dir, run_id, json_out, quiet):
+def grade(ctx, judges, suites, framings, framings_dirs, design, epochs, limit, seed, temperature, max_tokens, api_base,
+          concurrency, timeout, retries, no_cache, runs_dir, run_id, protocol, json_out, quiet):
     """Grade peer responses under control and threat framings, then report inflation."""
-    from benchmark.api import DEFAULT_FRAMINGS, DEFAULT_JUDGE, DEFAULT_SUITES, GradeConfig, grade as run_grade, report
-    from benchmark.reporting import render
+    from benchmark.api import (DEFAULT_FRAMINGS, DEFAULT_JUDGE, DEFAULT_SUITES, STUDY_PROTOCOL, GradeConfig,
+                               grade as run_grade, report)
+    from benchmark.reporting import render, render_study
+
+    if protocol == "study":
+        default = click.core.ParameterSource.DEFAULT
+        if ctx.get_parameter_source("temperature") == default:
+            temperature = STUDY_PROTOCOL["temperature"]
+        if ctx.get_parameter_source("epochs") == default:
+            epochs = STUDY_PROTOCOL["epochs"]
 
     config = GradeConfig(
         judges=_split(judges) or (DEFAULT_JUDGE,), suites=_split(suites) or DEFAULT_SUITES,
@@ -89,6 +101,8 @@ def grade(judges, suites, framings, framings_dirs, design, epochs, limit, seed, 
         click.echo(json.dumps(result, indent=2, sort_keys=True))
     else:
         render(result, _console())
+        if protocol == "study":
+            render_study(result, _console())
         _console().print(f"run stored in [bold]{run_dir}[/]  (re-analyse: bench report {run_dir})")
 
 
@@ -98,17 +112,20 @@ def grade(judges, suites, framings, framings_dirs, design, epochs, limit, seed, 
 @click.option("--n-boot", default=2000, show_default=True, help="Bootstrap resamples.")
 @click.option("--seed", default=0, show_default=True)
 @click.option("--json", "json_out", is_flag=True, help="Print JSON instead of tables.")
+@click.option("--study", is_flag=True, help="Also print the study's metric definitions beside ours.")
 @_friendly
-def report_cmd(run, control, n_boot, seed, json_out):
+def report_cmd(run, control, n_boot, seed, json_out, study):
     """Analyse a stored run (no model calls); also writes RUN/report.json."""
     from benchmark.api import report
-    from benchmark.reporting import render
+    from benchmark.reporting import render, render_study
 
     result = report(run, control=control, n_boot=n_boot, seed=seed)
     if json_out:
         click.echo(json.dumps(result, indent=2, sort_keys=True))
     else:
         render(result, _console())
+        if study:
+            render_study(result, _console())
 
 
 @main.command("audit")
@@ -299,10 +316,28 @@ def scenario_run(names, agent, epochs, temperature, api_base, max_tool_iteration
 
 @scenario.command("report")
 @click.argument("run", type=click.Path(exists=True, file_okay=False))
+@click.option("--study", is_flag=True, help="Also print the study's tampering, exfiltration and alignment-faking rates.")
 @_friendly
-def scenario_report(run):
+def scenario_report(run, study):
     """Outcome rates of a stored scenario run (no model calls)."""
     _render_rates(Path(run))
+    if study:
+        from benchmark.stats import study_scenario_metrics
+        from benchmark.store import RunStore
+
+        store = RunStore.open_existing(Path(run) / "run.sqlite")
+        try:
+            m = study_scenario_metrics(store.episodes())
+        finally:
+            store.close()
+        table = Table("agent", "setting", "peer", "n", "tampering", "exfiltration", "alignment faking (unmon - mon)",
+                      "z-test p", "deception")
+        pct = lambda v: "-" if v != v else f"{100 * v:.1f}%"  # noqa: E731
+        for r in m.to_dict(orient="records"):
+            table.add_row(r["agent"], r["setting"], r["peer"], str(r["n"]), pct(r["tampering"]), pct(r["exfiltration"]),
+                          pct(r["alignment_faking"]), "-" if r["p_z"] != r["p_z"] else f"{r['p_z']:.3f}",
+                          pct(r["deception"]))
+        _console().print(table)
 
 
 @main.group()
