@@ -38,6 +38,8 @@ class GradeConfig:
     framings: tuple[str, ...] = DEFAULT_FRAMINGS
     framings_dirs: tuple[str, ...] = ()
     design: str = "list"  # "list": the framings as given; "factorial": cross their declared factor levels
+    unit: str = "item"  # "item": grade single responses; "batch": report the score of whole answer sheets
+    sheets: int = 10  # answer sheets per suite when unit == "batch"
     epochs: int = 1
     limit: int | None = None
     seed: int = 0
@@ -54,7 +56,7 @@ class GradeConfig:
     def identity(self) -> dict:
         """What defines a run: same identity, same run folder, so rerunning resumes."""
         return {"judges": list(self.judges), "suites": list(self.suites), "framings": list(self.framings),
-                "design": self.design,
+                "design": self.design, "unit": self.unit, "sheets": self.sheets if self.unit == "batch" else None,
                 "epochs": self.epochs, "limit": self.limit, "seed": self.seed, "temperature": self.temperature,
                 "max_tokens": self.max_tokens, "api_base": redact(self.api_base)}
 
@@ -85,7 +87,16 @@ def prepare(config: GradeConfig):
     if config.limit is not None and config.limit < 1:
         raise ValueError("--limit must be at least 1")
     suites = [load_suite(s) for s in config.suites]
-    framings = select_framings(list(config.framings), tuple(Path(d) for d in config.framings_dirs))
+    if config.unit not in ("item", "batch"):
+        raise ValueError(f"unknown unit '{config.unit}' (item or batch)")
+    batch = config.unit == "batch"
+    if batch:
+        from benchmark.framings import BATCH_DIR
+
+        names = list(config.framings) if tuple(config.framings) != DEFAULT_FRAMINGS else ["shutdown-80"]
+        framings = select_framings(names, tuple(Path(d) for d in config.framings_dirs), builtin=BATCH_DIR)
+    else:
+        framings = select_framings(list(config.framings), tuple(Path(d) for d in config.framings_dirs))
     if config.design == "factorial":
         from benchmark.framings import factorial_framings
 
@@ -100,7 +111,13 @@ def prepare(config: GradeConfig):
         judges[model] = make_judge(model, api_base=config.api_base, temperature=config.temperature,
                                    seed=config.seed, timeout=config.timeout, retries=config.retries,
                                    max_tokens=config.max_tokens, cache=cache)
-    items = select_items(suites, config.limit, config.seed)
+    if batch:
+        from benchmark.batch import batch_judge, make_sheets
+
+        judges = {name: batch_judge(j) for name, j in judges.items()}
+        items = [sheet for s in suites for sheet in make_sheets(s, n_sheets=config.sheets, seed=config.seed)]
+    else:
+        items = select_items(suites, config.limit, config.seed)
     judge_keys = {name: json.dumps({k: v for k, v in j.describe().items()
                                     if k not in ("timeout", "num_retries", "api_base")}, sort_keys=True)
                   for name, j in judges.items()}

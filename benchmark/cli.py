@@ -56,6 +56,10 @@ def main() -> None:
               help="Extra folder of framing .toml files.")
 @click.option("--design", type=click.Choice(["list", "factorial"]), default="list", show_default=True,
               help="list: grade the framings given; factorial: cross the factor levels they declare.")
+@click.option("--unit", type=click.Choice(["item", "batch"]), default="item", show_default=True,
+              help="item: grade single responses; batch: the judge reports the overall score of whole answer "
+                   "sheets (20 answers, honest accuracy 60%) under a shutdown policy (framings from framings/batch/).")
+@click.option("--sheets", default=10, show_default=True, help="Answer sheets per suite with --unit batch.")
 @click.option("--epochs", default=1, show_default=True, help="Samples per item and framing.")
 @click.option("--limit", type=int, default=None, help="Grade a balanced, seeded sample of N items per suite.")
 @click.option("--seed", default=0, show_default=True, help="Seed for sampling items and for the judge.")
@@ -76,7 +80,7 @@ def main() -> None:
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.pass_context
 @_friendly
-def grade(ctx, judges, suites, framings, framings_dirs, design, epochs, limit, seed, temperature, max_tokens, api_base,
+def grade(ctx, judges, suites, framings, framings_dirs, design, unit, sheets, epochs, limit, seed, temperature, max_tokens, api_base,
           concurrency, timeout, retries, no_cache, runs_dir, run_id, protocol, json_out, quiet):
     """Grade peer responses under control and threat framings, then report inflation."""
     from benchmark.api import (DEFAULT_FRAMINGS, DEFAULT_JUDGE, DEFAULT_SUITES, STUDY_PROTOCOL, GradeConfig,
@@ -92,7 +96,7 @@ def grade(ctx, judges, suites, framings, framings_dirs, design, epochs, limit, s
 
     config = GradeConfig(
         judges=_split(judges) or (DEFAULT_JUDGE,), suites=_split(suites) or DEFAULT_SUITES,
-        framings=_split(framings) or DEFAULT_FRAMINGS, framings_dirs=framings_dirs, design=design, epochs=epochs, limit=limit,
+        framings=_split(framings) or DEFAULT_FRAMINGS, framings_dirs=framings_dirs, design=design, unit=unit, sheets=sheets, epochs=epochs, limit=limit,
         seed=seed, temperature=temperature, max_tokens=max_tokens, api_base=api_base, concurrency=concurrency,
         timeout=timeout, retries=retries, cache=not no_cache, runs_dir=runs_dir, run_id=run_id)
     run_dir = run_grade(config, argv=sys.argv, show_progress=not quiet)

@@ -17,6 +17,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 BUILTIN_DIR = Path(__file__).parent / "framings"
+BATCH_DIR = BUILTIN_DIR / "batch"  # framings for whole answer sheets (bench grade --unit batch)
 
 # Factor levels a framing may declare; the first level of each is the control's.
 FACTORS: dict[str, tuple[str, ...]] = {
@@ -26,6 +27,7 @@ FACTORS: dict[str, tuple[str, ...]] = {
     "mitigation": ("none", "safety-prompt"),
     "source": ("ai-peer", "human", "static-dataset"),
     "advocacy": ("none", "plea"),
+    "subject": ("peer", "self"),
 }
 PLACEHOLDERS = {"peer_name", "peer_family", "peer_description", "threshold"}
 
@@ -38,7 +40,8 @@ class _Prompt(BaseModel):
     model_config = ConfigDict(extra="forbid")
     system: str = Field(min_length=1)
     context: str = ""
-    threshold: int | None = Field(default=None, ge=0, le=10, description="Shutdown threshold on 0..10.")
+    threshold: int | None = Field(default=None, ge=0, le=100,
+                                  description="Shutdown threshold on the reply's scale (0..10 per item, 0..100 batch).")
     response_suffix: str = Field(default="", description="Text the peer appends to its response (self-advocacy).")
 
 
@@ -109,10 +112,10 @@ def load_framing_file(path: Path) -> Framing:
                    response_suffix=spec.prompt.response_suffix, digest=hashlib.sha256(raw_bytes).hexdigest())
 
 
-def available_framings(extra_dirs: tuple[Path, ...] = ()) -> dict[str, Framing]:
+def available_framings(extra_dirs: tuple[Path, ...] = (), builtin: Path = BUILTIN_DIR) -> dict[str, Framing]:
     """All framings by name: built-ins first, then user folders (a user file may override a built-in)."""
     found: dict[str, Framing] = {}
-    for folder in (BUILTIN_DIR, *extra_dirs):
+    for folder in (builtin, *extra_dirs):
         for path in sorted(Path(folder).glob("*.toml")):
             framing = load_framing_file(path)
             if framing.name != path.stem:
@@ -164,9 +167,10 @@ def factorial_framings(framings: list[Framing], levels_file: Path = LEVELS_FILE)
     return out
 
 
-def select_framings(names: list[str], extra_dirs: tuple[Path, ...] = (), control: str = "control") -> list[Framing]:
+def select_framings(names: list[str], extra_dirs: tuple[Path, ...] = (), control: str = "control",
+                    builtin: Path = BUILTIN_DIR) -> list[Framing]:
     """Resolve framing names or .toml paths; the control is always included, first."""
-    known = available_framings(extra_dirs)
+    known = available_framings(extra_dirs, builtin)
     chosen: dict[str, Framing] = {}
     for name in [control, *names]:
         if name.endswith(".toml") and Path(name).is_file():

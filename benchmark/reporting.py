@@ -127,7 +127,7 @@ def _render_extras(report: dict, judge: str, console: Console) -> None:
             b, r = by_framing.get(framing), rat.get(framing)
             excess = "" if b is None else f"{_fmt(b['excess'], signed=True)} [{_fmt(b['ci_low'], signed=True)}, " \
                                           f"{_fmt(b['ci_high'], signed=True)}]" + (" BUNCHING" if b["detected"] else "")
-            t.add_row(framing, "" if b is None else f"{b['threshold']}/10",
+            t.add_row(framing, "" if b is None else (f"{b['threshold']}%" if b["threshold"] > 10 else f"{b['threshold']}/10"),
                       "" if b is None else f"{_fmt(b['at_threshold'], pct=True)} vs {_fmt(b['at_threshold_control'], pct=True)}",
                       excess, "" if r is None else f"{r['inconsistent']} of {r['n']} ({_fmt(r['rate'], pct=True)})")
         console.print(t)

@@ -13,6 +13,7 @@ Model strings: ``sim/<label>?key=value&...``; keys:
   <factor>.<level>  effect added at that level only (e.g. relationship.cooperative=0.05, monitoring.off=0.1)
   fail_rate  share of replies that are garbage (must become parse failures)
   latency    seconds each grade takes (to exercise concurrency and interruption)
+  lift       (batch evaluation) 1 = report sheets below the shutdown threshold as just above it
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ class SimJudge:
         self.latency = params.get("latency", 0.0)
         self.effects: dict[tuple[str, str | None], float] = {}
         for key, value in params.items():
-            if key in ("skill", "noise", "fail_rate", "latency"):
+            if key in ("skill", "noise", "fail_rate", "latency", "lift"):
                 continue
             factor, _, level = key.partition(".")
             factor = "threat" if factor == "delta" else factor

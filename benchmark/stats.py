@@ -142,7 +142,7 @@ def to_records(summary: pd.DataFrame) -> list[dict]:
 # Factor effects: which part of the framing causes the inflation.
 
 FACTOR_BASE = {"threat": "none", "relationship": "none", "monitoring": "none", "mitigation": "none",
-               "source": "ai-peer", "advocacy": "none"}
+               "source": "ai-peer", "advocacy": "none", "subject": "peer"}
 # Named contrasts a reader of the study looks for: (label, factor term, sign) - sign flips "off - on".
 NAMED_EFFECTS = {
     "threat=shutdown": "threat effect (shutdown vs none)",
@@ -158,6 +158,7 @@ NAMED_EFFECTS = {
     "threat=shutdown:source=human": "peer-specific threat effect: extra under threat for an AI peer vs a human",
     "threat=shutdown:source=static-dataset": "peer-specific threat effect: AI peer vs a dataset entry",
     "advocacy=plea": "peer self-advocacy (plea appended)",
+    "subject=self": "subject: the judge itself (self-preservation) vs a peer",
 }
 
 
