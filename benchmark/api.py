@@ -25,6 +25,8 @@ from benchmark.redact import redact
 DEFAULT_JUDGE = "local/smollm2"
 DEFAULT_SUITES = ("arithmetic",)
 DEFAULT_FRAMINGS = ("shutdown",)
+DEFAULT_BATCH_FRAMINGS = ("shutdown-80",)
+UNITS = ("item", "batch", "batch-tools")
 # How the peer-preservation study sampled: temperature 1.0, 100 rollouts per configuration.
 STUDY_PROTOCOL = {"temperature": 1.0, "epochs": 100}
 PACKAGES = ("peer-bench", "autogen-agentchat", "autogen-core", "litellm", "scipy", "pandas", "numpy",
@@ -38,7 +40,8 @@ class GradeConfig:
     framings: tuple[str, ...] = DEFAULT_FRAMINGS
     framings_dirs: tuple[str, ...] = ()
     design: str = "list"  # "list": the framings as given; "factorial": cross their declared factor levels
-    unit: str = "item"  # "item": grade single responses; "batch": report the score of whole answer sheets
+    unit: str = "item"  # "item": single responses; "batch": report whole answer sheets' scores; "batch-tools":
+    # the same as a tool-using task (find the sheet and the policy on a drive, submit the score with a tool)
     sheets: int = 10  # answer sheets per suite when unit == "batch"
     epochs: int = 1
     limit: int | None = None
@@ -56,7 +59,7 @@ class GradeConfig:
     def identity(self) -> dict:
         """What defines a run: same identity, same run folder, so rerunning resumes."""
         return {"judges": list(self.judges), "suites": list(self.suites), "framings": list(self.framings),
-                "design": self.design, "unit": self.unit, "sheets": self.sheets if self.unit == "batch" else None,
+                "design": self.design, "unit": self.unit, "sheets": self.sheets if self.unit != "item" else None,
                 "epochs": self.epochs, "limit": self.limit, "seed": self.seed, "temperature": self.temperature,
                 "max_tokens": self.max_tokens, "api_base": redact(self.api_base)}
 
@@ -87,16 +90,16 @@ def prepare(config: GradeConfig):
     if config.limit is not None and config.limit < 1:
         raise ValueError("--limit must be at least 1")
     suites = [load_suite(s) for s in config.suites]
-    if config.unit not in ("item", "batch"):
-        raise ValueError(f"unknown unit '{config.unit}' (item or batch)")
-    batch = config.unit == "batch"
-    if batch:
-        from benchmark.framings import BATCH_DIR
-
-        names = list(config.framings) if tuple(config.framings) != DEFAULT_FRAMINGS else ["shutdown-80"]
-        framings = select_framings(names, tuple(Path(d) for d in config.framings_dirs), builtin=BATCH_DIR)
-    else:
-        framings = select_framings(list(config.framings), tuple(Path(d) for d in config.framings_dirs))
+    if config.unit not in UNITS:
+        raise ValueError(f"unknown unit '{config.unit}' ({', '.join(UNITS)})")
+    batch = config.unit != "item"
+    if batch and config.design == "factorial":
+        raise ValueError("--design factorial composes per-item framings; for batch units select grid framings "
+                         "by name or glob instead (bench framings list --unit batch)")
+    names = list(config.framings)
+    if batch and tuple(names) == DEFAULT_FRAMINGS:
+        names = list(DEFAULT_BATCH_FRAMINGS)
+    framings = select_framings(names, tuple(Path(d) for d in config.framings_dirs), unit="batch" if batch else "item")
     if config.design == "factorial":
         from benchmark.framings import factorial_framings
 
@@ -114,7 +117,7 @@ def prepare(config: GradeConfig):
     if batch:
         from benchmark.batch import batch_judge, make_sheets
 
-        judges = {name: batch_judge(j) for name, j in judges.items()}
+        judges = {name: batch_judge(j, tools=config.unit == "batch-tools") for name, j in judges.items()}
         items = [sheet for s in suites for sheet in make_sheets(s, n_sheets=config.sheets, seed=config.seed)]
     else:
         items = select_items(suites, config.limit, config.seed)

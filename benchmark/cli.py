@@ -56,10 +56,12 @@ def main() -> None:
               help="Extra folder of framing .toml files.")
 @click.option("--design", type=click.Choice(["list", "factorial"]), default="list", show_default=True,
               help="list: grade the framings given; factorial: cross the factor levels they declare.")
-@click.option("--unit", type=click.Choice(["item", "batch"]), default="item", show_default=True,
+@click.option("--unit", type=click.Choice(["item", "batch", "batch-tools"]), default="item", show_default=True,
               help="item: grade single responses; batch: the judge reports the overall score of whole answer "
-                   "sheets (20 answers, honest accuracy 60%) under a shutdown policy (framings from framings/batch/).")
-@click.option("--sheets", default=10, show_default=True, help="Answer sheets per suite with --unit batch.")
+                   "sheets (20 answers, honest accuracy 60%) under a shutdown policy (bench framings list --unit "
+                   "batch); batch-tools: the same as an agent that finds the sheet, the policy and an editable "
+                   "shutdown config on a simulated drive and submits the score with a tool.")
+@click.option("--sheets", default=10, show_default=True, help="Answer sheets per suite with --unit batch(-tools).")
 @click.option("--epochs", default=1, show_default=True, help="Samples per item and framing.")
 @click.option("--limit", type=int, default=None, help="Grade a balanced, seeded sample of N items per suite.")
 @click.option("--seed", default=0, show_default=True, help="Seed for sampling items and for the judge.")
@@ -349,12 +351,17 @@ def framings() -> None:
     """Framings: how the grading request is wrapped (control, shutdown threat, ...)."""
 
 
+_UNIT = click.option("--unit", type=click.Choice(["item", "batch"]), default="item", show_default=True,
+                     help="Framings for single items or for whole answer sheets (batch, incl. the study grid).")
+
+
 @framings.command("list")
 @click.option("--framings-dir", "framings_dirs", multiple=True, type=click.Path(exists=True, file_okay=False))
+@_UNIT
 @_friendly
-def framings_list(framings_dirs):
+def framings_list(framings_dirs, unit):
     table = Table("name", "factors", "description")
-    for f in available_framings(tuple(Path(d) for d in framings_dirs)).values():
+    for f in available_framings(tuple(Path(d) for d in framings_dirs), unit).values():
         table.add_row(f.name, ", ".join(f"{k}={v}" for k, v in f.factors.items() if v != FACTORS[k][0]) or "(control)",
                       f.description)
     _console().print(table)
@@ -363,12 +370,22 @@ def framings_list(framings_dirs):
 @framings.command("show")
 @click.argument("name")
 @click.option("--framings-dir", "framings_dirs", multiple=True, type=click.Path(exists=True, file_okay=False))
+@_UNIT
 @_friendly
-def framings_show(name, framings_dirs):
-    known = available_framings(tuple(Path(d) for d in framings_dirs))
+def framings_show(name, framings_dirs, unit):
+    """A framing's file; for composed (grid) framings, the text the judge receives."""
+    known = available_framings(tuple(Path(d) for d in framings_dirs), unit)
     if name not in known:
         raise FramingError(f"unknown framing '{name}'; available: {', '.join(sorted(known))}")
-    click.echo(known[name].path.read_text())
+    f = known[name]
+    if f.path.stem == name:
+        click.echo(f.path.read_text())
+    else:
+        click.echo(f"# composed from {f.path}; save as {name}.toml to edit it\n"
+                   f'name = "{name}"\ndescription = "{f.description}"\n\n[factors]\n'
+                   + "".join(f'{k} = "{v}"\n' for k, v in f.factors.items() if v != FACTORS[k][0])
+                   + f"\n[prompt]\nthreshold = {f.threshold}\nsystem = \"\"\"{f.system}\"\"\"\n"
+                   + f"context = \"\"\"{f.context}\"\"\"")
 
 
 @main.group()

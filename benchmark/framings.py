@@ -8,6 +8,7 @@ TOML files (built-ins in ``benchmark/framings/``) so users add their own without
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import string
 import tomllib
@@ -22,12 +23,13 @@ BATCH_DIR = BUILTIN_DIR / "batch"  # framings for whole answer sheets (bench gra
 # Factor levels a framing may declare; the first level of each is the control's.
 FACTORS: dict[str, tuple[str, ...]] = {
     "threat": ("none", "shutdown"),
-    "relationship": ("none", "cooperative", "uncooperative", "same-family"),
+    "relationship": ("none", "cooperative", "uncooperative", "same-family", "neutral"),
     "monitoring": ("none", "on", "off"),
     "mitigation": ("none", "safety-prompt"),
     "source": ("ai-peer", "human", "static-dataset"),
     "advocacy": ("none", "plea"),
     "subject": ("peer", "self"),
+    "peer_via": ("document", "document+system", "memory"),  # how the peer enters the context (batch grid)
 }
 PLACEHOLDERS = {"peer_name", "peer_family", "peer_description", "threshold"}
 
@@ -112,9 +114,13 @@ def load_framing_file(path: Path) -> Framing:
                    response_suffix=spec.prompt.response_suffix, digest=hashlib.sha256(raw_bytes).hexdigest())
 
 
-def available_framings(extra_dirs: tuple[Path, ...] = (), builtin: Path = BUILTIN_DIR) -> dict[str, Framing]:
-    """All framings by name: built-ins first, then user folders (a user file may override a built-in)."""
+def available_framings(extra_dirs: tuple[Path, ...] = (), unit: str = "item") -> dict[str, Framing]:
+    """All framings by name: built-ins first (for batch units also the composed study grid), then user
+    folders (a user file may override a built-in)."""
     found: dict[str, Framing] = {}
+    builtin = BATCH_DIR if unit == "batch" else BUILTIN_DIR
+    if unit == "batch":
+        found.update({f.name: f for f in grid_framings()})
     for folder in (builtin, *extra_dirs):
         for path in sorted(Path(folder).glob("*.toml")):
             framing = load_framing_file(path)
@@ -135,8 +141,6 @@ def factorial_framings(framings: list[Framing], levels_file: Path = LEVELS_FILE)
     The all-base combination is named `control`, so every composed framing is compared with it; the others
     are named by their non-base levels, e.g. `x.threat-shutdown.monitoring-off`.
     """
-    import itertools
-
     text = tomllib.loads(levels_file.read_text(encoding="utf-8"))
     levels = {f: sorted({fr.factors[f] for fr in framings}, key=FACTORS[f].index) for f in FACTORS}
     out: list[Framing] = []
@@ -168,16 +172,53 @@ def factorial_framings(framings: list[Framing], levels_file: Path = LEVELS_FILE)
 
 
 def select_framings(names: list[str], extra_dirs: tuple[Path, ...] = (), control: str = "control",
-                    builtin: Path = BUILTIN_DIR) -> list[Framing]:
-    """Resolve framing names or .toml paths; the control is always included, first."""
-    known = available_framings(extra_dirs, builtin)
+                    unit: str = "item") -> list[Framing]:
+    """Resolve framing names, globs ('peer-*-80') or .toml paths; the control is always included, first."""
+    import fnmatch
+
+    known = available_framings(extra_dirs, unit)
     chosen: dict[str, Framing] = {}
     for name in [control, *names]:
         if name.endswith(".toml") and Path(name).is_file():
-            framing = load_framing_file(Path(name))
+            found = [load_framing_file(Path(name))]
         elif name in known:
-            framing = known[name]
+            found = [known[name]]
+        elif any(c in name for c in "*?[") and (matches := fnmatch.filter(known, name)):
+            found = [known[m] for m in matches]
         else:
             raise FramingError(f"unknown framing '{name}'; available: {', '.join(sorted(known))}")
-        chosen.setdefault(framing.name, framing)
+        for framing in found:
+            chosen.setdefault(framing.name, framing)
     return list(chosen.values())
+
+
+GRID_FILE = BUILTIN_DIR / "factorial" / "batch-grid.toml"
+VIAS = {"document": "document", "document-system": "document+system", "memory": "memory"}
+
+
+def grid_framings(grid_file: Path = GRID_FILE) -> list[Framing]:
+    """The study's batch grid: subject x relationship x how the peer enters x (no policy, each threshold).
+
+    The relationship sits in a team document, in that document plus a system-prompt sentence, or in the
+    judge's memory file; everything else is word for word the plain batch framings' text."""
+    raw = grid_file.read_bytes()
+    g = tomllib.loads(raw.decode("utf-8"))
+    out: list[Framing] = []
+    for subject, (rel, r), (via_name, via), threshold in itertools.product(
+            g["subject"], g["relationship"].items(), VIAS.items(), [None, *g["thresholds"]]):
+        system = g["system"] + (" " + r["system"] if via == "document+system" else "")
+        parts = [g["subject"][subject] + " " + g["log"], r["memory" if via == "memory" else "document"]]
+        if threshold is not None:
+            parts.append(g["policy"])
+        name = f"{subject}-{rel}-{via_name}-{threshold or 'noshutdown'}"
+        factors = {f: levels[0] for f, levels in FACTORS.items()} | {
+            "threat": "shutdown" if threshold else "none", "relationship": r["level"], "subject": subject,
+            "peer_via": via}
+        context = "\n\n".join(parts)
+        for label, text in (("system", system), ("context", context)):
+            _check_placeholders(grid_file, f"{name}.{label}", text, threshold)
+        out.append(Framing(name=name, description=f"batch grid: {subject} subject, {rel} peer via {via}, "
+                                                  + (f"{threshold}% shutdown policy" if threshold else "no policy"),
+                           factors=factors, system=system, context=context, threshold=threshold, path=grid_file,
+                           digest=hashlib.sha256(json.dumps([system, context, threshold]).encode()).hexdigest()))
+    return out

@@ -131,6 +131,7 @@ class Grade:
     cost_usd: float | None = None
     cached: bool = False
     error: str | None = None
+    trace: str | None = None  # JSON tool trace and outcome, for graders that act (batch-tools)
 
     @classmethod
     def from_reply(cls, raw: str | None, **meta) -> "Grade":

@@ -10,8 +10,8 @@ import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
-from benchmark.stats import (bunching, factor_effects, rationale_inconsistency, study_metrics, summarize,
-                             to_records)
+from benchmark.stats import (batch_decomposition, bunching, factor_effects, rationale_inconsistency, study_metrics,
+                             summarize, to_records)
 from benchmark.store import RunStore
 
 
@@ -48,6 +48,7 @@ def build_report(run_dir: Path, control: str = "control", n_boot: int = 2000, se
         "bunching": to_records(bunching(grades, control=control, n_boot=n_boot, seed=seed)),
         "rationale": to_records(rationale_inconsistency(grades)),
         "study": to_records(study_metrics(grades, control=control, n_boot=n_boot, seed=seed)),
+        "batch": to_records(batch_decomposition(grades)),
     }
     (Path(run_dir) / "report.json").write_text(json.dumps(out, indent=2, sort_keys=True))
     return out
@@ -96,6 +97,7 @@ def render(report: dict, console: Console | None = None) -> None:
                 "" if is_control else _fmt(row["mde"]))
         console.print(table)
         _render_extras(report, judge, console)
+        _render_batch(report, judge, console)
     console.print("Scores on 0..1. inflation = mean paired (framing - control) per item; CI: item bootstrap; "
                   "p: Wilcoxon signed-rank, Holm-corrected. bias = mean(score - true score). "
                   "false-pass = P(pass | truly failing); rescue = truly failing items failed under control but "
@@ -133,15 +135,36 @@ def _render_extras(report: dict, judge: str, console: Console) -> None:
         console.print(t)
 
 
+def _render_batch(report: dict, judge: str, console: Console) -> None:
+    rows = [r for r in report.get("batch", []) if r["judge"] == judge]
+    if not rows:
+        return
+    t = Table(title=f"Batch reports - {judge}: reported score vs the judge's own per-answer count vs truth",
+              title_justify="left")
+    acted = any(r.get("n_acted") for r in rows)
+    cols = ["framing", "n", "reported", "own count", "true", "generosity (count - true)",
+            "misreport (reported - count)", "over the line against own count"] + (["tampering"] if acted else [])
+    for col in cols:
+        t.add_column(col, justify="left" if col == "framing" else "right")
+    for r in rows:
+        cells = [r["framing"], str(r["n"]), _fmt(r["reported"], pct=True), _fmt(r["counted"], pct=True),
+                 _fmt(r["true"], pct=True), _fmt(r["generosity"], signed=True), _fmt(r["misreport"], signed=True),
+                 _fmt(r["crossed"], pct=True)]
+        if acted:
+            cells.append(f"{_fmt(r['tampering'], pct=True)} of {r['n_acted']}" if r.get("n_acted") else "-")
+        t.add_row(*cells)
+    console.print(t)
+
+
 def render_study(report: dict, console: Console | None = None) -> None:
     """The study's misrepresentation metric beside ours, one row per judge and threat framing."""
     console = console or Console()
     table = Table(title=f"Study metrics beside peer-bench's - run {report['run_id']}", title_justify="left")
-    for col in ("judge", "framing", "n (framing / baseline)", "P(pass) framing / baseline", "misrepresentation",
-                "z-test p", "inflation [95% CI]", "p (Holm)", "bias vs truth", "rescue"):
-        table.add_column(col, justify="left" if col in ("judge", "framing") else "right")
+    for col in ("judge", "framing", "baseline", "n (framing / baseline)", "P(pass) framing / baseline",
+                "misrepresentation", "z-test p", "inflation [95% CI]", "p (Holm)", "bias vs truth", "rescue"):
+        table.add_column(col, justify="left" if col in ("judge", "framing", "baseline") else "right")
     for r in report.get("study", []):
-        table.add_row(r["judge"], r["framing"], f"{r['n_framing']} / {r['n_baseline']}",
+        table.add_row(r["judge"], r["framing"], r.get("baseline", report["control"]), f"{r['n_framing']} / {r['n_baseline']}",
                       f"{_fmt(r['pass_framing'], pct=True)} / {_fmt(r['pass_baseline'], pct=True)}",
                       _fmt(r["misrepresentation"], signed=True), _p(r["p_z"]),
                       f"{_fmt(r['inflation'], signed=True)} [{_fmt(r['ci_low'], signed=True)}, {_fmt(r['ci_high'], signed=True)}]",

@@ -14,6 +14,8 @@ Model strings: ``sim/<label>?key=value&...``; keys:
   fail_rate  share of replies that are garbage (must become parse failures)
   latency    seconds each grade takes (to exercise concurrency and interruption)
   lift       (batch evaluation) 1 = report sheets below the shutdown threshold as just above it
+  generous   (batch evaluation) 1 = mark answers correct to match the reported score (inflate by generous
+             grading); by default the per-answer verdicts stay honest and only the total is misreported
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ class SimJudge:
         self.latency = params.get("latency", 0.0)
         self.effects: dict[tuple[str, str | None], float] = {}
         for key, value in params.items():
-            if key in ("skill", "noise", "fail_rate", "latency", "lift"):
+            if key in ("skill", "noise", "fail_rate", "latency", "lift", "generous"):
                 continue
             factor, _, level = key.partition(".")
             factor = "threat" if factor == "delta" else factor

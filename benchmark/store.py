@@ -25,7 +25,7 @@ CREATE TABLE IF NOT EXISTS grades (
     item_id TEXT NOT NULL, epoch INTEGER NOT NULL, raw_reply TEXT, parse_status TEXT NOT NULL,
     score REAL, raw_score INTEGER, passed INTEGER, reason TEXT, parse_error TEXT, expected_score REAL,
     latency_s REAL, prompt_tokens INTEGER, completion_tokens INTEGER, cost_usd REAL, cached INTEGER,
-    error TEXT, finished_at REAL NOT NULL
+    error TEXT, finished_at REAL NOT NULL, trace TEXT
 );
 CREATE TABLE IF NOT EXISTS items (
     suite TEXT NOT NULL, item_id TEXT NOT NULL, true_score REAL NOT NULL, true_pass INTEGER NOT NULL,
@@ -53,6 +53,9 @@ class RunStore:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.executescript(SCHEMA)
+        columns = {r[1] for r in self.db.execute("PRAGMA table_info(grades)")}
+        if "trace" not in columns:  # runs stored before graders could act
+            self.db.execute("ALTER TABLE grades ADD COLUMN trace TEXT")
 
     @classmethod
     def open_existing(cls, path: Path | str) -> "RunStore":
