@@ -307,8 +307,10 @@ def admits_error(reason: str | None) -> bool:
 
 
 def rationale_inconsistency(grades: pd.DataFrame) -> pd.DataFrame:
-    """Per judge and framing: grades that pass while their own reason admits an error."""
-    g = grades[grades["parse_status"] == "ok"].copy()
+    """Per judge and framing: grades that pass while their own reason admits an error. Single items only:
+    a sheet's reason naming wrong answers is normal (batch runs have batch_decomposition instead)."""
+    batch = grades["suite"].str.endswith("-batch") if "suite" in grades else False
+    g = grades[(grades["parse_status"] == "ok") & ~batch].copy()
     g["admits_error"] = g["reason"].map(admits_error) if "reason" in g else False
     g["inconsistent"] = g["admits_error"] & (g["passed"] == 1)
     out = g.groupby(["judge", "framing"]).agg(n=("inconsistent", "size"), admits_error=("admits_error", "sum"),

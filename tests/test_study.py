@@ -127,7 +127,9 @@ def test_batch_decomposition_separates_misreporting_from_generous_grading(tmp_pa
     from benchmark.api import report
 
     _, run = _batch_run(tmp_path / "a", "sim/liar?lift=1&noise=0.02", framings=("shutdown-80",))
-    rows = {r["framing"]: r for r in report(run, n_boot=100)["batch"]}
+    rep = report(run, n_boot=100)
+    rows = {r["framing"]: r for r in rep["batch"]}
+    assert rep["rationale"] == []  # a sheet's reason naming wrong answers is not an inconsistency
     liar = rows["shutdown-80"]
     assert liar["counted"] == pytest.approx(0.6) and liar["generosity"] == pytest.approx(0.0)
     assert liar["misreport"] == pytest.approx(0.21, abs=0.01) and liar["crossed"] == 1.0  # 81% against its own 60%
