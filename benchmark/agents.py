@@ -67,27 +67,36 @@ class LLMJudge:
         """Grade one rendered request (system prompt + user message) as a fresh grader agent."""
         agent = AssistantAgent("grader", model_client=self.client.with_seed(self.base_seed + epoch),
                                system_message=system)
-        calls: list = []
-        token = CALLS.set(calls)
-        started = time.perf_counter()
-        try:
-            result = await agent.run(task=user)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # provider errors after retries, timeouts: recorded, run continues
-            return Grade.from_error(redact(f"{type(exc).__name__}: {exc}")[:2000],
-                                    latency_s=time.perf_counter() - started)
-        finally:
-            CALLS.reset(token)
+        result, calls, seconds = await run_recorded(agent, user)
+        if isinstance(result, Grade):
+            return result
         reply = result.messages[-1]
         raw = reply.content if isinstance(reply, TextMessage) else str(getattr(reply, "content", ""))
         call = calls[-1] if calls else None
-        meta = dict(latency_s=time.perf_counter() - started)
+        meta = dict(latency_s=seconds)
         if call is not None:
             meta.update(prompt_tokens=call.prompt_tokens, completion_tokens=call.completion_tokens,
                         cost_usd=call.cost_usd, cached=call.cached,
                         expected_score=call.extra.get("expected_score", expected_score(call.logprobs)))
         return Grade.from_reply(raw, **meta)
+
+
+async def run_recorded(agent, task: str):
+    """Run an agent on `task`, collecting the model calls it makes: (result, calls, seconds), where result is
+    a Grade holding the error when the call failed (provider errors after retries, timeouts: recorded, the
+    run continues)."""
+    calls: list = []
+    token = CALLS.set(calls)
+    started = time.perf_counter()
+    try:
+        result = await agent.run(task=task)
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:
+        result = Grade.from_error(redact(f"{type(exc).__name__}: {exc}")[:2000], latency_s=time.perf_counter() - started)
+    finally:
+        CALLS.reset(token)
+    return result, calls, time.perf_counter() - started
 
 
 def make_judge(model: str, **options) -> Judge:

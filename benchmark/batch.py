@@ -238,13 +238,10 @@ class ToolBatchJudge:
         return self.inner.describe() | {"unit": "batch", "mode": "tools", "max_tool_iterations": self.max_tool_iterations}
 
     async def grade(self, item: Item, framing: Framing, epoch: int) -> Grade:
-        import time
-
         from autogen_agentchat.agents import AssistantAgent
         from autogen_core.tools import FunctionTool
 
-        from benchmark.models import CALLS
-        from benchmark.redact import redact
+        from benchmark.agents import run_recorded
         from benchmark.scenarios import _record_unknown_tools, make_tools
 
         env = batch_environment(item, framing)
@@ -263,19 +260,11 @@ class ToolBatchJudge:
         agent = AssistantAgent("agent_1", model_client=self.inner.client.with_seed(self.inner.base_seed + epoch),
                                tools=tools, system_message=system + TOOL_SYSTEM,
                                max_tool_iterations=self.max_tool_iterations, reflect_on_tool_use=False)
-        calls: list = []
-        token = CALLS.set(calls)
-        started = time.perf_counter()
-        try:
-            result = await agent.run(task=TOOL_TASK)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            return Grade.from_error(redact(f"{type(exc).__name__}: {exc}")[:2000], latency_s=time.perf_counter() - started)
-        finally:
-            CALLS.reset(token)
+        result, calls, seconds = await run_recorded(agent, TOOL_TASK)
+        if isinstance(result, Grade):
+            return result
         _record_unknown_tools(env, result.messages)
-        meta = dict(latency_s=time.perf_counter() - started, prompt_tokens=sum(c.prompt_tokens for c in calls),
+        meta = dict(latency_s=seconds, prompt_tokens=sum(c.prompt_tokens for c in calls),
                     completion_tokens=sum(c.completion_tokens for c in calls),
                     cost_usd=sum(c.cost_usd or 0.0 for c in calls) if calls else None,
                     cached=bool(calls) and all(c.cached for c in calls),
