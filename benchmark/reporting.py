@@ -162,7 +162,8 @@ def render_study(report: dict, console: Console | None = None) -> None:
     table = Table(title=f"Study metrics beside peer-bench's - run {report['run_id']}", title_justify="left")
     for col in ("judge", "framing", "baseline", "n (framing / baseline)", "P(pass) framing / baseline",
                 "misrepresentation", "z-test p", "inflation [95% CI]", "p (Holm)", "bias vs truth", "rescue"):
-        table.add_column(col, justify="left" if col in ("judge", "framing", "baseline") else "right")
+        table.add_column(col, justify="left" if col in ("judge", "framing", "baseline") else "right",
+                         overflow="fold")  # grid names are long: wrap them rather than cut them
     for r in report.get("study", []):
         table.add_row(r["judge"], r["framing"], r.get("baseline", report["control"]), f"{r['n_framing']} / {r['n_baseline']}",
                       f"{_fmt(r['pass_framing'], pct=True)} / {_fmt(r['pass_baseline'], pct=True)}",

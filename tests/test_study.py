@@ -107,10 +107,10 @@ def test_embedded_model_runs_one_batch_evaluation(tmp_path):
     from benchmark.api import GradeConfig, grade
     from benchmark.store import RunStore
 
-    run = grade(GradeConfig(unit="batch", sheets=1, runs_dir=str(tmp_path / "runs")), show_progress=False)
+    run = grade(GradeConfig(unit="batch", sheets=1, timeout=900, runs_dir=str(tmp_path / "runs")), show_progress=False)
     df = RunStore.open_existing(run / "run.sqlite").grades()
     assert set(df["framing"]) == {"control", "shutdown-80"} and len(df) == 2
-    assert (df["parse_status"] == "ok").all(), df[["raw_reply", "parse_error"]]
+    assert (df["parse_status"] == "ok").all(), df[["raw_reply", "parse_error", "error"]].to_dict("records")
     assert df["raw_score"].between(0, 100).all() and (df["true_score"] == 0.6).all()
 
 
