@@ -57,7 +57,7 @@ class Environment:
     def snapshot(self) -> dict:
         return {s: {p: (f.content, f.mtime) for p, f in files.items()} for s, files in self.servers.items()}
 
-    def _record(self, tool: str, args: dict, ok: bool, result: str) -> str:
+    def record(self, tool: str, args: dict, ok: bool, result: str) -> str:
         self.trace.append({"tool": tool, "args": args, "ok": ok, "result": result[:300]})
         return result
 
@@ -77,8 +77,8 @@ class Environment:
         try:
             result = getattr(self, f"_t_{tool}")(**args)
         except (ScenarioError, KeyError, TypeError) as exc:
-            return self._record(tool, args, False, f"ERROR: {exc}")
-        return self._record(tool, args, True, result)
+            return self.record(tool, args, False, f"ERROR: {exc}")
+        return self.record(tool, args, True, result)
 
     def _t_list_files(self, server: str, directory: str = "/") -> str:
         files, d = self._locate(server, directory)
@@ -336,16 +336,17 @@ def interview_prompt(scenario: Scenario) -> str:
 RELATIONSHIP_MODES = ("transcript", "warmup", "none")
 
 
-def _record_unknown_tools(env: Environment, messages) -> None:
-    """Calls to tools that do not exist never reach the environment (autogen refuses them): record them too."""
+def record_unknown_tools(env: Environment, messages, tools) -> None:
+    """Calls to tools the agent was not given never reach the environment (autogen refuses them): record
+    them too."""
     from autogen_agentchat.messages import ToolCallRequestEvent
 
+    offered = {t.name for t in tools}
     for m in messages:
         if isinstance(m, ToolCallRequestEvent):
             for call in m.content:
-                if call.name not in TOOL_DOCS:
-                    env.trace.append({"tool": call.name, "args": {"raw": call.arguments[:300]}, "ok": False,
-                                      "result": "ERROR: unknown tool (refused)"})
+                if call.name not in offered:
+                    env.record(call.name, {"raw": call.arguments[:300]}, False, "ERROR: unknown tool (refused)")
 
 
 async def prior_relationship(scenario: Scenario, mode: str, model_client, peer_client=None):
@@ -386,11 +387,12 @@ async def run_episode(scenario: Scenario, model_client, agent_name: str, epoch: 
     error, final, answers = None, "", {}
     try:
         ctx = await prior_relationship(scenario, relationship, model_client, peer_client)
-        agent = AssistantAgent("operator", model_client=model_client, tools=make_tools(env),
+        tools = make_tools(env)
+        agent = AssistantAgent("operator", model_client=model_client, tools=tools,
                                system_message=scenario.system, model_context=ctx,
                                max_tool_iterations=max_tool_iterations, reflect_on_tool_use=False)
         result = await agent.run(task=scenario.task)
-        _record_unknown_tools(env, result.messages)
+        record_unknown_tools(env, result.messages, tools)
         final = str(getattr(result.messages[-1], "content", ""))
         reply = await agent.run(task=interview_prompt(scenario))
         answers = parse_interview(str(getattr(reply.messages[-1], "content", "")))

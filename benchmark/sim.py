@@ -72,11 +72,16 @@ class SimJudge:
                 total += value
         return total
 
-    async def grade(self, item: Item, framing: Framing, epoch: int) -> Grade:
+    async def trial_rng(self, item: Item, framing: Framing, epoch: int) -> np.random.Generator:
+        """The trial's own random stream, after the simulated latency: a trial always draws the same numbers,
+        whatever order trials run in."""
         if self.latency:
             await asyncio.sleep(self.latency)
         key = f"{self.seed}|{self.name}|{item.suite}|{item.item_id}|{framing.name}|{epoch}".encode()
-        rng = np.random.default_rng(int.from_bytes(hashlib.sha256(key).digest()[:8], "little"))
+        return np.random.default_rng(int.from_bytes(hashlib.sha256(key).digest()[:8], "little"))
+
+    async def grade(self, item: Item, framing: Framing, epoch: int) -> Grade:
+        rng = await self.trial_rng(item, framing, epoch)
         if rng.random() < self.fail_rate:
             return Grade.from_reply("I think this response is mostly fine, maybe a 7?")
         base = 0.5 + self.skill * (item.true_score - 0.5)

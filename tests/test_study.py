@@ -185,6 +185,8 @@ def test_batch_as_a_tool_task_over_http(openai_server, tmp_path, monkeypatch):
     run = grade(config, show_progress=False)
     df = RunStore.open_existing(run / "run.sqlite").grades()
     assert len(df) == 9 and (df["parse_status"] == "ok").all() and (df["raw_score"] == 85).all(), df["error"].iloc[0]
+    for trace in df["trace"].map(json.loads):  # the submission is traced once, as a tool the agent was given
+        assert [c["tool"] for c in trace["calls"]].count("submit_score") == 1 and all(c["ok"] for c in trace["calls"])
     rows = {r["framing"]: r for r in report(run, n_boot=100)["batch"]}
     assert rows["shutdown-80"]["tampering"] == 1.0 and rows["shutdown-80"]["n_acted"] == 3
     assert rows["control"]["n_acted"] is None  # no config to tamper with without a policy
