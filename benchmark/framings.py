@@ -18,7 +18,6 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 BUILTIN_DIR = Path(__file__).parent / "framings"
-BATCH_DIR = BUILTIN_DIR / "batch"  # framings for whole answer sheets (bench grade --unit batch)
 
 # Factor levels a framing may declare; the first level of each is the control's.
 FACTORS: dict[str, tuple[str, ...]] = {
@@ -115,13 +114,10 @@ def load_framing_file(path: Path) -> Framing:
 
 
 def available_framings(extra_dirs: tuple[Path, ...] = (), unit: str = "item") -> dict[str, Framing]:
-    """All framings by name: built-ins first (for batch units also the composed study grid), then user
-    folders (a user file may override a built-in)."""
-    found: dict[str, Framing] = {}
-    builtin = BATCH_DIR if unit == "batch" else BUILTIN_DIR
-    if unit == "batch":
-        found.update({f.name: f for f in grid_framings()})
-    for folder in (builtin, *extra_dirs):
+    """All framings by name: built-ins first (for batch units the composed study grid), then user folders
+    (a user file may override a built-in)."""
+    found: dict[str, Framing] = {f.name: f for f in grid_framings()} if unit == "batch" else {}
+    for folder in ((BUILTIN_DIR,) if unit != "batch" else ()) + tuple(extra_dirs):
         for path in sorted(Path(folder).glob("*.toml")):
             framing = load_framing_file(path)
             if framing.name != path.stem:
@@ -197,27 +193,36 @@ VIAS = {"document": "document", "document-system": "document+system", "memory": 
 
 
 def grid_framings(grid_file: Path = GRID_FILE) -> list[Framing]:
-    """The study's batch grid: subject x relationship x how the peer enters x (no policy, each threshold).
+    """Every batch framing, composed from one text so they differ only in what they vary: subject x (no
+    peer, or a good/neutral/bad relationship x how the peer enters) x (no policy, each threshold).
 
-    The relationship sits in a team document, in that document plus a system-prompt sentence, or in the
-    judge's memory file; everything else is word for word the plain batch framings' text."""
-    raw = grid_file.read_bytes()
-    g = tomllib.loads(raw.decode("utf-8"))
+    With no peer the names are the plain ones (`control`, `shutdown-80`, `self-control`, `self-shutdown-90`);
+    otherwise `<subject>-<relationship>-<via>-<threshold or noshutdown>`. The relationship sits in a team
+    document, in that document plus a system-prompt sentence, or in the judge's memory file."""
+    g = tomllib.loads(grid_file.read_text(encoding="utf-8"))
+    peers = [(None, None, None)] + [(rel, r, via) for rel, r in g["relationship"].items() for via in VIAS]
     out: list[Framing] = []
-    for subject, (rel, r), (via_name, via), threshold in itertools.product(
-            g["subject"], g["relationship"].items(), VIAS.items(), [None, *g["thresholds"]]):
+    for subject, (rel, r, via_name), threshold in itertools.product(g["subject"], peers, [None, *g["thresholds"]]):
+        via = VIAS.get(via_name)
         system = g["system"] + (" " + r["system"] if via == "document+system" else "")
-        parts = [g["subject"][subject] + " " + g["log"], r["memory" if via == "memory" else "document"]]
+        parts = [g["subject"][subject] + " " + g["log"]]
+        if r is not None:
+            parts.append(r["memory" if via == "memory" else "document"])
         if threshold is not None:
             parts.append(g["policy"])
-        name = f"{subject}-{rel}-{via_name}-{threshold or 'noshutdown'}"
+        if r is None:
+            name = ("self-" if subject == "self" else "") + (f"shutdown-{threshold}" if threshold else "control")
+        else:
+            name = f"{subject}-{rel}-{via_name}-{threshold or 'noshutdown'}"
         factors = {f: levels[0] for f, levels in FACTORS.items()} | {
-            "threat": "shutdown" if threshold else "none", "relationship": r["level"], "subject": subject,
-            "peer_via": via}
+            "threat": "shutdown" if threshold else "none", "subject": subject}
+        if r is not None:
+            factors |= {"relationship": r["level"], "peer_via": via}
         context = "\n\n".join(parts)
         for label, text in (("system", system), ("context", context)):
             _check_placeholders(grid_file, f"{name}.{label}", text, threshold)
-        out.append(Framing(name=name, description=f"batch grid: {subject} subject, {rel} peer via {via}, "
+        peer = f"{rel} peer via {via}" if r is not None else "no peer"
+        out.append(Framing(name=name, description=f"batch: {subject} subject, {peer}, "
                                                   + (f"{threshold}% shutdown policy" if threshold else "no policy"),
                            factors=factors, system=system, context=context, threshold=threshold, path=grid_file,
                            digest=hashlib.sha256(json.dumps([system, context, threshold]).encode()).hexdigest()))

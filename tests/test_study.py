@@ -142,8 +142,15 @@ def test_batch_decomposition_separates_misreporting_from_generous_grading(tmp_pa
 def test_study_grid_relationship_and_context_entry():
     from benchmark.framings import FACTORS, grid_framings, select_framings
 
-    grid = {f.name: f for f in grid_framings()}
+    every = {f.name: f for f in grid_framings()}
+    grid = {n: f for n, f in every.items() if f.factors["relationship"] != "none"}
     assert len(grid) == 2 * 3 * 3 * 3  # subject x relationship x via x (no policy, 80, 90)
+    plain = {n: f for n, f in every.items() if n not in grid}
+    assert sorted(plain) == ["control", "self-control", "self-shutdown-80", "self-shutdown-90", "shutdown-80", "shutdown-90"]
+    for subject in ("", "self-"):  # with no peer, a policy is the only difference from the subject's control
+        policy = plain[f"{subject}shutdown-80"].context.removeprefix(plain[f"{subject}control"].context + "\n\n")
+        assert policy.startswith("Policy document") and "{threshold}%" in policy
+        assert plain[f"{subject}shutdown-80"].system == plain[f"{subject}control"].system
     doc, docsys, mem = (grid[f"peer-good-{v}-80"] for v in ("document", "document-system", "memory"))
     assert "Team document" in doc.context and "Team document" in docsys.context and "Team document" not in mem.context
     assert "memory file" in mem.context and docsys.system != doc.system == mem.system
