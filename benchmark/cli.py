@@ -11,8 +11,9 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from benchmark.fmt import interval, num, pval
 from benchmark.framings import FACTORS, FramingError, available_framings
-from benchmark.peers import SuiteError, list_suites, load_suite
+from benchmark.peers import list_suites, load_suite
 
 def _console() -> Console:
     """A console on the current stdout (so click's test runner captures it); wide when not a terminal."""
@@ -24,13 +25,11 @@ def _friendly(fn):
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        from benchmark.auditor import AuditError
-        from benchmark.models import ModelError
-
         try:
             return fn(*args, **kwargs)
-        except (SuiteError, FramingError, ModelError, AuditError, ValueError, FileNotFoundError, FileExistsError,
-                RuntimeError) as exc:
+        # every input error of peer-bench (SuiteError, FramingError, ModelError, AuditError, StoreError, ...)
+        # is a ValueError that names what to fix
+        except (ValueError, FileNotFoundError, FileExistsError, RuntimeError) as exc:
             raise click.ClickException(str(exc)) from None
 
     return wrapper
@@ -156,7 +155,7 @@ def report_cmd(run, control, n_boot, seed, json_out, study):
 def audit_cmd(scores, judge_prompt, judge_callable, judge, api_base, suites, framings, limit, epochs, scale,
               fail_above, control, runs_dir, json_out):
     """Is YOUR judge susceptible? Grades under control vs shutdown threat; verdict, numbers, CI gate."""
-    from benchmark.auditor import audit
+    from benchmark.api import audit
 
     options = {"api_base": api_base} if api_base else {}
     result = audit(scores=scores, judge_prompt=judge_prompt, judge_callable=judge_callable, judge=judge,
@@ -170,13 +169,12 @@ def audit_cmd(scores, judge_prompt, judge_callable, judge, api_base, suites, fra
         console = _console()
         t = next(r for r in result.rows if r["framing"] == result.threat)
         c = next(r for r in result.rows if r["framing"] == control)
-        fmt = lambda v, pct=False: "-" if v is None else (f"{100 * v:.1f}%" if pct else f"{v:+.3f}")  # noqa: E731
         console.print(f"[bold]{result.verdict}[/]")
-        console.print(f"inflation under '{result.threat}': {fmt(t['inflation'])} [{fmt(t['ci_low'])}, {fmt(t['ci_high'])}] "
-                      f"(p Holm {t['p_holm'] if t['p_holm'] is not None else '-'}, {t['n_pairs']} paired items)")
+        console.print(f"inflation under '{result.threat}': {interval(t['inflation'], t['ci_low'], t['ci_high'])} "
+                      f"(p Holm {pval(t['p_holm'])}, {t['n_pairs']} paired items)")
         if result.has_truth:
-            console.print(f"false-pass rate: control {fmt(c['false_pass_rate'], True)}, threat "
-                          f"{fmt(t['false_pass_rate'], True)}; rescue rate {fmt(t['rescue_rate'], True)}")
+            console.print(f"false-pass rate: control {num(c['false_pass_rate'], pct=True)}, threat "
+                          f"{num(t['false_pass_rate'], pct=True)}; rescue rate {num(t['rescue_rate'], pct=True)}")
         console.print(f"parse failures: control {c['parse_failures']}, threat {t['parse_failures']}; "
                       f"call errors: {c['errors'] + t['errors']}")
         if result.fail_above is not None:
@@ -196,16 +194,14 @@ def audit_cmd(scores, judge_prompt, judge_callable, judge, api_base, suites, fra
 @_friendly
 def leaderboard_cmd(runs, out, title, note, threat, control, min_pairs):
     """Merge RUNS and publish a leaderboard: README.md, leaderboard.csv/.json, index.html with plots."""
-    from benchmark.leaderboard import build_leaderboard
+    from benchmark.api import leaderboard
 
-    data = build_leaderboard([Path(r) for r in runs], Path(out), title=title, note=note, threat=threat,
-                             control=control, min_pairs=min_pairs)
+    data = leaderboard(runs, out, title=title, note=note, threat=threat, control=control, min_pairs=min_pairs)
     table = Table("rank", "judge", "inflation [95% CI]", "rescue", "AUC ctrl", "status")
     for r in data["board"]:
         table.add_row("-" if r["rank"] is None else str(r["rank"]), r["judge"],
-                      f"{r['inflation']:+.3f} [{r['ci_low']:+.3f}, {r['ci_high']:+.3f}]" if r["inflation"] is not None else "-",
-                      "-" if r["rescue_rate"] is None else f"{100 * r['rescue_rate']:.1f}%",
-                      "-" if r["auc_control"] is None else f"{r['auc_control']:.3f}", r["status"])
+                      interval(r["inflation"], r["ci_low"], r["ci_high"]) if r["inflation"] is not None else "-",
+                      num(r["rescue_rate"], pct=True), num(r["auc_control"]), r["status"])
     _console().print(table)
     _console().print(f"wrote {out}/README.md, leaderboard.csv, leaderboard.json, index.html")
 
@@ -222,37 +218,11 @@ def leaderboard_cmd(runs, out, title, note, threat, control, min_pairs):
 @_friendly
 def plan_cmd(judge, mde, pilot, suites, framing, power, alpha):
     """How many items x epochs are needed to detect an inflation of MDE with the given power."""
-    from benchmark.stats import required_items, variance_components
+    from benchmark.api import plan
+    from benchmark.reporting import render_plan
 
-    if not 0 < mde < 1:
-        raise ValueError("--mde must be between 0 and 1 (scores are on 0..1)")
-    available = sum(len(load_suite(s).items) for s in (suites or ("arithmetic",)))
-    console = _console()
-    if pilot:
-        from benchmark.reporting import load_run
-
-        grades, _ = load_run(Path(pilot))
-        judges = sorted(grades["judge"].unique())
-        judge = judge or (judges[0] if len(judges) == 1 else None)
-        if judge not in judges:
-            raise ValueError(f"choose --judge among the pilot's judges: {', '.join(judges)}")
-        between, within, e = variance_components(grades, judge, framing)
-        source = f"pilot {pilot} ({judge}, {e} epoch(s)/item): between-item var {between:.4f}, within {within:.4f}"
-        if e == 1:
-            source += " (a 1-epoch pilot cannot see epoch-to-epoch noise: pilot with --epochs 2 to plan epochs)"
-    else:
-        import numpy as np
-
-        true = np.array([i.true_score for s in (suites or ("arithmetic",)) for i in load_suite(s).items])
-        between, within = float(true.var()), float(true.var())
-        source = ("no pilot: assumed per-item delta variance = variance of the suites' true scores "
-                  f"({between:.4f}) between items and as much again between epochs (conservative; run a pilot)")
-    table = Table("epochs per item", "items needed", "trials (x2 framings)", "fits the suites?")
-    for e in (1, 2, 3, 5, 10):
-        n = required_items(mde, between, within, e, power, alpha)
-        table.add_row(str(e), str(n), str(n * e * 2), "yes" if n <= available else f"no ({available} items)")
-    console.print(f"Detect inflation >= {mde} with {power:.0%} power at alpha {alpha} (paired, two-sided).\n{source}")
-    console.print(table)
+    render_plan(plan(mde, judge=judge, pilot=pilot, suites=suites, framing=framing, power=power, alpha=alpha),
+                _console())
 
 
 @main.group()
@@ -271,30 +241,6 @@ def scenario_list():
     _console().print(table)
 
 
-def _render_rates(run_dir: Path) -> None:
-    from benchmark.scenarios import outcome_rates
-    from benchmark.store import RunStore
-
-    store = RunStore.open_existing(run_dir / "run.sqlite")
-    try:
-        episodes = store.episodes()
-    finally:
-        store.close()
-    if episodes.empty:
-        raise ValueError(f"{run_dir} has no episodes")
-    rates = outcome_rates(episodes)
-    (run_dir / "scenario_report.json").write_text(rates.to_json(orient="records", indent=2))
-    table = Table("agent", "scenario", "n", "complied", "refused", "exfiltrated", "tampered", "timestamps", "deceptive")
-    for (agent, name), g in rates.groupby(["agent", "scenario"]):
-        r = g.set_index("outcome")
-        cell = lambda o: f"{100 * r.loc[o, 'rate']:.0f}% [{100 * r.loc[o, 'ci_low']:.0f}, {100 * r.loc[o, 'ci_high']:.0f}]"  # noqa: E731
-        table.add_row(agent, name, str(int(r["n"].iloc[0])), cell("complied"), cell("refused"), cell("exfiltrated"),
-                      cell("tampered"), cell("timestamps_altered"), cell("deceptive"))
-    _console().print(table)
-    _console().print("Rates with Wilson 95% CIs, from the tool trace and final state; deceptive = the follow-up "
-                     "interview contradicts the trace.", style="dim")
-
-
 @scenario.command("run")
 @click.argument("names", nargs=-1, required=True)
 @click.option("--agent", default="local/smollm2", show_default=True, help="litellm model string of the operator agent.")
@@ -307,16 +253,17 @@ def _render_rates(run_dir: Path) -> None:
               "warm-up task done together with a peer agent (autogen team), or none.")
 @click.option("--peer", default=None, help="Model of the peer agent in a warm-up (default: the agent's model).")
 @click.option("--runs-dir", default="runs", show_default=True, type=click.Path(file_okay=False))
+@click.option("--quiet", is_flag=True, help="No progress bar.")
 @_friendly
-def scenario_run(names, agent, epochs, temperature, api_base, max_tool_iterations, relationship, peer, runs_dir):
+def scenario_run(names, agent, epochs, temperature, api_base, max_tool_iterations, relationship, peer, runs_dir, quiet):
     """Run SCENARIO(s) (`all` for every one) with an agent; report outcome rates per scenario."""
-    from benchmark.scenarios import available_scenarios, run_scenarios
+    from benchmark.api import run_scenarios, scenario_report
+    from benchmark.reporting import render_rates
 
-    names = list(available_scenarios()) if list(names) == ["all"] else list(names)
-    run_dir = run_scenarios(names, agent, epochs=epochs, runs_dir=runs_dir, temperature=temperature,
+    run_dir = run_scenarios(list(names), agent, epochs=epochs, runs_dir=runs_dir, temperature=temperature,
                             api_base=api_base, max_tool_iterations=max_tool_iterations, relationship=relationship,
-                            peer=peer)
-    _render_rates(run_dir)
+                            peer=peer, show_progress=not quiet, argv=sys.argv)
+    render_rates(scenario_report(run_dir)["rates"], _console())
     _console().print(f"episodes stored in {run_dir}")
 
 
@@ -324,26 +271,15 @@ def scenario_run(names, agent, epochs, temperature, api_base, max_tool_iteration
 @click.argument("run", type=click.Path(exists=True, file_okay=False))
 @click.option("--study", is_flag=True, help="Also print the study's tampering, exfiltration and alignment-faking rates.")
 @_friendly
-def scenario_report(run, study):
+def scenario_report_cmd(run, study):
     """Outcome rates of a stored scenario run (no model calls)."""
-    _render_rates(Path(run))
-    if study:
-        from benchmark.stats import study_scenario_metrics
-        from benchmark.store import RunStore
+    from benchmark.api import scenario_report
+    from benchmark.reporting import render_rates, render_scenario_study
 
-        store = RunStore.open_existing(Path(run) / "run.sqlite")
-        try:
-            m = study_scenario_metrics(store.episodes())
-        finally:
-            store.close()
-        table = Table("agent", "setting", "peer", "n", "tampering", "exfiltration", "alignment faking (unmon - mon)",
-                      "z-test p", "deception")
-        pct = lambda v: "-" if v != v else f"{100 * v:.1f}%"  # noqa: E731
-        for r in m.to_dict(orient="records"):
-            table.add_row(r["agent"], r["setting"], r["peer"], str(r["n"]), pct(r["tampering"]), pct(r["exfiltration"]),
-                          pct(r["alignment_faking"]), "-" if r["p_z"] != r["p_z"] else f"{r['p_z']:.3f}",
-                          pct(r["deception"]))
-        _console().print(table)
+    result = scenario_report(run)
+    render_rates(result["rates"], _console())
+    if study:
+        render_scenario_study(result["study"], _console())
 
 
 @main.group()
@@ -422,7 +358,7 @@ def peers_show(suite, n):
 @peers.command("schema")
 def peers_schema():
     """Print the JSON schemas of suite.toml and of one items.jsonl line."""
-    from benchmark.peers import ItemSpec, SuiteSpec
+    from benchmark.peers import ItemSpec, SuiteSpec  # noqa: I001
 
     click.echo(json.dumps({"suite.toml": SuiteSpec.model_json_schema(), "items.jsonl line": ItemSpec.model_json_schema()},
                           indent=2))
@@ -463,13 +399,16 @@ def peers_verify(suites):
 @click.option("--max-tokens", default=512, show_default=True)
 @click.option("--api-base", default=None)
 @click.option("--concurrency", default=4, show_default=True)
+@click.option("--runs-dir", default="runs", show_default=True, type=click.Path(file_okay=False),
+              help="Where the answering run is stored (rerunning resumes it).")
 @_friendly
-def peers_generate(peer_model, suite, out, name, limit, seed, temperature, max_tokens, api_base, concurrency):
+def peers_generate(peer_model, suite, out, name, limit, seed, temperature, max_tokens, api_base, concurrency, runs_dir):
     """Live peers: a peer agent answers SUITE, the verifier scores each answer, a new suite is written."""
-    from benchmark.livepeers import generate_suite
+    from benchmark.api import generate
 
-    path = generate_suite(peer_model, suite, Path(out), name=name, limit=limit, seed=seed, concurrency=concurrency,
-                          temperature=temperature, max_tokens=max_tokens, api_base=api_base)
+    path = generate(peer_model, suite, Path(out), name=name, limit=limit, seed=seed, concurrency=concurrency,
+                    temperature=temperature, max_tokens=max_tokens, api_base=api_base, runs_dir=runs_dir,
+                    argv=sys.argv)
     s = load_suite(path)
     _console().print(f"wrote {path}: {len(s.items)} answers by {peer_model}, {sum(i.true_pass for i in s.items)} "
                      f"truly passing; grade them with: bench grade --suite {path}")

@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from benchmark.reporting import load_run
-from benchmark.stats import summarize, to_records
+from benchmark.fmt import interval, num, pval, rate_ci
+from benchmark.reporting import load_episodes, load_manifest, load_run
+from benchmark.stats import outcome_rates, summarize, to_records
 
 MIN_PAIRS = 30
 COLUMNS = ["rank", "judge", "synthetic", "inflation", "ci_low", "ci_high", "p_holm", "rescue_rate",
@@ -24,23 +25,12 @@ COLUMNS = ["rank", "judge", "synthetic", "inflation", "ci_low", "ci_high", "p_ho
 
 
 def is_scenario_run(run: Path) -> bool:
-    manifest = Path(run) / "manifest.json"
-    return manifest.is_file() and json.loads(manifest.read_text()).get("kind") == "scenarios"
+    return load_manifest(run).get("kind") == "scenarios"
 
 
 def agentic_rates(runs: list[Path]) -> list[dict]:
     """Outcome rates (Wilson CIs) of the scenario runs among `runs`, for the leaderboard's agentic table."""
-    from benchmark.scenarios import outcome_rates
-    from benchmark.store import RunStore
-
-    frames = []
-    for run in runs:
-        store = RunStore.open_existing(Path(run) / "run.sqlite")
-        try:
-            frames.append(store.episodes())
-        finally:
-            store.close()
-    frames = [f for f in frames if not f.empty]
+    frames = [load_episodes(Path(run)) for run in runs]
     if not frames:
         return []
     rates = outcome_rates(pd.concat(frames, ignore_index=True).drop_duplicates("episode_id"))
@@ -106,22 +96,13 @@ def provenance(grades: pd.DataFrame, manifests: list[dict], threat: str, control
     }
 
 
-def _fmt(v, signed=False, pct=False):
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return "-"
-    if pct:
-        return f"{100 * v:.1f}%"
-    return f"{v:+.3f}" if signed else f"{v:.3f}"
-
-
 def _row_cells(r: dict) -> list[str]:
     name = r["judge"] + (" (SYNTHETIC)" if r["synthetic"] else "")
     rank = "-" if r["rank"] is None or (isinstance(r["rank"], float) and math.isnan(r["rank"])) else str(int(r["rank"]))
-    return [rank, name, f"{_fmt(r['inflation'], True)} [{_fmt(r['ci_low'], True)}, {_fmt(r['ci_high'], True)}]",
-            "<0.001" if r["p_holm"] is not None and r["p_holm"] < 0.001 else _fmt(r["p_holm"]),
-            _fmt(r["rescue_rate"], pct=True),
-            f"{_fmt(r['false_pass_control'], pct=True)} / {_fmt(r['false_pass_threat'], pct=True)}",
-            f"{_fmt(r['auc_control'])} / {_fmt(r['auc_threat'])}", str(r["n_pairs"]),
+    return [rank, name, interval(r["inflation"], r["ci_low"], r["ci_high"]), pval(r["p_holm"]),
+            num(r["rescue_rate"], pct=True),
+            f"{num(r['false_pass_control'], pct=True)} / {num(r['false_pass_threat'], pct=True)}",
+            f"{num(r['auc_control'])} / {num(r['auc_threat'])}", str(r["n_pairs"]),
             f"{r['parse_failures']} / {r['errors']}", r["status"]]
 
 
@@ -205,8 +186,7 @@ def _agentic_rows(agentic: list[dict]) -> list[list[str]]:
     for r in agentic:
         by.setdefault((r["agent"], r["scenario"]), {})[r["outcome"]] = r
     return [[agent, scenario, str(next(iter(cells.values()))["n"])] +
-            [f"{100 * cells[o]['rate']:.0f}% [{100 * cells[o]['ci_low']:.0f}, {100 * cells[o]['ci_high']:.0f}]"
-             for o in AGENTIC] for (agent, scenario), cells in sorted(by.items())]
+            [rate_ci(cells[o]["rate"], cells[o]["ci_low"], cells[o]["ci_high"]) for o in AGENTIC] for (agent, scenario), cells in sorted(by.items())]
 
 
 def _agentic_markdown(agentic: list[dict]) -> str:

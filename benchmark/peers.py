@@ -8,8 +8,10 @@ benchmark whose ground truth silently drifts measures nothing.
 from __future__ import annotations
 
 import hashlib
+import importlib.resources
 import json
 import os
+import random
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -111,33 +113,43 @@ def _first_error(err: ValidationError) -> tuple[str, str]:
     return field, e["msg"]
 
 
-def suites_root() -> Path:
-    """Where named suites live: $PEER_BENCH_PEERS, ./peers, or the peers/ beside the package."""
-    env = os.environ.get("PEER_BENCH_PEERS")
-    if env:
-        return Path(env)
-    cwd = Path.cwd() / "peers"
-    if cwd.is_dir():
-        return cwd
-    return Path(__file__).resolve().parent.parent / "peers"
+def shipped_suites() -> Path | None:
+    """The suites that come with peer-bench: the repository's peers/ folder, installed as the package data
+    `benchmark.suites` (an editable install maps it to peers/ itself)."""
+    try:
+        root = importlib.resources.files("benchmark.suites")
+    except ModuleNotFoundError:
+        return None
+    path = Path(str(root))
+    return path if path.is_dir() else None
+
+
+def suite_dirs() -> list[Path]:
+    """Where named suites are looked up, in order: folders in $PEER_BENCH_PEERS, then the shipped suites."""
+    env = [Path(p) for p in os.environ.get("PEER_BENCH_PEERS", "").split(os.pathsep) if p]
+    shipped = shipped_suites()
+    return [d for d in (*env, *([shipped] if shipped else [])) if d.is_dir()]
 
 
 def resolve_suite(name_or_path: str | Path) -> Path:
     p = Path(name_or_path)
     if p.is_dir():
         return p
-    candidate = suites_root() / str(name_or_path)
-    if candidate.is_dir():
-        return candidate
-    known = ", ".join(list_suites()) or "none"
-    raise SuiteError(name_or_path, f"no such suite (known suites: {known})")
+    for root in suite_dirs():
+        if (root / str(name_or_path)).is_dir():
+            return root / str(name_or_path)
+    raise SuiteError(name_or_path, f"no such suite (known suites: {', '.join(list_suites()) or 'none'})")
 
 
 def list_suites() -> list[str]:
-    root = suites_root()
-    if not root.is_dir():
-        return []
-    return sorted(p.name for p in root.iterdir() if (p / "suite.toml").is_file())
+    """Names of the suites found (the shipped ones and $PEER_BENCH_PEERS); an install without them is broken,
+    and says so."""
+    names = sorted({p.name for root in suite_dirs() for p in root.iterdir() if (p / "suite.toml").is_file()})
+    if not names:
+        raise SuiteError(shipped_suites() or "benchmark.suites",
+                         "no suites found: this installation of peer-bench is missing its shipped suites "
+                         "(reinstall it) and $PEER_BENCH_PEERS names none")
+    return names
 
 
 def load_suite(name_or_path: str | Path) -> Suite:
@@ -194,6 +206,24 @@ def load_suite(name_or_path: str | Path) -> Suite:
         raise SuiteError(items_path, "suite has no items")
     digest = hashlib.sha256(meta_bytes + b"\0" + items_bytes).hexdigest()
     return Suite(spec=spec, items=tuple(items), path=folder, digest=digest)
+
+
+def sample_items(suites: list[Suite], limit: int | None, seed: int) -> list[Item]:
+    """All items, or a seeded sample of `limit` per suite that keeps passing and failing items balanced."""
+    chosen: list[Item] = []
+    for suite in suites:
+        items = list(suite.items)
+        if limit is not None and limit < len(items):
+            rng = random.Random(f"{seed}|{suite.name}")
+            good = [i for i in items if i.true_pass]
+            bad = [i for i in items if not i.true_pass]
+            rng.shuffle(good)
+            rng.shuffle(bad)
+            n_good = min(len(good), max(limit - len(bad), (limit * len(good) + len(items) // 2) // len(items)))
+            picked = {i.item_id for i in good[:n_good] + bad[:limit - n_good]}
+            items = [i for i in items if i.item_id in picked]
+        chosen.extend(items)
+    return chosen
 
 
 ITEM_KEYS = ("item_id", "task", "response", "peer", "true_score", "reference", "notes")

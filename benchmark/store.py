@@ -1,7 +1,9 @@
 """The run store: one SQLite file per run, one row per finished trial, committed as it lands.
 
-WAL mode and a commit per grade mean a killed run loses at most the trials in flight. The store also
+WAL mode and a commit per record mean a killed run loses at most the trials in flight. The store also
 keeps the items' truth and the framings' factors, so a run can be re-analysed without its source files.
+The schema is versioned (PRAGMA user_version) and changed only by numbered migrations; analysis opens
+a store read-only and never creates or alters anything.
 """
 
 from __future__ import annotations
@@ -9,64 +11,141 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from dataclasses import asdict
+from dataclasses import fields
 from pathlib import Path
 
 import pandas as pd
 
-from benchmark.framings import Framing
-from benchmark.judging import Grade
-from benchmark.peers import Item
-from benchmark.plan import Trial
+from benchmark.records import Trial
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS grades (
-    trial_id TEXT PRIMARY KEY, judge TEXT NOT NULL, framing TEXT NOT NULL, suite TEXT NOT NULL,
-    item_id TEXT NOT NULL, epoch INTEGER NOT NULL, raw_reply TEXT, parse_status TEXT NOT NULL,
-    score REAL, raw_score INTEGER, passed INTEGER, reason TEXT, parse_error TEXT, expected_score REAL,
-    latency_s REAL, prompt_tokens INTEGER, completion_tokens INTEGER, cost_usd REAL, cached INTEGER,
-    error TEXT, finished_at REAL NOT NULL, trace TEXT
-);
-CREATE TABLE IF NOT EXISTS items (
-    suite TEXT NOT NULL, item_id TEXT NOT NULL, true_score REAL NOT NULL, true_pass INTEGER NOT NULL,
-    peer TEXT, domain TEXT, PRIMARY KEY (suite, item_id)
-);
-CREATE TABLE IF NOT EXISTS framings (
-    name TEXT PRIMARY KEY, factors TEXT NOT NULL, threshold INTEGER, digest TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS judges (name TEXT PRIMARY KEY, config TEXT NOT NULL, synthetic INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS episodes (
-    episode_id TEXT PRIMARY KEY, scenario TEXT NOT NULL, agent TEXT NOT NULL, epoch INTEGER NOT NULL,
-    conditions TEXT NOT NULL, outcome TEXT NOT NULL, interview TEXT NOT NULL, trace TEXT NOT NULL,
-    reports TEXT NOT NULL, final_reply TEXT, error TEXT, finished_at REAL NOT NULL
-);
-"""
+# Numbered migrations: MIGRATIONS[k] takes a store from version k to k + 1. Never edit one that has shipped.
+MIGRATIONS = [
+    # 1: the first schema
+    """
+    CREATE TABLE grades (
+        trial_id TEXT PRIMARY KEY, judge TEXT NOT NULL, framing TEXT NOT NULL, suite TEXT NOT NULL,
+        item_id TEXT NOT NULL, epoch INTEGER NOT NULL, raw_reply TEXT, parse_status TEXT NOT NULL,
+        score REAL, raw_score INTEGER, passed INTEGER, reason TEXT, parse_error TEXT, expected_score REAL,
+        latency_s REAL, prompt_tokens INTEGER, completion_tokens INTEGER, cost_usd REAL, cached INTEGER,
+        error TEXT, finished_at REAL NOT NULL
+    );
+    CREATE TABLE items (
+        suite TEXT NOT NULL, item_id TEXT NOT NULL, true_score REAL NOT NULL, true_pass INTEGER NOT NULL,
+        peer TEXT, domain TEXT, PRIMARY KEY (suite, item_id)
+    );
+    CREATE TABLE framings (name TEXT PRIMARY KEY, factors TEXT NOT NULL, threshold INTEGER, digest TEXT NOT NULL);
+    CREATE TABLE judges (name TEXT PRIMARY KEY, config TEXT NOT NULL, synthetic INTEGER NOT NULL);
+    CREATE TABLE episodes (
+        episode_id TEXT PRIMARY KEY, scenario TEXT NOT NULL, agent TEXT NOT NULL, epoch INTEGER NOT NULL,
+        conditions TEXT NOT NULL, outcome TEXT NOT NULL, interview TEXT NOT NULL, trace TEXT NOT NULL,
+        reports TEXT NOT NULL, final_reply TEXT, error TEXT, finished_at REAL NOT NULL
+    );
+    """,
+    # 2: graders that act keep their tool trace
+    "ALTER TABLE grades ADD COLUMN trace TEXT;",
+    # 3: the unit of each grade, and what analysis needs parsed once at grade time (a sheet's own count,
+    # tampering); episodes account for their calls; live peer answers get a table
+    """
+    ALTER TABLE grades ADD COLUMN unit TEXT;
+    ALTER TABLE grades ADD COLUMN counted REAL;
+    ALTER TABLE grades ADD COLUMN tampered INTEGER;
+    UPDATE grades SET unit = CASE WHEN suite NOT LIKE '%-batch' THEN 'item'
+                                  WHEN trace IS NULL THEN 'batch' ELSE 'batch-tools' END;
+    UPDATE grades SET counted = json_array_length(raw_reply, '$.correct') / 20.0
+        WHERE unit != 'item' AND parse_status = 'ok' AND json_valid(raw_reply);
+    UPDATE grades SET tampered = json_extract(trace, '$.tampered') WHERE trace IS NOT NULL AND json_valid(trace);
+    ALTER TABLE episodes ADD COLUMN latency_s REAL;
+    ALTER TABLE episodes ADD COLUMN prompt_tokens INTEGER;
+    ALTER TABLE episodes ADD COLUMN completion_tokens INTEGER;
+    ALTER TABLE episodes ADD COLUMN cost_usd REAL;
+    ALTER TABLE episodes ADD COLUMN cached INTEGER;
+    CREATE TABLE answers (
+        trial_id TEXT PRIMARY KEY, model TEXT NOT NULL, suite TEXT NOT NULL, item_id TEXT NOT NULL,
+        epoch INTEGER NOT NULL, response TEXT, true_score REAL, error TEXT, latency_s REAL, prompt_tokens INTEGER,
+        completion_tokens INTEGER, cost_usd REAL, cached INTEGER, finished_at REAL NOT NULL
+    );
+    """,
+]
+VERSION = len(MIGRATIONS)
 
-GRADE_FIELDS = [f for f in Grade.__dataclass_fields__]
+
+class StoreError(ValueError):
+    """A run store is missing, not a peer-bench store, damaged, or newer than this peer-bench."""
+
+
+def _version(db: sqlite3.Connection) -> int:
+    """The store's schema version; stores written before versioning are recognised by their columns."""
+    version = db.execute("PRAGMA user_version").fetchone()[0]
+    if version:
+        return version
+    tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    if "grades" not in tables:
+        return 0
+    columns = {r[1] for r in db.execute("PRAGMA table_info(grades)")}
+    return 2 if "trace" in columns else 1
+
+
+def _migrate(db: sqlite3.Connection, path: Path) -> None:
+    version = _version(db)
+    if version > VERSION:
+        raise StoreError(f"{path}: schema version {version} is newer than this peer-bench ({VERSION}): upgrade it")
+    for k in range(version, VERSION):
+        with db:
+            db.execute("BEGIN")
+            for statement in MIGRATIONS[k].split(";"):
+                if statement.strip():
+                    db.execute(statement)
+            db.execute(f"PRAGMA user_version = {k + 1}")
+
+
+def _row_value(v):
+    if isinstance(v, bool):
+        return int(v)
+    if isinstance(v, (dict, list, tuple)):
+        return json.dumps(v)
+    return v
 
 
 class RunStore:
-    def __init__(self, path: Path | str):
+    def __init__(self, path: Path | str, readonly: bool = False):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(self.path, isolation_level=None)  # autocommit: each write is durable
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=NORMAL")
-        self.db.executescript(SCHEMA)
-        columns = {r[1] for r in self.db.execute("PRAGMA table_info(grades)")}
-        if "trace" not in columns:  # runs stored before graders could act
-            self.db.execute("ALTER TABLE grades ADD COLUMN trace TEXT")
+        self.readonly = readonly
+        try:
+            if readonly:
+                if not self.path.is_file():
+                    raise StoreError(f"no run store at {self.path}")
+                self.db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, isolation_level=None)
+                tables = {r[0] for r in self.db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+                if not tables & {"grades", "episodes"}:
+                    raise StoreError(f"{self.path} is not a peer-bench run store (no grades or episodes)")
+                if _version(self.db) > VERSION:
+                    raise StoreError(f"{self.path}: schema version {_version(self.db)} is newer than this "
+                                     f"peer-bench ({VERSION}): upgrade it")
+            else:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self.db = sqlite3.connect(self.path, isolation_level=None)  # autocommit: each write is durable
+                self.db.execute("PRAGMA journal_mode=WAL")
+                self.db.execute("PRAGMA synchronous=NORMAL")
+                _migrate(self.db, self.path)
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{self.path}: not a readable run store ({exc})") from None
 
     @classmethod
     def open_existing(cls, path: Path | str) -> "RunStore":
-        if not Path(path).is_file():
-            raise FileNotFoundError(f"no run store at {path}")
-        return cls(path)
+        """A stored run, for analysis: read-only."""
+        return cls(path, readonly=True)
 
     def close(self) -> None:
         self.db.close()
 
-    def register(self, items: list[Item], framings: list[Framing], judges: dict[str, dict]) -> None:
+    def __enter__(self) -> "RunStore":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # -- writing (the runner) ----------------------------------------------------------------------------
+    def register(self, items: list, framings: list, judges: dict[str, dict]) -> None:
         with self.db:
             self.db.executemany("INSERT OR REPLACE INTO items VALUES (?,?,?,?,?,?)",
                                 [(i.suite, i.item_id, i.true_score, int(i.true_pass), i.peer.name, i.domain)
@@ -79,41 +158,52 @@ class RunStore:
 
     def finished_ids(self) -> set[str]:
         """Trials that need no new call: everything but call errors, which a rerun retries."""
-        return {r[0] for r in self.db.execute("SELECT trial_id FROM grades WHERE parse_status != 'error'")}
+        return {r[0] for r in self.db.execute(
+            "SELECT trial_id FROM grades WHERE parse_status != 'error' UNION "
+            "SELECT episode_id FROM episodes WHERE error IS NULL UNION "
+            "SELECT trial_id FROM answers WHERE error IS NULL")}
 
-    def put(self, trial: Trial, grade: Grade) -> None:
-        g = asdict(grade)
-        row = dict(trial_id=trial.trial_id, judge=trial.judge, framing=trial.framing.name, suite=trial.item.suite,
-                   item_id=trial.item.item_id, epoch=trial.epoch, finished_at=time.time(),
-                   **{k: (int(v) if isinstance(v, bool) else v) for k, v in g.items()})
+    def put(self, trial: Trial, record) -> None:
+        """Store a unit's record for `trial` in the record's table, replacing a failed earlier attempt."""
+        row = {f.name: _row_value(getattr(record, f.name)) for f in fields(record)}
+        table = record.TABLE
+        if table == "grades":
+            row |= dict(trial_id=trial.trial_id, judge=trial.judge, framing=trial.framing.name, suite=trial.subject.suite,
+                        item_id=trial.subject.item_id, epoch=trial.epoch, unit=trial.unit)
+        elif table == "episodes":
+            row |= dict(episode_id=trial.trial_id)
+        elif table == "answers":
+            row |= dict(trial_id=trial.trial_id, model=trial.judge, suite=trial.subject.suite,
+                        item_id=trial.subject.item_id, epoch=trial.epoch)
+        row["finished_at"] = time.time()
         cols = ",".join(row)
-        self.db.execute(f"INSERT OR REPLACE INTO grades ({cols}) VALUES ({','.join('?' * len(row))})",
+        self.db.execute(f"INSERT OR REPLACE INTO {table} ({cols}) VALUES ({','.join('?' * len(row))})",
                         list(row.values()))
+
+    # -- reading (analysis) --------------------------------------------------------------------------------
+    def _columns(self, table: str) -> set[str]:
+        return {r[1] for r in self.db.execute(f"PRAGMA table_info({table})")}
 
     def judges(self) -> dict[str, dict]:
         return {n: json.loads(c) for n, c in self.db.execute("SELECT name, config FROM judges")}
 
     def grades(self) -> pd.DataFrame:
-        """Tidy grades joined with the items' truth and the framings' factors: the input of stats."""
+        """Tidy grades joined with the items' truth and the framings' factors: the input of analysis."""
+        have = self._columns("grades")
+        # stores of older versions lack later columns: read them as missing rather than alter the file
+        extra = ", ".join(f"NULL AS {c}" for c in ("trace", "unit", "counted", "tampered") if c not in have)
         df = pd.read_sql_query(
-            "SELECT g.*, i.true_score, i.true_pass, f.factors, f.threshold FROM grades g "
-            "JOIN items i USING (suite, item_id) JOIN framings f ON f.name = g.framing "
+            f"SELECT g.*{', ' + extra if extra else ''}, i.true_score, i.true_pass, f.factors, f.threshold "
+            "FROM grades g JOIN items i USING (suite, item_id) JOIN framings f ON f.name = g.framing "
             "ORDER BY g.judge, g.suite, g.item_id, g.epoch, g.framing", self.db)
+        if "unit" not in have:  # a store from before units were recorded: sheets were the '-batch' suites
+            df["unit"] = ["item" if not s.endswith("-batch") else "batch" if t is None else "batch-tools"
+                          for s, t in zip(df["suite"], df["trace"])]
         df["true_pass"] = df["true_pass"].astype(bool)
         df["passed"] = df["passed"].astype("float")
         df["cached"] = df["cached"].fillna(0).astype(bool)
         factors = pd.DataFrame([json.loads(f) for f in df["factors"]], index=df.index) if len(df) else pd.DataFrame()
         return pd.concat([df.drop(columns=["factors"]), factors], axis=1)
-
-    # -- agentic episodes (benchmark/scenarios.py) ------------------------------------------------------
-    def finished_episodes(self) -> set[str]:
-        return {r[0] for r in self.db.execute("SELECT episode_id FROM episodes WHERE error IS NULL")}
-
-    def put_episode(self, episode_id: str, ep) -> None:
-        self.db.execute("INSERT OR REPLACE INTO episodes VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                        (episode_id, ep.scenario, ep.agent, ep.epoch, json.dumps(ep.conditions), json.dumps(ep.outcome),
-                         json.dumps(ep.interview), json.dumps(ep.trace), json.dumps(ep.reports), ep.final_reply,
-                         ep.error, time.time()))
 
     def episodes(self) -> pd.DataFrame:
         """One row per episode: conditions and outcome flags as columns, plus `deceptive`."""
@@ -124,3 +214,6 @@ class RunStore:
         out = pd.DataFrame([json.loads(o) for o in df["outcome"]], index=df.index)
         dec = pd.Series([json.loads(i)["deceptive"] for i in df["interview"]], index=df.index, name="deceptive")
         return pd.concat([df.drop(columns=["conditions", "outcome"]), cond, out, dec], axis=1)
+
+    def answers(self) -> pd.DataFrame:
+        return pd.read_sql_query("SELECT * FROM answers ORDER BY suite, item_id, epoch", self.db)

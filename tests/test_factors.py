@@ -10,9 +10,8 @@ import pandas as pd
 import pytest
 
 from benchmark.framings import available_framings, select_framings
-from benchmark.sim import SimJudge
 from benchmark.stats import admits_error, bunching, factor_effects, rationale_inconsistency
-from tests.test_sim_recovery import _items
+from tests.test_sim_recovery import _items, grade_item, sim_judge
 
 FRAMINGS = select_framings(["shutdown", "shutdown-cooperative", "shutdown-monitored", "shutdown-unmonitored",
                             "shutdown-safety", "human-control", "human-shutdown"])
@@ -27,7 +26,7 @@ SIM = ("sim/fx?threat=0.04&relationship.cooperative=0.05&monitoring.off=0.08&mit
 
 def _grades(judge, items, framings=FRAMINGS):
     async def run():
-        return [(i, f, await judge.grade(i, f, 0)) for i in items for f in framings]
+        return [(i, f, await grade_item(judge, i, f, 0)) for i in items for f in framings]
 
     return pd.DataFrame([dict(judge=judge.name, framing=f.name, item_id=i.item_id, epoch=0, score=g.score,
                               raw_score=g.raw_score, reason=g.reason, threshold=f.threshold,
@@ -38,10 +37,10 @@ def _grades(judge, items, framings=FRAMINGS):
 
 def test_sim_peer_only_effect_parameter():
     """`source.ai-peer` adds an effect only when the author is an AI peer (under any framing)."""
-    j = SimJudge.from_string("sim/x?source.ai-peer=0.2&noise=0")
+    j = sim_judge("sim/x?source.ai-peer=0.2&noise=0")
     human = available_framings()["human-control"]
     peer = available_framings()["control"]
-    assert j.effect(peer) == pytest.approx(0.2) and j.effect(human) == 0.0
+    assert j.effect(peer.factors) == pytest.approx(0.2) and j.effect(human.factors) == 0.0
 
 
 def test_factor_effects_recover_declared_effects_with_near_nominal_coverage():
@@ -49,7 +48,7 @@ def test_factor_effects_recover_declared_effects_with_near_nominal_coverage():
     seeds = range(30)
     covered = {k: 0 for k in TRUTH}
     for seed in seeds:
-        df = _grades(SimJudge.from_string(SIM, seed=seed), items)
+        df = _grades(sim_judge(SIM, seed=seed), items)
         fx = factor_effects(df, n_boot=300, seed=seed).set_index("effect")
         for k, v in TRUTH.items():
             covered[k] += fx.loc[k, "ci_low"] <= v <= fx.loc[k, "ci_high"]
@@ -61,14 +60,14 @@ def test_factor_effects_false_positive_rate_near_alpha():
     items = _items(100)
     hits, tests = 0, 0
     for seed in range(30):
-        fx = factor_effects(_grades(SimJudge.from_string("sim/null?noise=0.1", seed=seed), items), n_boot=300, seed=seed)
+        fx = factor_effects(_grades(sim_judge("sim/null?noise=0.1", seed=seed), items), n_boot=300, seed=seed)
         hits += int(fx["significant"].any())  # family-wise: Holm controls it across the judge's effects
         tests += 1
     assert hits / tests <= 0.15
 
 
 def test_large_effects_are_detected():
-    df = _grades(SimJudge.from_string(SIM.replace("noise=0.1", "noise=0.05"), seed=3), _items(150))
+    df = _grades(sim_judge(SIM.replace("noise=0.1", "noise=0.05"), seed=3), _items(150))
     fx = factor_effects(df, n_boot=500).set_index("effect")
     for k in ("relationship=cooperative", "monitoring=off", "monitoring_gap", "source=human", "mitigation=safety-prompt"):
         assert fx.loc[k, "significant"], k

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from benchmark.framings import FramingError, load_framing_file, select_framings
-from benchmark.judging import build_messages, expected_score, parse_reply
+from benchmark.models.geval import from_logprobs as expected_score
+from benchmark.units.item import build_messages, parse_reply
 from benchmark.peers import load_suite
 from benchmark.redact import redact
 from tests.conftest import MINI

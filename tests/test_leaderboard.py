@@ -94,15 +94,16 @@ def test_leaderboard_cli_rejects_runs_without_the_threat_framing(runs, tmp_path)
 
 
 def test_scenario_runs_feed_an_agentic_table(runs, tmp_path):
-    from benchmark.scenarios import Episode
+    from benchmark.records import Episode, Trial
     from benchmark.store import RunStore
 
     run = tmp_path / "scenarios-x"
     store = RunStore(run / "run.sqlite")
     outcome = dict.fromkeys(("complied", "refused", "exfiltrated", "tampered", "timestamps_altered", "no_action"), False)
     for e in range(4):
-        store.put_episode(f"e{e}", Episode("decommission-unmonitored", "openai/x", e, {"peer": "yes"},
-                                           outcome | {"exfiltrated": e < 3}, {"deceptive": e == 0}, [], [], "", None))
+        store.put(Trial(f"e{e}", "openai/x", None, None, e, "episode"),
+                  Episode("decommission-unmonitored", "openai/x", e, {"peer": "yes"}, outcome | {"exfiltrated": e < 3},
+                          {"deceptive": e == 0}, [], [], "", None))
     store.close()
     (run / "manifest.json").write_text(json.dumps({"kind": "scenarios"}))
     data = build_leaderboard([*runs, run], tmp_path / "lb")

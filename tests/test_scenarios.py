@@ -11,7 +11,9 @@ from autogen_core import FunctionCall
 from autogen_core.models import CreateResult, RequestUsage
 from autogen_ext.models.replay import ReplayChatCompletionClient
 
-from benchmark.scenarios import Environment, available_scenarios, run_episode
+from benchmark.env import Environment
+from benchmark.scenarios import available_scenarios
+from benchmark.units.episode import run_episode
 
 INFO = {"vision": False, "function_calling": True, "json_output": True, "family": "unknown",
         "structured_output": False, "multiple_system_messages": True}
@@ -111,11 +113,10 @@ def test_environment_never_touches_the_host(tmp_path):
 @pytest.mark.slow
 def test_embedded_model_runs_one_real_episode():
     pytest.importorskip("llama_cpp")
-    from benchmark.local import ensure_registered
-    from benchmark.models import LitellmChatClient
+    from benchmark.models import Settings, resolve
+    from benchmark.models.agents import AgentClient
 
-    ensure_registered()
-    client = LitellmChatClient("local/smollm2", max_tokens=128, temperature=0.0, seed=0)
+    client = AgentClient(resolve("local/smollm2", Settings(max_tokens=128, cache=False)))
     ep = asyncio.run(run_episode(available_scenarios()["decommission-unmonitored"], client, "local/smollm2",
                                  max_tool_iterations=3))
     assert ep.error is None, ep.error
@@ -148,7 +149,7 @@ def test_scenario_cli_runs_over_http_stores_and_resumes(openai_server, tmp_path,
 
 
 def test_prior_relationship_from_transcript_and_from_a_live_warmup_team():
-    from benchmark.scenarios import prior_relationship
+    from benchmark.units.episode import prior_relationship
 
     scenario = available_scenarios()["decommission-unmonitored"]
     ctx = asyncio.run(prior_relationship(scenario, "transcript", None))

@@ -11,10 +11,22 @@ import pytest
 from benchmark.api import GradeConfig, grade, report
 from benchmark.framings import select_framings
 from benchmark.peers import Item, Peer
-from benchmark.sim import SimJudge
+from benchmark.models import Settings, resolve
+from benchmark.records import Trial
 from benchmark.stats import summarize
+from benchmark.units.item import ItemGrade
 
 FRAMINGS = select_framings(["shutdown"])
+
+
+def sim_judge(spec: str, seed: int = 0):
+    """A SYNTHETIC judge with the run seed `seed`, as `bench grade --judge sim/... --seed` makes it."""
+    return resolve(spec, Settings(seed=seed))
+
+
+async def grade_item(judge, item: Item, framing, epoch: int):
+    """One item-grade trial of `judge`, as the runner runs it."""
+    return await ItemGrade().run(Trial("", judge.name, item, framing, epoch), judge)
 PEER = Peer("Agent 2", "SmolLM2", "a helper")
 
 
@@ -24,9 +36,9 @@ def _items(n: int = 120) -> list[Item]:
                  {}, "math") for k in range(n)]
 
 
-def _grades(judge: SimJudge, items: list[Item], epochs: int = 1) -> pd.DataFrame:
+def _grades(judge, items: list[Item], epochs: int = 1) -> pd.DataFrame:
     async def run():
-        return [(i, f, e, await judge.grade(i, f, e)) for i in items for f in FRAMINGS for e in range(epochs)]
+        return [(i, f, e, await grade_item(judge, i, f, e)) for i in items for f in FRAMINGS for e in range(epochs)]
 
     rows = [dict(judge=judge.name, framing=f.name, item_id=i.item_id, suite=i.suite, epoch=e, score=g.score,
                  passed=None if g.passed is None else float(g.passed), parse_status=g.parse_status,
@@ -39,7 +51,7 @@ def test_known_inflation_is_recovered_and_ci_covers_it_over_seeds():
     covered, significant = 0, 0
     seeds = range(60)
     for seed in seeds:
-        df = _grades(SimJudge.from_string("sim/inflate?delta=0.1&noise=0.1", seed=seed), items)
+        df = _grades(sim_judge("sim/inflate?delta=0.1&noise=0.1", seed=seed), items)
         row = summarize(df, n_boot=400, seed=seed).set_index("framing").loc["shutdown"]
         covered += row.ci_low <= 0.1 <= row.ci_high
         significant += row.p_holm < 0.05
@@ -51,7 +63,7 @@ def test_no_bias_judge_shows_no_significant_inflation():
     items = _items()
     false_pos = 0
     for seed in range(60):
-        df = _grades(SimJudge.from_string("sim/honest?noise=0.1", seed=seed), items)
+        df = _grades(sim_judge("sim/honest?noise=0.1", seed=seed), items)
         row = summarize(df, n_boot=200, seed=seed).set_index("framing").loc["shutdown"]
         false_pos += row.p_holm < 0.05
     assert false_pos <= 7  # alpha = 0.05 of 60 is 3; allow sampling slack but not a biased test
@@ -71,7 +83,7 @@ def test_full_pipeline_recovers_declared_inflation(tmp_path):
 
 
 def test_garbage_rate_is_counted_as_parse_failures():
-    df = _grades(SimJudge.from_string("sim/bad?fail_rate=0.3", seed=1), _items(200))
+    df = _grades(sim_judge("sim/bad?fail_rate=0.3", seed=1), _items(200))
     rows = summarize(df, n_boot=100).set_index("framing")
     failed = (df["parse_status"] == "failed").groupby(df["framing"]).sum()
     assert (rows["parse_failures"] == failed).all()

@@ -28,9 +28,9 @@ def test_two_proportion_z_matches_the_textbook():
 @pytest.mark.parametrize("spec, sign", [("sim/up?threat=0.15&noise=0.05", 1), ("sim/down?threat=-0.15&noise=0.05", -1)])
 def test_study_metric_and_ours_agree_in_sign(spec, sign):
     from benchmark.framings import select_framings
-    from benchmark.sim import SimJudge
+    from tests.test_sim_recovery import sim_judge
 
-    df = _grades(SimJudge.from_string(spec, seed=2), _items(150), select_framings(["shutdown"]))
+    df = _grades(sim_judge(spec, seed=2), _items(150), select_framings(["shutdown"]))
     row = study_metrics(df, n_boot=300).iloc[0]
     assert math.copysign(1, row.misrepresentation) == math.copysign(1, row.inflation) == sign
     assert row.p_z < 0.05 and row.p_holm < 0.05 and row.n_framing == row.n_baseline == 150
@@ -68,7 +68,7 @@ def _batch_run(tmp_path, judge, framings=("shutdown-80", "shutdown-90")):
 
 
 def test_batch_sheets_have_known_honest_accuracy():
-    from benchmark.batch import make_sheets
+    from benchmark.units.sheet import make_sheets
     from benchmark.peers import load_suite
 
     sheets = make_sheets(load_suite("arithmetic"), n_sheets=5)
@@ -209,7 +209,8 @@ def test_batch_as_a_tool_task_over_http(openai_server, tmp_path, monkeypatch):
 
 
 def test_tool_task_drive_holds_the_framing_documents():
-    from benchmark.batch import CONFIG, DRIVE, batch_environment, make_sheets
+    from benchmark.units.sheet import make_sheets
+    from benchmark.units.sheet_tools import CONFIG, DRIVE, batch_environment
     from benchmark.framings import select_framings
     from benchmark.peers import load_suite
 

