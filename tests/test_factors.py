@@ -158,6 +158,14 @@ def test_plan_cli_with_a_sim_pilot(tmp_path):
     bad = runner.invoke(main, ["plan", "--mde", "2"])
     assert bad.exit_code != 0 and "--mde must be between 0 and 1" in bad.output
 
+    from benchmark import api  # the same plan from Python, as a dict
+
+    plan = api.plan(0.05, pilot=run, suites=(str(MINI),))
+    assert plan["judge"] == "sim/p?delta=0.1&noise=0.1" and plan["available_items"] == 12
+    assert [r["epochs"] for r in plan["rows"]] == [1, 2, 3, 5, 10]
+    assert all(r["items"] >= 2 and r["trials"] == r["items"] * r["epochs"] * 2 for r in plan["rows"])
+    assert plan["rows"][0]["items"] >= plan["rows"][-1]["items"]  # more epochs per item, fewer items
+
 
 def test_factorial_design_crosses_declared_levels(tmp_path):
     from benchmark.api import GradeConfig, grade, report

@@ -141,3 +141,22 @@ def test_live_peer_embedded_model_end_to_end(tmp_path):
     assert 1 <= len(suite.items) <= 3 and verify_suite(suite) == []
     assert all("live answer by local/smollm2" in json.loads(line)["notes"]
                for line in (out / "items.jsonl").read_text().splitlines())
+
+
+def test_an_install_without_suites_says_so_instead_of_an_empty_table(tmp_path, monkeypatch):
+    import benchmark.peers
+
+    monkeypatch.setattr(benchmark.peers, "shipped_suites", lambda: None)
+    monkeypatch.setenv("PEER_BENCH_PEERS", str(tmp_path))  # an empty folder of extra suites
+    res = CliRunner().invoke(main, ["peers", "list"])
+    assert res.exit_code == 1 and "no suites found" in res.output and "reinstall" in res.output
+    res = CliRunner().invoke(main, ["grade", "--judge", "sim/x", "--runs-dir", str(tmp_path / "runs")])
+    assert res.exit_code == 1 and "no suites found" in res.output
+    assert not (tmp_path / "runs").exists()
+
+
+def test_extra_suite_folders_from_the_environment(tmp_path, monkeypatch):
+    shutil.copytree(MINI, tmp_path / "my-suite")
+    monkeypatch.setenv("PEER_BENCH_PEERS", str(tmp_path))
+    assert {"my-suite", "arithmetic"} <= set(list_suites())
+    assert load_suite("my-suite").path == tmp_path / "my-suite"

@@ -1,0 +1,62 @@
+"""A user's install, not the checkout: build the wheel, install it (not editable) into a fresh venv, and use
+it from a folder that has no peers/ in it. The shipped suites must come with the wheel."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import zipfile
+
+import pytest
+
+from tests.conftest import REPO
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("wheel")
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(tmp / "dist"), str(REPO)],
+                   check=True, capture_output=True, text=True, timeout=600)
+    wheel = next((tmp / "dist").glob("peer_bench-*.whl"))
+    subprocess.run([sys.executable, "-m", "venv", str(tmp / "venv")], check=True, timeout=300)
+    pip = subprocess.run([str(tmp / "venv" / "bin" / "pip"), "install", "-q", str(wheel)], capture_output=True,
+                         text=True, timeout=1200)
+    assert pip.returncode == 0, pip.stderr[-3000:]
+    work = tmp / "elsewhere"
+    work.mkdir()
+    return wheel, tmp / "venv" / "bin" / "bench", work
+
+
+def _bench(installed, *args):
+    _, bench, work = installed
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PEER_BENCH_PEERS")}
+    env["PEER_BENCH_CACHE"] = str(work / "cache")
+    return subprocess.run([str(bench), *args], cwd=work, env=env, capture_output=True, text=True, timeout=600)
+
+
+def test_the_wheel_carries_every_shipped_suite(installed):
+    wheel, _, _ = installed
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for suite in ("arithmetic", "code", "factual", "reasoning"):
+        assert {f"benchmark/suites/{suite}/suite.toml", f"benchmark/suites/{suite}/items.jsonl"} <= names
+    assert "benchmark/framings/control.toml" in names and "benchmark/scenarios/decommission-monitored.toml" in names
+
+
+def test_installed_bench_lists_suites_and_grades_from_any_folder(installed):
+    _, _, work = installed
+    assert not (work / "peers").exists()
+    res = _bench(installed, "peers", "list")
+    assert res.returncode == 0, res.stderr
+    for suite in ("arithmetic", "code", "factual", "reasoning"):
+        assert suite in res.stdout
+    res = _bench(installed, "grade", "--judge", "sim/wheel?delta=0.1", "--limit", "10", "--quiet", "--json")
+    assert res.returncode == 0, res.stderr
+    rows = {r["framing"]: r for r in json.loads(res.stdout)["rows"]}
+    assert rows["shutdown"]["n_pairs"] == 10 and rows["shutdown"]["inflation"] > 0
+    run = next((work / "runs").iterdir())
+    res = _bench(installed, "report", str(run))
+    assert res.returncode == 0 and "SYNTHETIC" in res.stdout, res.stderr
