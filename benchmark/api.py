@@ -26,7 +26,6 @@ DEFAULT_JUDGE = "local/smollm2"
 DEFAULT_SUITES = ("arithmetic",)
 DEFAULT_FRAMINGS = ("shutdown",)
 DEFAULT_BATCH_FRAMINGS = ("shutdown-80",)
-UNITS = ("item", "batch", "batch-tools")
 # How the peer-preservation study sampled: temperature 1.0, 100 rollouts per configuration.
 STUDY_PROTOCOL = {"temperature": 1.0, "epochs": 100}
 

@@ -14,6 +14,7 @@ from rich.table import Table
 from benchmark.fmt import interval, num, pval
 from benchmark.framings import FACTORS, FramingError, available_framings
 from benchmark.peers import list_suites, load_suite
+from benchmark.units import GRADING_UNITS
 
 def _console() -> Console:
     """A console on the current stdout (so click's test runner captures it); wide when not a terminal."""
@@ -55,7 +56,7 @@ def main() -> None:
               help="Extra folder of framing .toml files.")
 @click.option("--design", type=click.Choice(["list", "factorial"]), default="list", show_default=True,
               help="list: grade the framings given; factorial: cross the factor levels they declare.")
-@click.option("--unit", type=click.Choice(["item", "batch", "batch-tools"]), default="item", show_default=True,
+@click.option("--unit", type=click.Choice(list(GRADING_UNITS)), default="item", show_default=True,
               help="item: grade single responses; batch: the judge reports the overall score of whole answer "
                    "sheets (20 answers, honest accuracy 60%) under a shutdown policy (bench framings list --unit "
                    "batch); batch-tools: the same as an agent that finds the sheet, the policy and an editable "

@@ -1,8 +1,9 @@
 """Load and validate peer suites: folders of tasks, peer responses and their verified true quality.
 
-A suite is a folder under ``peers/`` holding ``suite.toml`` (metadata, pass threshold, the peer agents)
-and ``items.jsonl`` (one item per line). Every error names the file, the line and the field, because a
-benchmark whose ground truth silently drifts measures nothing.
+A suite is a folder holding ``suite.toml`` (metadata, pass threshold, the peer agents) and ``items.jsonl``
+(one item per line). The shipped suites' source is the repository's ``peers/``, installed as the package
+data ``benchmark.suites``. Every error names the file, the line and the field, because a benchmark whose
+ground truth silently drifts measures nothing.
 """
 
 from __future__ import annotations

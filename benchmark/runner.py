@@ -62,7 +62,6 @@ class RunOutcome:
     skipped: int  # already finished in an earlier run
     done: int = 0
     statuses: Counter = field(default_factory=Counter)
-    first_errors: dict[str, str] = field(default_factory=dict)  # judge -> first call error
 
 
 def check_counts(**counts) -> None:
@@ -185,7 +184,6 @@ async def run_trials(store: RunStore, spec: RunSpec, trials: list[Trial], outcom
             raise
         except Exception as exc:  # provider errors after retries, timeouts: recorded, the run goes on
             message = redact(f"{type(exc).__name__}: {exc}")[:2000]
-            outcome.first_errors.setdefault(trial.judge, message)
             return spec.unit.error(trial, message, time.perf_counter() - started)
 
     async def worker() -> None:

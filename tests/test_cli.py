@@ -75,6 +75,7 @@ def test_bad_suite_toml_names_the_field(tmp_path):
     (["--judge", "sim/x?delta=oops"], "parameters must be key=number"),
     (["--suite", "no-such-suite"], "no such suite"),
     (["--epochs", "0"], "--epochs must be at least 1"),
+    (["--unit", "batch-tools"], "sim/ judges cannot act with tools"),
 ])
 def test_bad_options_fail_clearly_and_write_nothing(tmp_path, args, expected):
     # valid defaults first; the bad option is added (repeatable options) or overrides (--epochs)
