@@ -184,9 +184,6 @@ class RunStore:
     def _columns(self, table: str) -> set[str]:
         return {r[1] for r in self.db.execute(f"PRAGMA table_info({table})")}
 
-    def judges(self) -> dict[str, dict]:
-        return {n: json.loads(c) for n, c in self.db.execute("SELECT name, config FROM judges")}
-
     def grades(self) -> pd.DataFrame:
         """Tidy grades joined with the items' truth and the framings' factors: the input of analysis."""
         have = self._columns("grades")
