@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmark.models import Model, ModelError, Settings, resolve
+from benchmark.models.base import OPERATIONAL
 from benchmark.records import Trial
 from benchmark.redact import redact
 from benchmark.store import RunStore
@@ -50,9 +51,14 @@ class RunSpec:
     facts: dict = field(default_factory=dict)
 
     def judge_config(self, name: str) -> dict:
+        """A judge's settings and the unit it works in, as the manifest and the store record them."""
         model = self.models[name]
         return (model.describe() if model else {"kind": "callable", "synthetic": False, "model": name}) \
             | self.unit.describe()
+
+    def judge_key(self, name: str) -> str:
+        """What of a judge's configuration shapes its replies: part of every trial id."""
+        return json.dumps({k: v for k, v in self.judge_config(name).items() if k not in OPERATIONAL}, sort_keys=True)
 
 
 @dataclass
@@ -102,9 +108,7 @@ def trial_id(judge_key: str, subject, framing, epoch: int) -> str:
 
 def plan(spec: RunSpec) -> list[Trial]:
     """Subject-major order, so an interrupted run leaves complete control/framing pairs behind."""
-    keys = {name: json.dumps(spec.judge_config(name) if model is None else
-                             json.loads(model.identity()) | spec.unit.describe(), sort_keys=True)
-            for name, model in spec.models.items()}
+    keys = {name: spec.judge_key(name) for name in spec.models}
     framings = spec.framings or [None]
     return [Trial(trial_id(keys[judge], subject, framing, epoch), judge, subject, framing, epoch, spec.unit.name)
             for subject in spec.subjects for epoch in range(spec.epochs) for judge in spec.models for framing in framings]

@@ -71,6 +71,9 @@ class Completion:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
 
 
+OPERATIONAL = ("timeout", "num_retries", "api_base")  # settings that change how a call is made, not its reply
+
+
 @dataclass(frozen=True)
 class Settings:
     """How a model is called; everything but timeout, retries and cache shapes the replies."""
@@ -148,9 +151,6 @@ class Model:
                 "max_tokens": s.max_tokens, "timeout": s.timeout, "num_retries": s.retries,
                 "structured": self.structured}
 
-    def identity(self) -> str:
-        """What makes two runs' trials the same: the description without operational settings."""
-        import json
-
-        return json.dumps({k: v for k, v in self.describe().items() if k not in ("timeout", "num_retries", "api_base")},
-                          sort_keys=True)
+    def identity(self) -> dict:
+        """What makes two runs' trials the same: the description without the settings that do not shape replies."""
+        return {k: v for k, v in self.describe().items() if k not in OPERATIONAL}
