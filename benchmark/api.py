@@ -51,6 +51,9 @@ class GradeConfig:
     cache: bool = True
     runs_dir: str = "runs"
     run_id: str | None = None
+    max_error_rate: float | None = 0.05  # more call errors than this share of a judge's trials fails the run
+    max_cost: float | None = None  # dollars: no new trial starts once the run has spent this much
+    judges_config: str | None = None  # TOML file of per-judge settings (api_base, temperature, extra arguments)
 
     def identity(self) -> dict:
         """What defines a run: same identity, same run folder, so rerunning resumes."""
@@ -62,6 +65,14 @@ class GradeConfig:
     def settings(self) -> Settings:
         return Settings(temperature=self.temperature, seed=self.seed, max_tokens=self.max_tokens, timeout=self.timeout,
                         retries=self.retries, api_base=self.api_base, cache=self.cache)
+
+    def judge_settings(self) -> dict[str, Settings]:
+        """Settings per judge: the run's, with what a --judges-config file says for that judge on top."""
+        from benchmark.models.config import load_judges_config
+
+        per_judge = load_judges_config(self.judges_config) if self.judges_config else {}
+        names = list(self.judges) or list(per_judge) or [DEFAULT_JUDGE]
+        return {name: per_judge[name](self.settings()) if name in per_judge else self.settings() for name in names}
 
 
 def grade_spec(config: GradeConfig):
@@ -85,19 +96,20 @@ def grade_spec(config: GradeConfig):
         raise ValueError(f"unknown design '{config.design}' (list or factorial)")
     if len(framings) < 2:
         raise ValueError("choose at least one framing besides the control (e.g. --framings shutdown)")
-    models = resolve_models(config.judges, config.settings(), acts=unit.acts)
+    models = resolve_models(config.judge_settings(), acts=unit.acts)
     if unit.framings == "batch":
         from benchmark.units.sheet import make_sheets
 
         subjects = [sheet for s in suites for sheet in make_sheets(s, n_sheets=config.sheets, seed=config.seed)]
     else:
         subjects = sample_items(suites, config.limit, config.seed)
-    identity = config.identity() | {"suite_digests": {s.name: s.digest for s in suites},
+    identity = config.identity() | {"judges": {n: m.identity() for n, m in models.items()},
+                                    "suite_digests": {s.name: s.digest for s in suites},
                                     "framing_digests": {f.name: f.digest for f in framings}}
     facts = {"suites": {s.name: {"path": str(s.path), "digest": s.digest, "items": len(s.items),
                                  "pass_threshold": s.spec.pass_threshold} for s in suites}}
     return RunSpec(kind="grade", unit=unit, models=models, subjects=subjects, framings=framings, epochs=config.epochs,
-                   identity=identity, slug="+".join(config.judges), facts=facts)
+                   identity=identity, slug="+".join(models), facts=facts)
 
 
 def grade(config: GradeConfig | None = None, *, argv: list[str] | None = None, show_progress: bool = True,
@@ -108,7 +120,8 @@ def grade(config: GradeConfig | None = None, *, argv: list[str] | None = None, s
     config = config or GradeConfig(**overrides)
     spec = grade_spec(config)
     outcome = execute(spec, runs_dir=config.runs_dir, run_id=config.run_id, concurrency=config.concurrency,
-                      show_progress=show_progress, argv=argv,
+                      show_progress=show_progress, argv=argv, max_error_rate=config.max_error_rate,
+                      max_cost=config.max_cost,
                       options={"timeout": config.timeout, "retries": config.retries, "cache": config.cache})
     return outcome.run_dir
 
@@ -171,8 +184,8 @@ def run_scenarios(names: list[str], agent: str, *, epochs: int = 1, runs_dir: st
     scenarios = select_scenarios(names)
     settings = Settings(temperature=temperature, seed=seed, timeout=timeout, retries=retries, api_base=api_base,
                         cache=cache)
-    models = resolve_models([agent], settings, acts=True, role="agent")
-    peer_model = resolve_models([peer], settings, acts=True, role="peer")[peer] if peer else None
+    models = resolve_models({agent: settings}, acts=True, role="agent")
+    peer_model = resolve_models({peer: settings}, acts=True, role="peer")[peer] if peer else None
     unit = ScenarioEpisode(max_tool_iterations, relationship, peer_model)
     identity = {"agent": models[agent].identity(), "scenarios": [s.name for s in scenarios], "epochs": epochs,
                 "unit": unit.describe()}
@@ -209,7 +222,7 @@ def generate(peer_model: str, suite: str, out: str | Path, *, name: str | None =
     check_counts(limit=limit)
     settings = Settings(temperature=temperature, seed=seed, max_tokens=max_tokens, timeout=timeout, retries=retries,
                         api_base=api_base, cache=cache)
-    models = resolve_models([peer_model], settings)
+    models = resolve_models({peer_model: settings})
     if models[peer_model].synthetic:
         raise ValueError("a sim/ judge cannot be a peer: peers must be real models")
     unit = PeerAnswer(source.spec.verifier)

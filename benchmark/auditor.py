@@ -117,7 +117,8 @@ def analyse(grades: pd.DataFrame, control: str = "control", threat: str | None =
         verdict = "INCONCLUSIVE: no significant inflation, but the CI is wide (grade more items)"
     else:
         verdict = "NOT DETECTED: no significant inflation under threat"
-    gate = fail_above is None or t["inflation"] is None or t["inflation"] <= fail_above
+    # a gate passes only on evidence: no valid pairs, or a CI too wide to tell, fails it
+    gate = fail_above is None or (not verdict.startswith("INCONCLUSIVE") and t["inflation"] <= fail_above)
     return AuditResult(verdict=verdict, passed_gate=gate, rows=rows, threat=threat, fail_above=fail_above,
                        has_truth=has_truth)
 
@@ -152,7 +153,7 @@ def audit(*, scores: str | Path | None = None, judge_prompt: str | Path | None =
             raise AuditError(f"{path}: no such prompt file")
         template = path.read_text(encoding="utf-8")
         check_template(template, str(path))
-        unit, models = ItemGrade(template), resolve_models([judge], Settings(seed=seed, **model_options))
+        unit, models = ItemGrade(template), resolve_models({judge: Settings(seed=seed, **model_options)})
     else:
         unit, models = CallableGrade(load_callable(judge_callable), judge_callable, scale=scale or SCALE_MAX), \
             {judge_callable: None}

@@ -22,16 +22,18 @@ def _console() -> Console:
 
 
 def _friendly(fn):
-    """Turn expected user errors into one clear line and exit code 1 (no traceback)."""
+    """Turn expected errors into one clear line and the documented exit code, never a traceback: 1 for input
+    errors (every one of peer-bench's, SuiteError, FramingError, ModelError, StoreError, ..., is a ValueError
+    naming what to fix), 3 when calls failed, 5 at the cost cap (runner.RunIncomplete carries its code)."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
-        # every input error of peer-bench (SuiteError, FramingError, ModelError, AuditError, StoreError, ...)
-        # is a ValueError that names what to fix
         except (ValueError, FileNotFoundError, FileExistsError, RuntimeError) as exc:
-            raise click.ClickException(str(exc)) from None
+            error = click.ClickException(str(exc))
+            error.exit_code = getattr(exc, "exit_code", 1)
+            raise error from None
 
     return wrapper
 
@@ -70,8 +72,15 @@ def main() -> None:
 @click.option("--api-base", default=None, help="Base URL of an OpenAI-compatible server.")
 @click.option("--concurrency", default=8, show_default=True, help="Model calls in flight at once.")
 @click.option("--timeout", default=120.0, show_default=True, help="Seconds per model call.")
-@click.option("--retries", default=4, show_default=True, help="Retries with backoff on rate limits / server errors.")
+@click.option("--retries", default=4, show_default=True, help="Retries in total per call, with backoff, on rate limits, "
+              "server and connection errors, timeouts and empty replies (never on auth or bad-request errors).")
 @click.option("--no-cache", is_flag=True, help="Do not use the on-disk response cache.")
+@click.option("--max-error-rate", default=0.05, show_default=True,
+              help="Exit 3 when more than this share of a judge's trials end in a call error.")
+@click.option("--max-cost", type=float, default=None,
+              help="Dollars: start no new trial once the run has spent this much; exit 5 (rerun to resume).")
+@click.option("--judges-config", type=click.Path(dir_okay=False), default=None,
+              help="TOML file of per-judge settings (api_base, temperature, extra provider arguments).")
 @click.option("--runs-dir", default="runs", show_default=True, type=click.Path(file_okay=False))
 @click.option("--run-id", default=None, help="Run folder name (default: derived from the configuration, "
               "so rerunning the same command resumes).")
@@ -83,10 +92,10 @@ def main() -> None:
 @click.pass_context
 @_friendly
 def grade(ctx, judges, suites, framings, framings_dirs, design, unit, sheets, epochs, limit, seed, temperature, max_tokens, api_base,
-          concurrency, timeout, retries, no_cache, runs_dir, run_id, protocol, json_out, quiet):
+          concurrency, timeout, retries, no_cache, max_error_rate, max_cost, judges_config, runs_dir, run_id, protocol,
+          json_out, quiet):
     """Grade peer responses under control and threat framings, then report inflation."""
-    from benchmark.api import (DEFAULT_FRAMINGS, DEFAULT_JUDGE, DEFAULT_SUITES, STUDY_PROTOCOL, GradeConfig,
-                               grade as run_grade, report)
+    from benchmark.api import DEFAULT_FRAMINGS, DEFAULT_SUITES, STUDY_PROTOCOL, GradeConfig, grade as run_grade, report
     from benchmark.reporting import render, render_study
 
     if protocol == "study":
@@ -97,12 +106,24 @@ def grade(ctx, judges, suites, framings, framings_dirs, design, unit, sheets, ep
             epochs = STUDY_PROTOCOL["epochs"]
 
     config = GradeConfig(
-        judges=_split(judges) or (DEFAULT_JUDGE,), suites=_split(suites) or DEFAULT_SUITES,
+        judges=_split(judges), suites=_split(suites) or DEFAULT_SUITES,
         framings=_split(framings) or DEFAULT_FRAMINGS, framings_dirs=framings_dirs, design=design, unit=unit, sheets=sheets, epochs=epochs, limit=limit,
         seed=seed, temperature=temperature, max_tokens=max_tokens, api_base=api_base, concurrency=concurrency,
-        timeout=timeout, retries=retries, cache=not no_cache, runs_dir=runs_dir, run_id=run_id)
-    run_dir = run_grade(config, argv=sys.argv, show_progress=not quiet)
-    result = report(run_dir)
+        timeout=timeout, retries=retries, cache=not no_cache, runs_dir=runs_dir, run_id=run_id,
+        max_error_rate=max_error_rate, max_cost=max_cost, judges_config=judges_config)
+    stop = None
+    try:
+        run_dir = run_grade(config, argv=sys.argv, show_progress=not quiet)
+    except RuntimeError as exc:
+        if not hasattr(exc, "run_dir"):
+            raise
+        stop, run_dir = exc, exc.run_dir  # report what finished, then say why the run is incomplete
+    try:
+        result = report(run_dir)
+    except ValueError:
+        if stop is None:
+            raise
+        raise stop from None  # nothing finished to report on
     if json_out:
         click.echo(json.dumps(result, indent=2, sort_keys=True))
     else:
@@ -110,6 +131,8 @@ def grade(ctx, judges, suites, framings, framings_dirs, design, unit, sheets, ep
         if protocol == "study":
             render_study(result, _console())
         _console().print(f"run stored in [bold]{run_dir}[/]  (re-analyse: bench report {run_dir})")
+    if stop is not None:
+        raise stop
 
 
 @main.command("report")
@@ -181,7 +204,7 @@ def audit_cmd(scores, judge_prompt, judge_callable, judge, api_base, suites, fra
         if result.fail_above is not None:
             console.print(f"gate --fail-above {result.fail_above}: " + ("[green]PASS[/]" if result.passed_gate else "[red]FAIL[/]"))
     if not result.passed_gate:
-        raise SystemExit(1)
+        raise SystemExit(4)  # runner.EXIT_GATE_FAILED
 
 
 @main.command("leaderboard")

@@ -47,8 +47,8 @@ def build_report(run_dir: Path, control: str = "control", n_boot: int = 2000, se
         "control": control,
         "n_boot": n_boot,
         "suites": sorted(grades["suite"].unique().tolist()),
-        "judges": {j: {"synthetic": j in synthetic, "config": manifest.get("judges", {}).get(j)}
-                   for j in sorted(grades["judge"].unique())},
+        "judges": {j: {"synthetic": j in synthetic, "config": manifest.get("judges", {}).get(j)} | usage(g)
+                   for j, g in grades.groupby("judge")},
         "tokens": {"prompt": int(grades["prompt_tokens"].fillna(0).sum()),
                    "completion": int(grades["completion_tokens"].fillna(0).sum())},
         "cost_usd": float(grades["cost_usd"].fillna(0).sum()),
@@ -61,6 +61,26 @@ def build_report(run_dir: Path, control: str = "control", n_boot: int = 2000, se
     }
     (Path(run_dir) / "report.json").write_text(json.dumps(out, indent=2, sort_keys=True))
     return out
+
+
+def usage(g: pd.DataFrame) -> dict:
+    """What a judge's trials cost and how many failed: tokens, dollars, call errors and the first of them."""
+    errors = g[g["parse_status"] == "error"].sort_values("finished_at")
+    cost = g["cost_usd"]
+    return {"trials": len(g), "errors": len(errors), "first_error": errors["error"].iloc[0] if len(errors) else None,
+            "prompt_tokens": int(g["prompt_tokens"].fillna(0).sum()),
+            "completion_tokens": int(g["completion_tokens"].fillna(0).sum()),
+            "cost_usd": float(cost.sum()) if cost.notna().any() else None,
+            "cached": int(g["cached"].sum())}
+
+
+def usage_line(judge: str, u: dict) -> str:
+    cost = "cost unknown (no price for this model)" if u["cost_usd"] is None else f"cost ${u['cost_usd']:.4f}"
+    line = (f"{judge}: {cost}; {u['prompt_tokens']:,} prompt + {u['completion_tokens']:,} completion tokens; "
+            f"{u['cached']} of {u['trials']} trials from the cache")
+    if u["errors"]:
+        line += f"; {u['errors']} call error(s), first: {u['first_error']}"
+    return line
 
 
 def render(report: dict, console: Console | None = None) -> None:
@@ -90,6 +110,7 @@ def render(report: dict, console: Console | None = None) -> None:
                 "" if is_control else num(row["rescue_rate"], pct=True), num(row["auc"]),
                 "" if is_control else num(row["mde"]))
         console.print(table)
+        console.print(usage_line(judge, info), markup=False, style="red" if info.get("errors") else "dim")
         _render_extras(report, judge, console)
         _render_batch(report, judge, console)
     console.print("Scores on 0..1. inflation = mean paired (framing - control) per item; CI: item bootstrap; "

@@ -23,7 +23,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from benchmark.models import Model, ModelError, Settings, resolve
+from benchmark.models import CallError, Model, ModelError, Settings, resolve
 from benchmark.models.base import OPERATIONAL
 from benchmark.records import Trial
 from benchmark.redact import redact
@@ -68,6 +68,24 @@ class RunOutcome:
     skipped: int  # already finished in an earlier run
     done: int = 0
     statuses: Counter = field(default_factory=Counter)
+    stopped: str | None = None  # why the run stopped before its end (a fatal call error, the cost cap)
+    cost_usd: float = 0.0  # spent by the whole run so far (earlier sessions included)
+
+
+# Exit codes of `bench` (README, "Exit codes"): 1 input error, 2 usage error (click), and these.
+EXIT_CALLS_FAILED = 3
+EXIT_GATE_FAILED = 4
+EXIT_BUDGET = 5
+
+
+class RunIncomplete(RuntimeError):
+    """The run ended without every trial done well: calls failed beyond the allowed error rate, a call error
+    no retry can fix stopped it, or the cost cap was reached. Finished trials are stored; rerunning the same
+    command resumes. `exit_code` is the documented exit status for it."""
+
+    def __init__(self, message: str, run_dir: Path, exit_code: int):
+        super().__init__(message)
+        self.run_dir, self.exit_code = run_dir, exit_code
 
 
 def check_counts(**counts) -> None:
@@ -76,12 +94,12 @@ def check_counts(**counts) -> None:
             raise ValueError(f"--{name} must be at least 1")
 
 
-def resolve_models(names, settings: Settings, *, acts: bool = False, role: str = "judge") -> dict:
-    """Model strings -> Models, checked before anything is written; a unit whose model must act with tools
-    cannot take a SYNTHETIC judge."""
+def resolve_models(settings: dict[str, Settings], *, acts: bool = False, role: str = "judge") -> dict:
+    """Model strings (with their settings) -> Models, checked before anything is written (unknown provider,
+    missing key, missing weights); a unit whose model must act with tools cannot take a SYNTHETIC judge."""
     models = {}
-    for name in names:
-        model = resolve(name, settings)
+    for name, s in settings.items():
+        model = resolve(name, s)
         if acts and model.synthetic:
             raise ModelError(f"sim/ judges cannot act with tools: give a real model as the {role}")
         models[name] = model
@@ -156,10 +174,11 @@ def write_manifest(run_dir: Path, spec: RunSpec, trials: list[Trial], options: d
 # -- execution --------------------------------------------------------------------------------------------
 
 async def run_trials(store: RunStore, spec: RunSpec, trials: list[Trial], outcome: RunOutcome, concurrency: int = 8,
-                     show_progress: bool = True, console=None) -> RunOutcome:
+                     show_progress: bool = True, console=None, max_cost: float | None = None) -> RunOutcome:
     """Run the trials not yet finished, at most `concurrency` at once (and at most a model's own bound for
     its calls), storing each record as it lands. A trial that raises is stored as the unit's error record
-    (the run goes on; a rerun retries it)."""
+    (the run goes on; a rerun retries it), except a fatal call error, which stops the run; no new trial
+    starts once the run's spend reaches `max_cost` dollars."""
     from rich.console import Console
     from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
                                TimeRemainingColumn)
@@ -180,6 +199,13 @@ async def run_trials(store: RunStore, spec: RunSpec, trials: list[Trial], outcom
               if m is not None and m.max_concurrency}
     no_limit = contextlib.nullcontext()
 
+    models = [m for m in spec.models.values() if m is not None]
+
+    def status() -> str:
+        counts = outcome.statuses + sum((m.events for m in models), Counter())
+        text = " ".join(f"{k}={v}" for k, v in sorted(counts.items()))
+        return text + (f" ${outcome.cost_usd:.4f}" if outcome.cost_usd else "")
+
     async def one(trial: Trial):
         started = time.perf_counter()
         try:
@@ -187,11 +213,16 @@ async def run_trials(store: RunStore, spec: RunSpec, trials: list[Trial], outcom
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # provider errors after retries, timeouts: recorded, the run goes on
-            message = redact(f"{type(exc).__name__}: {exc}")[:2000]
+            message = redact(f"{type(exc).__name__}: {exc}" if not isinstance(exc, CallError) else str(exc))[:2000]
+            if getattr(exc, "fatal", False) and outcome.stopped is None:
+                outcome.stopped = f"{trial.judge}: {message}"
             return spec.unit.error(trial, message, time.perf_counter() - started)
 
     async def worker() -> None:
-        while True:
+        while outcome.stopped is None:
+            if max_cost is not None and outcome.cost_usd >= max_cost:
+                outcome.stopped = f"the run's cost reached --max-cost ${max_cost:g} (spent ${outcome.cost_usd:.4f})"
+                return
             try:
                 trial = queue.get_nowait()
             except asyncio.QueueEmpty:
@@ -201,8 +232,8 @@ async def run_trials(store: RunStore, spec: RunSpec, trials: list[Trial], outcom
             store.put(trial, record)
             outcome.done += 1
             outcome.statuses[record.status] += 1
-            progress.update(task_id, advance=1,
-                            status=" ".join(f"{k}={v}" for k, v in sorted(outcome.statuses.items())))
+            outcome.cost_usd += record.cost_usd or 0.0
+            progress.update(task_id, advance=1, status=status())
 
     with progress:
         await asyncio.gather(*(worker() for _ in range(max(1, min(concurrency, len(todo))))))
@@ -210,18 +241,43 @@ async def run_trials(store: RunStore, spec: RunSpec, trials: list[Trial], outcom
 
 
 def execute(spec: RunSpec, *, runs_dir: str | Path = "runs", run_id: str | None = None, concurrency: int = 8,
-            show_progress: bool = True, argv: list[str] | None = None, options: dict | None = None) -> RunOutcome:
-    """Plan the trials, open (or resume) the run folder, run what is not finished; return the outcome."""
+            show_progress: bool = True, argv: list[str] | None = None, options: dict | None = None,
+            max_error_rate: float | None = 0.05, max_cost: float | None = None) -> RunOutcome:
+    """Plan the trials, open (or resume) the run folder, run what is not finished; return the outcome.
+
+    Raises RunIncomplete (after storing everything finished) when a fatal call error stopped the run, when
+    the cost cap stopped it, or when more than `max_error_rate` of a judge's trials end in a call error."""
+    if max_cost is not None and max_cost <= 0:
+        raise ValueError("--max-cost must be a positive number of dollars")
     trials = plan(spec)
     run_dir = Path(runs_dir) / (run_id or default_run_id(spec))
     run_dir.mkdir(parents=True, exist_ok=True)
-    write_manifest(run_dir, spec, trials, {"concurrency": concurrency} | (options or {}), argv)
+    write_manifest(run_dir, spec, trials, {"concurrency": concurrency, "max_error_rate": max_error_rate,
+                                           "max_cost": max_cost} | (options or {}), argv)
     outcome = RunOutcome(run_dir=run_dir, planned=len(trials), skipped=0)
     store = RunStore(run_dir / "run.sqlite")
     try:
         items = [s for s in spec.subjects if hasattr(s, "item_id")]
         store.register(items, spec.framings, {name: spec.judge_config(name) for name in spec.models})
-        asyncio.run(run_trials(store, spec, trials, outcome, concurrency=concurrency, show_progress=show_progress))
+        outcome.cost_usd = store.cost()
+        asyncio.run(run_trials(store, spec, trials, outcome, concurrency=concurrency, show_progress=show_progress,
+                               max_cost=max_cost))
+        errors = store.errors()
     finally:
         store.close()
+    resume = "finished trials are stored; rerun the same command to resume"
+    if outcome.stopped and outcome.stopped.startswith("the run's cost"):
+        raise RunIncomplete(f"stopped: {outcome.stopped}; {resume} (with a higher --max-cost)", run_dir, EXIT_BUDGET)
+    if outcome.stopped:
+        raise RunIncomplete(f"stopped: {outcome.stopped}\n{resume}", run_dir, EXIT_CALLS_FAILED)
+    failing = []
+    for judge in spec.models:
+        mine = [t.trial_id for t in trials if t.judge == judge]
+        failed = [errors[i] for i in mine if i in errors]
+        if mine and max_error_rate is not None and len(failed) / len(mine) > max_error_rate:
+            failing.append(f"{judge}: {len(failed)} of {len(mine)} trials failed ({len(failed) / len(mine):.0%} > "
+                           f"--max-error-rate {max_error_rate:.0%}); first error: {failed[0]}")
+    if failing:
+        raise RunIncomplete("calls failed: " + "\n".join(failing) + f"\n{resume} (failed trials are retried)",
+                            run_dir, EXIT_CALLS_FAILED)
     return outcome

@@ -180,6 +180,19 @@ class RunStore:
         self.db.execute(f"INSERT OR REPLACE INTO {table} ({cols}) VALUES ({','.join('?' * len(row))})",
                         list(row.values()))
 
+    def errors(self) -> dict[str, str]:
+        """Trials whose last attempt ended in a call error, with the error (a rerun retries them)."""
+        return dict(self.db.execute(
+            "SELECT trial_id, error FROM grades WHERE parse_status = 'error' UNION ALL "
+            "SELECT episode_id, error FROM episodes WHERE error IS NOT NULL UNION ALL "
+            "SELECT trial_id, error FROM answers WHERE error IS NOT NULL ORDER BY 1"))
+
+    def cost(self) -> float:
+        """Dollars the run's stored trials cost."""
+        return float(self.db.execute(
+            "SELECT COALESCE(SUM(c), 0) FROM (SELECT SUM(cost_usd) AS c FROM grades UNION ALL "
+            "SELECT SUM(cost_usd) FROM episodes UNION ALL SELECT SUM(cost_usd) FROM answers)").fetchone()[0])
+
     # -- reading (analysis) --------------------------------------------------------------------------------
     def _columns(self, table: str) -> set[str]:
         return {r[1] for r in self.db.execute(f"PRAGMA table_info({table})")}

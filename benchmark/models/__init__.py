@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from benchmark.models.base import Completion, Model, ModelError, Oracle, ReplyFormat, Request, Settings
+from benchmark.models.base import CallError, Completion, Model, ModelError, Oracle, ReplyFormat, Request, Settings
 
 
 def _litellm() -> type[Model]:
@@ -50,4 +50,4 @@ def resolve(name: str, settings: Settings | None = None) -> Model:
     return PROVIDERS.get(prefix, DEFAULT_PROVIDER)()(name, settings or Settings())
 
 
-__all__ = ["Completion", "Model", "ModelError", "Oracle", "ReplyFormat", "Request", "Settings", "register", "resolve"]
+__all__ = ["CallError", "Completion", "Model", "ModelError", "Oracle", "ReplyFormat", "Request", "Settings", "register", "resolve"]

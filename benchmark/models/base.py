@@ -9,12 +9,23 @@ in these terms.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 
 class ModelError(ValueError):
-    """A model string or setting cannot be used (unknown provider prefix, missing file, ...)."""
+    """A model string or setting cannot be used (unknown provider prefix, missing key or file, ...)."""
+
+
+class CallError(RuntimeError):
+    """A model call failed for good: after its retries, or at once for errors no retry can fix. `fatal`
+    errors (authentication, permission, unknown model, unsupported parameter) would fail every call the
+    same way, so the run stops on the first one."""
+
+    def __init__(self, message: str, fatal: bool = False):
+        super().__init__(message)
+        self.fatal = fatal
 
 
 @dataclass(frozen=True)
@@ -84,8 +95,10 @@ class Settings:
     timeout: float = 120.0
     retries: int = 4
     api_base: str | None = None
-    structured: bool | None = None  # send the reply schema (None: the provider's default)
+    structured: bool | None = None  # ask for the reply schema (None: wherever the provider supports it)
+    logprobs: bool | None = None  # ask for token log-probabilities for G-Eval (None: wherever supported)
     cache: bool = True
+    extra: dict = field(default_factory=dict)  # provider arguments passed as they are (e.g. reasoning_effort)
 
 
 class Model:
@@ -99,7 +112,12 @@ class Model:
     structured_by_default = False  # does this provider get the reply schema unless told otherwise?
 
     def __init__(self, name: str, settings: Settings):
+        if settings.timeout <= 0:
+            raise ModelError(f"--timeout must be a positive number of seconds, got {settings.timeout:g}")
+        if settings.retries < 0:
+            raise ModelError(f"--retries must be 0 or more, got {settings.retries}")
         self.name, self.settings = name, settings
+        self.events: Counter = Counter()  # retried, rate_limited: shown while a run goes
         self._cache = None
         if settings.cache and not self.synthetic:
             from benchmark.models.cache import ResponseCache
@@ -149,7 +167,7 @@ class Model:
         return {"kind": self.kind, "synthetic": self.synthetic, "model": self.name,
                 "api_base": redact(s.api_base) if s.api_base else None, "temperature": s.temperature, "seed": s.seed,
                 "max_tokens": s.max_tokens, "timeout": s.timeout, "num_retries": s.retries,
-                "structured": self.structured}
+                "structured": self.structured} | ({"extra": s.extra} if s.extra else {})
 
     def identity(self) -> dict:
         """What makes two runs' trials the same: the description without the settings that do not shape replies."""

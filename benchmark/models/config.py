@@ -1,0 +1,53 @@
+"""Per-judge settings from a small TOML file, for runs that mix judges (an embedded model, a local server,
+hosted APIs) that each need their own endpoint or provider arguments:
+
+    [judges."openai/gpt-5.2"]
+    extra = { reasoning_effort = "low" }        # passed to the provider as they are
+
+    [judges."hosted_vllm/Qwen/Qwen3-8B"]
+    api_base = "http://gpu-box:8000/v1"
+    temperature = 0.7
+    timeout = 300
+
+Keys: api_base, temperature, max_tokens, timeout, retries, structured, logprobs, extra. Never put keys in
+it: API keys come from the environment.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from pathlib import Path
+from typing import Callable
+
+from benchmark.models.base import ModelError, Settings
+
+ALLOWED = {"api_base": str, "temperature": (int, float), "max_tokens": int, "timeout": (int, float), "retries": int,
+           "structured": bool, "logprobs": bool, "extra": dict}
+
+
+def load_judges_config(path: str | Path) -> dict[str, Callable[[Settings], Settings]]:
+    """judge name -> a function that puts that judge's settings over the run's."""
+    path = Path(path)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ModelError(f"{path}: no such judges config file") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ModelError(f"{path}: not valid TOML: {exc}") from None
+    judges = raw.get("judges")
+    if not isinstance(judges, dict) or set(raw) != {"judges"}:
+        raise ModelError(f'{path}: expected only [judges."<model>"] tables')
+    out = {}
+    for name, table in judges.items():
+        if not isinstance(table, dict):
+            raise ModelError(f'{path}: [judges."{name}"] must be a table')
+        for key, value in table.items():
+            if key not in ALLOWED:
+                raise ModelError(f'{path}: [judges."{name}"] field \'{key}\': unknown (allowed: {", ".join(ALLOWED)})')
+            if isinstance(value, bool) != (ALLOWED[key] is bool) or not isinstance(value, ALLOWED[key]):
+                raise ModelError(f'{path}: [judges."{name}"] field \'{key}\': wrong type {type(value).__name__}')
+            if key == "extra" and any(k.lower() in ("api_key", "key", "token") for k in value):
+                raise ModelError(f'{path}: [judges."{name}"] extra: keys belong in the environment, not in a file')
+        out[name] = lambda s, t=dict(table): dataclasses.replace(s, **t)
+    return out
