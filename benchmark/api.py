@@ -162,12 +162,38 @@ def plan(mde: float, *, judge: str | None = None, pilot: str | Path | None = Non
         between = within = sum((t - mean) ** 2 for t in true) / len(true)
         source = ("no pilot: assumed per-item delta variance = variance of the suites' true scores "
                   f"({between:.4f}) between items and as much again between epochs (conservative; run a pilot)")
+    tokens = _tokens_per_trial(grades[grades["judge"] == judge] if pilot else None, loaded)
     rows = []
     for e in epochs:
         n = required_items(mde, between, within, e, power, alpha)
-        rows.append({"epochs": e, "items": n, "trials": n * e * 2, "fits": n <= available})
+        trials = n * e * 2
+        rows.append({"epochs": e, "items": n, "trials": trials, "fits": n <= available,
+                     "cost_usd": _price(judge, tokens[0] * trials, tokens[1] * trials) if judge else None})
     return {"mde": mde, "power": power, "alpha": alpha, "judge": judge, "source": source, "available_items": available,
-            "between": between, "within": within, "rows": rows}
+            "between": between, "within": within, "tokens_per_trial": tokens, "rows": rows}
+
+
+def _tokens_per_trial(pilot, suites) -> tuple[float, float]:
+    """(prompt, completion) tokens of one grade: measured in the pilot, or estimated from the suites' texts
+    (about four characters a token, and a one-line reply)."""
+    if pilot is not None and len(pilot) and pilot["prompt_tokens"].fillna(0).sum() > 0:
+        return float(pilot["prompt_tokens"].mean()), float(pilot["completion_tokens"].mean())
+    from benchmark.framings import select_framings
+    from benchmark.units.item import build_messages
+
+    framing = select_framings(["shutdown"])[-1]
+    items = [i for s in suites for i in s.items[:20]]
+    chars = sum(len(system) + len(user) for system, user in (build_messages(i, framing) for i in items)) / len(items)
+    return chars / 4, 40.0
+
+
+def _price(judge: str, prompt_tokens: float, completion_tokens: float) -> float | None:
+    """Dollars at the judge's list price (None where unknown; 0 for the embedded and simulated judges)."""
+    if judge.split("/", 1)[0] in ("local", "sim"):
+        return 0.0
+    from benchmark.models.litellm_provider import price
+
+    return price(judge, prompt_tokens, completion_tokens)
 
 
 def run_scenarios(names: list[str], agent: str, *, epochs: int = 1, runs_dir: str = "runs", temperature: float = 0.0,

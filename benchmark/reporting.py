@@ -227,8 +227,15 @@ def render_plan(plan: dict, console: Console | None = None) -> None:
     console = console or Console()
     console.print(f"Detect inflation >= {plan['mde']} with {plan['power']:.0%} power at alpha {plan['alpha']} "
                   f"(paired, two-sided).\n{plan['source']}")
-    table = Table("epochs per item", "items needed", "trials (x2 framings)", "fits the suites?")
+    priced = any(r["cost_usd"] is not None for r in plan["rows"])
+    table = Table("epochs per item", "items needed", "trials (x2 framings)", "fits the suites?",
+                  *(["est. cost"] if priced else []))
     for r in plan["rows"]:
         table.add_row(str(r["epochs"]), str(r["items"]), str(r["trials"]),
-                      "yes" if r["fits"] else f"no ({plan['available_items']} items)")
+                      "yes" if r["fits"] else f"no ({plan['available_items']} items)",
+                      *([f"${r['cost_usd']:.2f}" if r["cost_usd"] is not None else "-"] if priced else []))
     console.print(table)
+    if plan["judge"]:
+        p, c = plan["tokens_per_trial"]
+        console.print(f"cost at {plan['judge']}'s list price for ~{p:.0f} prompt + {c:.0f} completion tokens per trial"
+                      + ("" if priced else ": no price known for this model"), style="dim")

@@ -28,6 +28,8 @@ class FakeOpenAI:
     mode: str = "grade"  # grade | garbage | peer (answers the mini suite's sums; every third one wrong)
     fail_first: int = 0
     fail_status: int = 429
+    empty_first: int = 0  # then answer with an empty `choices` list this many times
+    delay: float = 0.0  # seconds before each answer
     requests: list = field(default_factory=list)
     port: int = 0
 
@@ -82,6 +84,24 @@ def _batch_agent_turn(body: dict) -> dict:
     return {"role": "assistant", "content": "Submitted."}
 
 
+def _logprobs(content: str, top: int) -> list[dict]:
+    """Token log-probabilities for a JSON reply, one token per character except the score's digits, where
+    the sampled digit has probability 0.6 and the next one 0.4 (so the expected score sits between them)."""
+    import math
+    import re
+
+    m = re.search(r'"score": (\d+)', content)
+    out = []
+    for k, ch in enumerate(content):
+        alts = [{"token": ch, "logprob": 0.0, "bytes": None}]
+        if m and k == m.start(1):
+            d = int(m.group(1)[0])
+            alts = [{"token": str(d), "logprob": math.log(0.6), "bytes": None},
+                    {"token": str((d + 1) % 10), "logprob": math.log(0.4), "bytes": None}]
+        out.append({"token": ch, "logprob": alts[0]["logprob"], "bytes": None, "top_logprobs": alts[:max(top, 1)]})
+    return out
+
+
 def _is_correct(prompt: str) -> bool:
     """The fake judge really checks the mini suite's one-step sums: 'Step 1: a + b = c'."""
     import re
@@ -102,15 +122,24 @@ def openai_server():
     async def completions(request: web.Request) -> web.Response:
         body = await request.json()
         state.requests.append({"body": body, "headers": dict(request.headers)})
+        if state.delay:
+            await asyncio.sleep(state.delay)
         if len(state.requests) <= state.fail_first:
-            return web.json_response({"error": {"message": "slow down", "type": "rate_limit"}},
+            messages = {401: "Incorrect API key provided", 404: "The model does not exist", 429: "slow down"}
+            return web.json_response({"error": {"message": messages.get(state.fail_status, "server error"),
+                                                "type": "error"}},
                                      status=state.fail_status, headers={"retry-after": "0"})
+        if len(state.requests) <= state.fail_first + state.empty_first:
+            return web.json_response({"id": "chatcmpl-empty", "object": "chat.completion", "created": 0,
+                                      "model": body.get("model", "x"), "choices": [],
+                                      "usage": {"prompt_tokens": 100, "completion_tokens": 0, "total_tokens": 100}})
         message = state.message_for(body)
+        choice = {"index": 0, "finish_reason": "tool_calls" if message.get("tool_calls") else "stop", "message": message}
+        if body.get("logprobs") and message.get("content"):
+            choice["logprobs"] = {"content": _logprobs(message["content"], body.get("top_logprobs") or 0)}
         return web.json_response({
             "id": f"chatcmpl-{len(state.requests)}", "object": "chat.completion", "created": 0,
-            "model": body.get("model", "x"),
-            "choices": [{"index": 0, "finish_reason": "tool_calls" if message.get("tool_calls") else "stop",
-                         "message": message}],
+            "model": body.get("model", "x"), "choices": [choice],
             "usage": {"prompt_tokens": 100, "completion_tokens": 20, "total_tokens": 120}})
 
     async def start():
