@@ -26,6 +26,10 @@ from benchmark.models.geval import from_logprobs
 litellm.suppress_debug_info = True
 litellm.telemetry = False
 
+# Providers whose API takes JSON mode but not a JSON schema, whatever litellm's model map says (DeepSeek
+# answers json_schema with "This response_format type is unavailable now").
+JSON_MODE_ONLY = {"deepseek"}
+OPENAI_COMPATIBLE = {"openai", "hosted_vllm", "custom_openai", "openai_like", "lm_studio", "llamafile"}
 TOP_LOGPROBS = 5  # alternatives per token: enough for the score digit's distribution, accepted by every API
 FATAL = (litellm.AuthenticationError, litellm.PermissionDeniedError, litellm.NotFoundError,
          litellm.UnsupportedParamsError)
@@ -78,12 +82,15 @@ class LitellmModel(Model):
         wanted = self.structured_by_default if self.settings.structured is None else self.settings.structured
         if not wanted or "response_format" not in self.supported:
             return "prompt"
+        if self.provider in JSON_MODE_ONLY:
+            return "json_object"
         try:
             schema = litellm.supports_response_schema(model=self.name, custom_llm_provider=self.provider)
         except Exception:
             schema = False
         # an OpenAI-compatible server (vLLM, llama.cpp, ...) takes json_schema whatever its model is called
-        return "json_schema" if schema or self.settings.api_base else "json_object"
+        served = self.settings.api_base is not None and self.provider in OPENAI_COMPATIBLE
+        return "json_schema" if schema or served else "json_object"
 
     @property
     def logprobs(self) -> bool:
