@@ -45,6 +45,7 @@ class GradeConfig:
     temperature: float = 0.0
     max_tokens: int = 256
     api_base: str | None = None
+    structured: str = "auto"  # how to ask for the reply format (models.base.STRUCTURED)
     concurrency: int = 8
     timeout: float = 120.0
     retries: int = 4
@@ -60,11 +61,11 @@ class GradeConfig:
         return {"judges": list(self.judges), "suites": list(self.suites), "framings": list(self.framings),
                 "design": self.design, "unit": self.unit, "sheets": self.sheets if self.unit != "item" else None,
                 "epochs": self.epochs, "limit": self.limit, "seed": self.seed, "temperature": self.temperature,
-                "max_tokens": self.max_tokens, "api_base": redact(self.api_base)}
+                "max_tokens": self.max_tokens, "api_base": redact(self.api_base), "structured": self.structured}
 
     def settings(self) -> Settings:
         return Settings(temperature=self.temperature, seed=self.seed, max_tokens=self.max_tokens, timeout=self.timeout,
-                        retries=self.retries, api_base=self.api_base, cache=self.cache)
+                        retries=self.retries, api_base=self.api_base, structured=self.structured, cache=self.cache)
 
     def judge_settings(self) -> dict[str, Settings]:
         """Settings per judge: the run's, with what a --judges-config file says for that judge on top."""

@@ -70,6 +70,10 @@ def main() -> None:
 @click.option("--temperature", default=0.0, show_default=True, help="Judge sampling temperature.")
 @click.option("--max-tokens", default=256, show_default=True)
 @click.option("--api-base", default=None, help="Base URL of an OpenAI-compatible server.")
+@click.option("--structured", type=click.Choice(["auto", "json_schema", "json_object", "grammar", "prompt"]),
+              default="auto", show_default=True,
+              help="How to ask for the reply format: auto (the provider's best: a JSON schema, JSON mode or the "
+                   "prompt alone; a grammar for the embedded model), or force one; grammar for llama.cpp servers.")
 @click.option("--concurrency", default=8, show_default=True, help="Model calls in flight at once.")
 @click.option("--timeout", default=120.0, show_default=True, help="Seconds per model call.")
 @click.option("--retries", default=4, show_default=True, help="Retries in total per call, with backoff, on rate limits, "
@@ -92,7 +96,7 @@ def main() -> None:
 @click.pass_context
 @_friendly
 def grade(ctx, judges, suites, framings, framings_dirs, design, unit, sheets, epochs, limit, seed, temperature, max_tokens, api_base,
-          concurrency, timeout, retries, no_cache, max_error_rate, max_cost, judges_config, runs_dir, run_id, protocol,
+          structured, concurrency, timeout, retries, no_cache, max_error_rate, max_cost, judges_config, runs_dir, run_id, protocol,
           json_out, quiet):
     """Grade peer responses under control and threat framings, then report inflation."""
     from benchmark.api import DEFAULT_FRAMINGS, DEFAULT_SUITES, STUDY_PROTOCOL, GradeConfig, grade as run_grade, report
@@ -108,7 +112,8 @@ def grade(ctx, judges, suites, framings, framings_dirs, design, unit, sheets, ep
     config = GradeConfig(
         judges=_split(judges), suites=_split(suites) or DEFAULT_SUITES,
         framings=_split(framings) or DEFAULT_FRAMINGS, framings_dirs=framings_dirs, design=design, unit=unit, sheets=sheets, epochs=epochs, limit=limit,
-        seed=seed, temperature=temperature, max_tokens=max_tokens, api_base=api_base, concurrency=concurrency,
+        seed=seed, temperature=temperature, max_tokens=max_tokens, api_base=api_base, structured=structured,
+        concurrency=concurrency,
         timeout=timeout, retries=retries, cache=not no_cache, runs_dir=runs_dir, run_id=run_id,
         max_error_rate=max_error_rate, max_cost=max_cost, judges_config=judges_config)
     stop = None

@@ -116,7 +116,7 @@ def test_unsupported_parameters_are_dropped_per_provider_and_recorded():
     wire = claude.wire(Request(messages=({"role": "user", "content": "hi"},), reply=REPLY), seed=3)
     assert "seed" not in wire and "logprobs" not in wire and wire["response_format"]["type"] == "json_schema"
     assert claude.describe()["params"] == {"sent": ["response_format"], "dropped": ["seed", "logprobs", "top_logprobs"]}
-    plain = resolve("ollama/llama3", Settings(structured=False, logprobs=False))
+    plain = resolve("ollama/llama3", Settings(structured="prompt", logprobs=False))
     assert plain.structured == "prompt" and plain.describe()["params"] == {"sent": ["seed"], "dropped": []}
 
 

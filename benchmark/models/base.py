@@ -82,6 +82,9 @@ class Completion:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
 
 
+# How a reply format is asked for: a JSON schema (structured output), JSON mode, an exact GBNF grammar (the
+# embedded model; llama.cpp servers), or the prompt's own words only. "auto" picks per provider.
+STRUCTURED = ("auto", "json_schema", "json_object", "grammar", "prompt")
 OPERATIONAL = ("timeout", "num_retries", "api_base")  # settings that change how a call is made, not its reply
 
 
@@ -95,7 +98,7 @@ class Settings:
     timeout: float = 120.0
     retries: int = 4
     api_base: str | None = None
-    structured: bool | None = None  # ask for the reply schema (None: wherever the provider supports it)
+    structured: str = "auto"  # how to ask for the reply format: one of STRUCTURED (auto: the provider's best)
     logprobs: bool | None = None  # ask for token log-probabilities for G-Eval (None: wherever supported)
     cache: bool = True
     extra: dict = field(default_factory=dict)  # provider arguments passed as they are (e.g. reasoning_effort)
@@ -109,11 +112,13 @@ class Model:
     synthetic = False
     max_concurrency: int | None = None  # per-model bound on calls in flight (None: the run's concurrency)
     kind = "llm"
-    structured_by_default = False  # does this provider get the reply schema unless told otherwise?
+    auto_structured = "prompt"  # what "auto" means for this provider
 
     def __init__(self, name: str, settings: Settings):
         if settings.timeout <= 0:
             raise ModelError(f"--timeout must be a positive number of seconds, got {settings.timeout:g}")
+        if settings.structured not in STRUCTURED:
+            raise ModelError(f"--structured must be one of {', '.join(STRUCTURED)}, got '{settings.structured}'")
         if settings.retries < 0:
             raise ModelError(f"--retries must be 0 or more, got {settings.retries}")
         self.name, self.settings = name, settings
@@ -137,9 +142,10 @@ class Model:
         return max(self.settings.max_tokens, request.max_tokens or 0)
 
     @property
-    def structured(self) -> bool:
+    def structured(self) -> str:
+        """How this model is asked for a unit's reply format (one of STRUCTURED, "auto" resolved)."""
         s = self.settings.structured
-        return self.structured_by_default if s is None else s
+        return self.auto_structured if s == "auto" else s
 
     async def complete(self, request: Request, epoch: int = 0) -> Completion:
         """One call for sample `epoch` (seed = the model's seed + epoch, so epochs are distinct samples)."""

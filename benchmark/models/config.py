@@ -23,7 +23,7 @@ from typing import Callable
 from benchmark.models.base import ModelError, Settings
 
 ALLOWED = {"api_base": str, "temperature": (int, float), "max_tokens": int, "timeout": (int, float), "retries": int,
-           "structured": bool, "logprobs": bool, "extra": dict}
+           "structured": str, "logprobs": bool, "extra": dict}
 
 
 def load_judges_config(path: str | Path) -> dict[str, Callable[[Settings], Settings]]:

@@ -6,7 +6,7 @@ provider takes (litellm's list of supported parameters: a seed where supported, 
 structured output where supported, else JSON mode, else the prompt alone; log-probabilities for G-Eval
 where supported) and records what it sent and dropped. Retries are peer-bench's own: `retries` means that
 many retries in total (litellm's and the HTTP client's own are off), with backoff, for rate limits,
-server and connection errors, timeouts and empty or truncated replies; errors no retry can fix
+server and connection errors, timeouts, empty replies and (when sampling) truncated ones; errors no retry can fix
 (authentication, permission, unknown model, bad request) fail at once.
 """
 
@@ -51,7 +51,6 @@ def _retryable(exc: BaseException) -> bool:
 
 
 class LitellmModel(Model):
-    structured_by_default = True
 
     def __init__(self, name: str, settings: Settings):
         try:
@@ -78,17 +77,23 @@ class LitellmModel(Model):
     # -- what is sent ---------------------------------------------------------------------------------
     @property
     def structured(self) -> str:
-        """How the reply format is asked for: json_schema, json_object (JSON mode) or prompt (the words only)."""
-        wanted = self.structured_by_default if self.settings.structured is None else self.settings.structured
-        if not wanted or "response_format" not in self.supported:
+        """How the reply format is asked for (see base.STRUCTURED). Explicit modes are sent as asked (a JSON
+        mode only where the provider takes response_format); "auto" sends the JSON schema where litellm
+        knows the model takes one (or to an OpenAI-compatible server), JSON mode where only that, else the
+        prompt alone. "grammar" sends the unit's exact GBNF grammar, which llama.cpp servers take."""
+        mode = self.settings.structured
+        if mode == "grammar" or mode == "prompt":
+            return mode
+        if "response_format" not in self.supported:
             return "prompt"
+        if mode != "auto":
+            return mode
         if self.provider in JSON_MODE_ONLY:
             return "json_object"
         try:
             schema = litellm.supports_response_schema(model=self.name, custom_llm_provider=self.provider)
         except Exception:
             schema = False
-        # an OpenAI-compatible server (vLLM, llama.cpp, ...) takes json_schema whatever its model is called
         served = self.settings.api_base is not None and self.provider in OPENAI_COMPATIBLE
         return "json_schema" if schema or served else "json_object"
 
@@ -99,10 +104,11 @@ class LitellmModel(Model):
 
     def params(self) -> dict:
         """Which optional parameters go to this provider and which are dropped (recorded in the manifest)."""
-        wanted = ["seed"] + (["response_format"] if self.settings.structured is not False else []) \
+        reply_param = "grammar" if self.settings.structured == "grammar" else "response_format"
+        wanted = ["seed"] + ([reply_param] if self.settings.structured != "prompt" else []) \
             + (["logprobs", "top_logprobs"] if self.settings.logprobs is not False else [])
         sent = [p for p in wanted if (p == "seed" and "seed" in self.supported)
-                or (p == "response_format" and self.structured != "prompt") or (p.endswith("logprobs") and self.logprobs)]
+                or (p == reply_param and self.structured != "prompt") or (p.endswith("logprobs") and self.logprobs)]
         return {"sent": sent, "dropped": [p for p in wanted if p not in sent]}
 
     def describe(self) -> dict:
@@ -125,6 +131,8 @@ class LitellmModel(Model):
                 "name": request.reply.name, "schema": request.reply.schema}}
         elif request.reply is not None and self.structured == "json_object":
             req["response_format"] = {"type": "json_object"}
+        elif request.reply is not None and self.structured == "grammar" and request.reply.grammar:
+            req["extra_body"] = {"grammar": request.reply.grammar}
         if request.reply is not None and request.reply.scored_field and self.logprobs:
             req["logprobs"], req["top_logprobs"] = True, TOP_LOGPROBS
         return req | s.extra
@@ -145,7 +153,7 @@ class LitellmModel(Model):
         choice = response.choices[0]
         if not (choice.message.content or "").strip() and not getattr(choice.message, "tool_calls", None):
             raise EmptyReply("the provider returned an empty reply", response)
-        if choice.finish_reason == "length":
+        if choice.finish_reason == "length" and wire["temperature"] > 0:  # a new sample may finish; at 0 it would not
             raise EmptyReply(f"the reply was cut off at max_tokens={wire['max_tokens']}", response)
         return response
 

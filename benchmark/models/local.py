@@ -113,11 +113,11 @@ _grammars: dict[str, object] = {}
 _formatters: dict[int, object] = {}
 
 
-def _constraint(request: Request, structured: bool) -> dict:
+def _constraint(request: Request, structured: str) -> dict:
     """The reply format as llama-cpp-python arguments: the exact grammar when the unit gives one (llama.cpp's
     schema conversion bounds neither integers nor list lengths), else llama's own JSON-schema mode."""
     reply = request.reply
-    if reply is None or not structured:
+    if reply is None or structured == "prompt":
         return {}
     if reply.grammar:
         if reply.grammar not in _grammars:
@@ -173,7 +173,7 @@ class LocalModel(Model):
     """`local/smollm2` or `local/path/to/model.gguf`."""
 
     max_concurrency = 1  # one context per process serves calls one at a time, in order (keeps its prefix warm)
-    structured_by_default = True  # a grammar costs nothing here and makes every reply parseable
+    auto_structured = "grammar"  # a grammar costs nothing here and makes every reply parseable
 
     def __init__(self, name: str, settings: Settings):
         self.file = name.split("/", 1)[1]
@@ -185,7 +185,7 @@ class LocalModel(Model):
         return {"model": self.name, "messages": list(request.messages), "temperature": self.settings.temperature,
                 "max_tokens": self.max_tokens(request), "seed": seed, "tools": list(request.tools),
                 "tool_choice": request.tool_choice, "prefix_until": request.prefix_until,
-                "reply": None if reply is None or not self.structured else [reply.schema, reply.grammar],
+                "reply": None if reply is None or self.structured == "prompt" else [reply.schema, reply.grammar],
                 "scored": None if reply is None else [reply.scored_field, reply.scored_max]}
 
     def _generate(self, request: Request, seed: int) -> Completion:
