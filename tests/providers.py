@@ -17,6 +17,7 @@ server reported, in OpenAI terms (what litellm should put in `usage.prompt_token
     deepseek_server     OpenAI-compatible, DeepSeek's API            deepseek/ -> DeepSeekChatConfig
     anthropic_server    Anthropic Messages API (POST /v1/messages)   anthropic/ -> AnthropicConfig
     gemini_server       Google AI Studio generateContent             gemini/ -> GoogleAIStudioGeminiConfig
+    ollama_server       Ollama's own API (POST /api/generate)        ollama/ -> OllamaConfig
 
 What each adapter sends, as read from litellm 1.106's source (and checked against these fakes):
 
@@ -162,6 +163,20 @@ class FakeProvider:
     def handle(self, method: str, path: str, headers: dict, body) -> tuple[int, dict, dict | None]:
         """(status, reply JSON, usage reported in OpenAI terms or None)."""
         return getattr(self, f"_{self.wire}")(method, path, headers, body)
+
+    # -- Ollama's own API (ollama/<model>: POST /api/generate) -----------------------------------------
+    def _ollama(self, method, path, headers, body):
+        if method == "POST" and path == "/api/show":
+            return 200, {"modelfile": "", "parameters": "", "template": "{{ .Prompt }}",
+                         "details": {"family": "llama"}, "model_info": {"llama.context_length": 8192}}, None
+        if method != "POST" or path != "/api/generate":
+            return 404, {"error": "404 page not found"}, None
+        prompt = body.get("prompt") or ""
+        reply = _grade_reply(prompt if not isinstance(body.get("system"), str) else body["system"] + "\n" + prompt)
+        pt, ct = count_tokens(prompt), count_tokens(reply)
+        return 200, {"model": body.get("model"), "created_at": "2026-11-23T00:00:00Z", "response": reply, "done": True,
+                     "done_reason": "stop", "prompt_eval_count": pt, "eval_count": ct}, \
+            {"prompt_tokens": pt, "completion_tokens": ct}
 
     # -- OpenAI-compatible: vLLM and DeepSeek --------------------------------------------------------
     def _openai_error(self, status: int, message: str, type_: str, code) -> tuple[int, dict, None]:
@@ -412,6 +427,14 @@ def anthropic_tool_server():
     """The Anthropic fake in "tool_use" mode: whenever the request offers tools it answers with a tool_use
     block carrying the grade as the tool's input (forced or not), never with text."""
     yield from _serve(FakeProvider("anthropic", mode="tool_use"))
+
+
+@pytest.fixture
+def ollama_server():
+    """Ollama's own API: POST /api/generate ({model, prompt, options, stream: false}) answered with
+    {response, done, prompt_eval_count, eval_count}; /api/show for model details. Exercises litellm's
+    `ollama/` adapter."""
+    yield from _serve(FakeProvider("ollama"))
 
 
 @pytest.fixture
