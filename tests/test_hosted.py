@@ -174,3 +174,16 @@ def test_plan_estimates_dollars_from_token_counts(openai_server, tmp_path, monke
     assert row["cost_usd"] == pytest.approx(row["trials"] * (100 * 0.15 + 20 * 0.6) / 1e6)
     res = _bench("plan", "--mde", "0.05", "--judge", "openai/gpt-4o-mini", "--suite", str(MINI))
     assert res.exit_code == 0 and "est. cost" in res.output and "$" in res.output
+
+
+def test_rate_limit_hits_and_retries_are_counted_for_the_progress_bar(openai_server, monkeypatch):
+    import asyncio
+
+    from benchmark.models import Request, Settings, resolve
+
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    openai_server.fail_first, openai_server.fail_status = 2, 429
+    model = resolve("openai/x", Settings(api_base=openai_server.base, retries=3, cache=False))
+    c = asyncio.run(model.complete(Request(messages=({"role": "user", "content": "Step 1: 2 + 2 = 4"},))))
+    assert c.text and len(openai_server.requests) == 3
+    assert model.events == {"rate_limited": 2, "retried": 2}
