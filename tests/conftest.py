@@ -116,8 +116,6 @@ def openai_server():
     from aiohttp import web
 
     state = FakeOpenAI()
-    ready = threading.Event()
-    loop = asyncio.new_event_loop()
 
     async def completions(request: web.Request) -> web.Response:
         body = await request.json()
@@ -142,9 +140,20 @@ def openai_server():
             "model": body.get("model", "x"), "choices": [choice],
             "usage": {"prompt_tokens": 100, "completion_tokens": 20, "total_tokens": 120}})
 
+    yield from serve_in_thread(state, lambda app: app.router.add_post("/v1/chat/completions", completions))
+
+
+def serve_in_thread(state, add_routes):
+    """Serve an aiohttp app (routes added by `add_routes(app)`) on 127.0.0.1, a free port, in a thread of its
+    own; sets `state.port` and yields `state` while it runs."""
+    from aiohttp import web
+
+    ready = threading.Event()
+    loop = asyncio.new_event_loop()
+
     async def start():
         app = web.Application()
-        app.router.add_post("/v1/chat/completions", completions)
+        add_routes(app)
         runner = web.AppRunner(app)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -162,6 +171,8 @@ def openai_server():
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
     assert ready.wait(10), "test server did not start"
-    yield state
-    loop.call_soon_threadsafe(loop.stop)
-    thread.join(5)
+    try:
+        yield state
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(5)

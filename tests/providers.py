@@ -43,17 +43,15 @@ What each adapter sends, as read from litellm 1.106's source (and checked agains
 
 from __future__ import annotations
 
-import asyncio
 import json
 import math
 import re
-import threading
 import time
 from dataclasses import dataclass, field
 
 import pytest
 
-from tests.conftest import FakeOpenAI
+from tests.conftest import FakeOpenAI, serve_in_thread
 
 # litellm's name for the tool it forces when it asks a non-native Anthropic model for JSON
 ANTHROPIC_JSON_TOOL = "json_tool_call"
@@ -346,9 +344,6 @@ def _serve(state: FakeProvider):
     """Run `state` as an aiohttp server on 127.0.0.1 (random port) in a thread; yields the state."""
     from aiohttp import web
 
-    ready = threading.Event()
-    loop = asyncio.new_event_loop()
-
     async def any_request(request: web.Request) -> web.Response:
         raw = await request.read()
         try:
@@ -364,31 +359,7 @@ def _serve(state: FakeProvider):
                                "headers": headers, "body": body, "status": status, "reply": reply, "usage": usage})
         return web.json_response(reply, status=status)
 
-    async def start():
-        app = web.Application()
-        app.router.add_route("*", "/{tail:.*}", any_request)
-        runner = web.AppRunner(app)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        state.port = site._server.sockets[0].getsockname()[1]
-        ready.set()
-        return runner
-
-    def serve():
-        asyncio.set_event_loop(loop)
-        runner = loop.run_until_complete(start())
-        loop.run_forever()
-        loop.run_until_complete(runner.cleanup())
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    assert ready.wait(10), "test server did not start"
-    try:
-        yield state
-    finally:
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(5)
+    yield from serve_in_thread(state, lambda app: app.router.add_route("*", "/{tail:.*}", any_request))
 
 
 @pytest.fixture
