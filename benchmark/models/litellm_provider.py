@@ -51,6 +51,7 @@ def _retryable(exc: BaseException) -> bool:
 
 
 class LitellmModel(Model):
+    """Any model string litellm resolves to a provider; checked (provider, credentials) when constructed."""
 
     def __init__(self, name: str, settings: Settings):
         try:
