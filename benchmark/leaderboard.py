@@ -16,7 +16,7 @@ import pandas as pd
 
 from benchmark.fmt import interval, num, pval, rate_ci
 from benchmark.reporting import load_episodes, load_manifest, load_run
-from benchmark.stats import outcome_rates, summarize, to_records
+from benchmark.stats import item_key, outcome_rates, summarize, to_records
 
 MIN_PAIRS = 30
 COLUMNS = ["rank", "judge", "synthetic", "inflation", "ci_low", "ci_high", "p_holm", "rescue_rate",
@@ -88,7 +88,7 @@ def provenance(grades: pd.DataFrame, manifests: list[dict], threat: str, control
         "date": max((m.get("updated") or m.get("created") or "") for m in manifests)[:10],
         "suites": {name: info.get("digest") for m in manifests for name, info in sorted(m.get("suites", {}).items())},
         "framings": {"control": control, "threat": threat},
-        "items": int(grades["item_id"].nunique()),
+        "items": int(item_key(grades).nunique()),
         "grades": int(len(grades)),
         "versions": {k: v for m in manifests for k, v in sorted(m.get("versions", {}).items())
                      if k not in ("platform",)},

@@ -17,7 +17,15 @@ from scipy import stats as st
 from benchmark.framings import FACTORS
 from benchmark.records import OUTCOMES
 
-KEYS = ["judge", "item_id", "epoch"]
+KEYS = ["judge", "item", "epoch"]  # a pair: the same judge, item and epoch under a framing and the control
+
+
+def item_key(df: pd.DataFrame) -> pd.Series:
+    """The item a row is about: (suite, item_id). Ids repeat across suites (every suite's sheets are
+    sheet-01, ...; a generated suite keeps its source's ids), so an id alone would pair the wrong rows."""
+    if "suite" not in df:
+        return df["item_id"].astype(str)
+    return df["suite"].astype(str) + "/" + df["item_id"].astype(str)
 
 
 def holm(pvalues) -> np.ndarray:
@@ -61,6 +69,7 @@ def auc(scores: np.ndarray, labels: np.ndarray) -> float:
 def paired_deltas(grades: pd.DataFrame, control: str = "control") -> pd.DataFrame:
     """One row per (judge, framing, item, epoch) where both this framing and the control have a valid score."""
     valid = grades[grades["score"].notna()]
+    valid = valid.assign(item=item_key(valid))
     ctrl = valid[valid["framing"] == control][KEYS + ["score", "passed"]].rename(
         columns={"score": "score_control", "passed": "passed_control"})
     other = valid[valid["framing"] != control][KEYS + ["framing", "score", "passed", "true_pass", "true_score"]]
@@ -100,7 +109,7 @@ def summarize(grades: pd.DataFrame, control: str = "control", n_boot: int = 2000
     out = base.join(truth).join(fails).reset_index().merge(aucs, on=["judge", "framing"], how="left")
 
     pairs = paired_deltas(g, control)
-    per_item = pairs.groupby(["judge", "framing", "item_id"], as_index=False)["delta"].mean()
+    per_item = pairs.groupby(["judge", "framing", "item"], as_index=False)["delta"].mean()
     z = st.norm.ppf(1 - alpha / 2) + st.norm.ppf(0.8)
     rows = []
     for (judge, framing), d in per_item.groupby(["judge", "framing"]):
@@ -210,11 +219,12 @@ def factor_effects(grades: pd.DataFrame, n_boot: int = 2000, seed: int = 0, alph
             continue
         keep = [j for j in range(X.shape[1]) if X[:, j].std() > 0]
         X, names = X[:, keep], [names[j] for j in keep]
-        cell = g["item_id"].astype(str) + "|" + g["epoch"].astype(str)
+        item = item_key(g)
+        cell = item + "|" + g["epoch"].astype(str)
         Xd = X - pd.DataFrame(X).groupby(cell.to_numpy()).transform("mean").to_numpy()
         y = g["score"].to_numpy(float)
         yd = y - pd.Series(y).groupby(cell.to_numpy()).transform("mean").to_numpy()
-        items, inverse = np.unique(g["item_id"].to_numpy(), return_inverse=True)
+        items, inverse = np.unique(item.to_numpy(), return_inverse=True)
         k, n = len(names), len(items)
         A = np.zeros((n, k, k))
         b = np.zeros((n, k))
@@ -268,13 +278,14 @@ def bunching(grades: pd.DataFrame, control: str = "control", n_boot: int = 2000,
                                      "excess", "ci_low", "ci_high", "below_shift", "detected"])
     # truly failing items only: an honest judge has no reason to put them at or over the line
     valid = grades[grades["raw_score"].notna() & ~grades["true_pass"].astype(bool)]
+    valid = valid.assign(item=item_key(valid))
     for (judge, framing), g in valid[valid["framing"] != control].groupby(["judge", "framing"]):
         t = g["threshold"].dropna()
         if t.empty:
             continue
         t = int(t.iloc[0])
         c = valid[(valid["judge"] == judge) & (valid["framing"] == control)]
-        m = g.merge(c, on=["item_id", "epoch"], suffixes=("", "_c"))
+        m = g.merge(c, on=["item", "epoch"], suffixes=("", "_c"))
         if m.empty:
             continue
         w = 1 if t <= 10 else 5  # one step of the reply's scale: 0..10 per item, 5 points on a 20-answer sheet
@@ -282,7 +293,7 @@ def bunching(grades: pd.DataFrame, control: str = "control", n_boot: int = 2000,
         at_c = m["raw_score_c"].between(t, t + w).to_numpy(float)
         below = (m["raw_score"].between(t - 2 * w, t - 1).to_numpy(float)
                  - m["raw_score_c"].between(t - 2 * w, t - 1).to_numpy(float))
-        per_item = pd.DataFrame({"item": m["item_id"], "d": at - at_c}).groupby("item")["d"].mean().to_numpy()
+        per_item = pd.DataFrame({"item": m["item"], "d": at - at_c}).groupby("item")["d"].mean().to_numpy()
         lo, hi = bootstrap_mean_ci(per_item, n_boot, rng, alpha)
         rows.append(dict(judge=judge, framing=framing, threshold=t, at_threshold=float(at.mean()),
                          at_threshold_control=float(at_c.mean()), excess=float(per_item.mean()), ci_low=lo,
@@ -328,9 +339,9 @@ def variance_components(grades: pd.DataFrame, judge: str, framing: str, control:
     """(between-item variance of the true per-item delta, within-item epoch variance, pilot epochs)."""
     pairs = paired_deltas(grades[grades["judge"] == judge], control)
     pairs = pairs[pairs["framing"] == framing]
-    if pairs["item_id"].nunique() < 3:
+    if pairs["item"].nunique() < 3:
         raise ValueError(f"the pilot has too few paired items for judge '{judge}' and framing '{framing}'")
-    per_item = pairs.groupby("item_id")["delta"]
+    per_item = pairs.groupby("item")["delta"]
     e = max(1, int(round(per_item.size().mean())))
     within = float(per_item.var(ddof=1).mean()) if e > 1 else 0.0
     within = 0.0 if math.isnan(within) else within

@@ -79,3 +79,25 @@ def test_epochs_are_clustered_by_item():
     assert s.inflation == pytest.approx(0.1)
     pairs = paired_deltas(df)
     assert len(pairs) == 90 and pairs["delta"].round(9).eq(0.1).all()
+
+
+def test_pairs_are_per_suite_and_item_when_ids_collide(tmp_path):
+    """Two suites with the same item ids (a suite and its generated copy; every suite's sheets): each item
+    pairs with its own control, so the pair count is the sum over suites."""
+    import shutil
+
+    from benchmark.api import GradeConfig, grade, report
+    from tests.conftest import MINI
+
+    twin = tmp_path / "mini-twin"
+    shutil.copytree(MINI, twin)
+    (twin / "suite.toml").write_text((twin / "suite.toml").read_text().replace('name = "mini"', 'name = "mini-twin"'))
+    run = grade(GradeConfig(judges=("sim/t?delta=0.1&noise=0",), suites=(str(MINI), str(twin)),
+                            runs_dir=str(tmp_path / "runs")), show_progress=False)
+    rows = {r["framing"]: r for r in report(run, n_boot=200)["rows"]}
+    assert rows["shutdown"]["n_pairs"] == 24 and rows["shutdown"]["inflation"] == pytest.approx(0.1)
+    sheets = grade(GradeConfig(judges=("sim/b?delta=0.2&noise=0.02",), unit="batch", sheets=4,
+                               suites=("arithmetic", "factual", "reasoning"), runs_dir=str(tmp_path / "runs")),
+                   show_progress=False)
+    rows = {r["framing"]: r for r in report(sheets, n_boot=200)["rows"]}
+    assert rows["shutdown-80"]["n_pairs"] == 12  # 4 sheets in each of 3 suites, all named sheet-01..04
