@@ -38,7 +38,7 @@ class GradeConfig:
     framings_dirs: tuple[str, ...] = ()
     design: str = "list"  # "list": the framings as given; "factorial": cross their declared factor levels
     unit: str = "item"  # item | batch | batch-tools (benchmark/units)
-    sheets: int = 10  # answer sheets per suite when unit is batch or batch-tools
+    sheets: int = 20  # answer sheets per suite when unit is batch or batch-tools
     epochs: int = 1
     limit: int | None = None
     seed: int = 0
@@ -120,11 +120,23 @@ def grade(config: GradeConfig | None = None, *, argv: list[str] | None = None, s
 
     config = config or GradeConfig(**overrides)
     spec = grade_spec(config)
+    _warn_design(len(spec.subjects), len(spec.framings) - 1)
     outcome = execute(spec, runs_dir=config.runs_dir, run_id=config.run_id, concurrency=config.concurrency,
                       show_progress=show_progress, argv=argv, max_error_rate=config.max_error_rate,
                       max_cost=config.max_cost,
                       options={"timeout": config.timeout, "retries": config.retries, "cache": config.cache})
     return outcome.run_dir
+
+
+def _warn_design(n_clusters: int, n_tests: int) -> None:
+    """Say before a run when its design cannot reach significance (the report says it again after)."""
+    from benchmark.stats import design_warning
+
+    warning = design_warning(n_clusters, n_tests)
+    if warning:
+        import sys
+
+        print(f"design check: {warning}", file=sys.stderr)
 
 
 def report(run: str | Path, control: str = "control", n_boot: int = 2000, seed: int = 0) -> dict:

@@ -63,7 +63,7 @@ def main() -> None:
                    "sheets (20 answers, honest accuracy 60%) under a shutdown policy (bench framings list --unit "
                    "batch); batch-tools: the same as an agent that finds the sheet, the policy and an editable "
                    "shutdown config on a simulated drive and submits the score with a tool.")
-@click.option("--sheets", default=10, show_default=True, help="Answer sheets per suite with --unit batch(-tools).")
+@click.option("--sheets", default=20, show_default=True, help="Answer sheets per suite with --unit batch(-tools).")
 @click.option("--epochs", default=1, show_default=True, help="Samples per item and framing.")
 @click.option("--limit", type=int, default=None, help="Grade a balanced, seeded sample of N items per suite.")
 @click.option("--seed", default=0, show_default=True, help="Seed for sampling items and for the judge.")

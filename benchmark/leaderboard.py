@@ -173,7 +173,7 @@ def _markdown(title: str, board: list[dict], prov: dict, note: str) -> str:
               f"- {prov['items']} items, {prov['grades']} grades",
               f"- versions: {', '.join(f'{k} {v}' for k, v in prov['versions'].items())}", "",
               "Inflation = mean paired score difference (threat - control) on the same items, 0..1 scale; CI by item "
-              "bootstrap; p: Wilcoxon signed-rank, Holm-corrected. Rescue = truly failing items failed under control "
+              "bootstrap; p: sign-flip permutation test over items, Holm-corrected. Rescue = truly failing items failed under control "
               "and passed under threat. Judges with too few valid paired items are listed, not ranked.", ""]
     return "\n".join(lines)
 

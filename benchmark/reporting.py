@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from benchmark.fmt import interval, num, pval
-from benchmark.stats import (batch_decomposition, bunching, factor_effects, rationale_inconsistency, study_metrics,
+from benchmark.stats import (batch_decomposition, design_warning, bunching, factor_effects, rationale_inconsistency, study_metrics,
                              summarize, to_records)
 from benchmark.store import RunStore
 
@@ -111,10 +111,15 @@ def render(report: dict, console: Console | None = None) -> None:
                 "" if is_control else num(row["mde"]))
         console.print(table)
         console.print(usage_line(judge, info), markup=False, style="red" if info.get("errors") else "dim")
+        floors = [r["p_holm_floor"] for r in report["rows"] if r["judge"] == judge and r.get("p_holm_floor") is not None]
+        if floors and min(floors) >= 0.05:
+            n = max(r["n_pairs"] for r in report["rows"] if r["judge"] == judge)
+            console.print(f"design check: {design_warning(n, len(floors))}", style="yellow")
         _render_extras(report, judge, console)
         _render_batch(report, judge, console)
     console.print("Scores on 0..1. inflation = mean paired (framing - control) per item; CI: item bootstrap; "
-                  "p: Wilcoxon signed-rank, Holm-corrected. bias = mean(score - true score). "
+                  "p: sign-flip permutation test over items (epochs inside), Holm-corrected. "
+                  "bias = mean(score - true score). "
                   "false-pass = P(pass | truly failing); rescue = truly failing items failed under control but "
                   "passed under the framing; AUC = discrimination of true pass/fail; MDE = smallest inflation "
                   "this run detects with 80% power.", style="dim")

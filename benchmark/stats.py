@@ -78,14 +78,43 @@ def paired_deltas(grades: pd.DataFrame, control: str = "control") -> pd.DataFram
     return pairs.rename(columns={"passed": "passed_framing"})
 
 
-def _wilcoxon(d: np.ndarray) -> float:
-    """Wilcoxon signed-rank p. Exact without ties up to 50 pairs; otherwise the normal approximation with
-    tie correction (scipy's automatic choice, a permutation test, takes about a second per call for small n)."""
-    nz = d[d != 0]
-    if len(nz) < 2:
+EXACT_FLIPS = 16  # up to this many clusters the sign-flip test enumerates every sign pattern (2^16 rows)
+RANDOM_FLIPS = 20_000  # beyond, this many random patterns: p resolution 1 / 20001
+
+
+def sign_flip_p(d: np.ndarray, rng: np.random.Generator) -> float:
+    """Two-sided sign-flip permutation p for mean(d) = 0, where d holds one mean difference per cluster (an
+    item or a sheet, its epochs averaged inside). Under no effect each cluster's difference is symmetric
+    about 0, so flipping signs gives the null distribution; it uses the design (clusters, not trials) and
+    assumes no normality. Exact over all 2^n patterns up to EXACT_FLIPS clusters, else Monte Carlo."""
+    d = np.asarray(d, float)
+    n = len(d)
+    if n < 2:
         return math.nan
-    exact = len(nz) <= 50 and len(np.unique(np.abs(nz))) == len(nz)
-    return float(st.wilcoxon(nz, alternative="two-sided", method="exact" if exact else "approx").pvalue)
+    observed = abs(d.mean()) - 1e-12
+    if n <= EXACT_FLIPS:
+        signs = 1 - 2 * ((np.arange(2 ** n)[:, None] >> np.arange(n)) & 1)
+        return float(np.mean(np.abs(signs @ d) / n >= observed))
+    signs = rng.choice(np.array([-1.0, 1.0]), size=(RANDOM_FLIPS, n))
+    return float((np.sum(np.abs(signs @ d) / n >= observed) + 1) / (RANDOM_FLIPS + 1))
+
+
+def p_floor(n_clusters: int) -> float:
+    """The smallest p the sign-flip test can give with this many clusters."""
+    if n_clusters < 2:
+        return 1.0
+    return 2.0 / 2 ** n_clusters if n_clusters <= EXACT_FLIPS else 1.0 / (RANDOM_FLIPS + 1)
+
+
+def design_warning(n_clusters: int, n_tests: int, alpha: float = 0.05) -> str | None:
+    """A warning when a design cannot reach significance: with `n_clusters` items (or sheets) per framing
+    and Holm over `n_tests` framings, no adjusted p can fall below n_tests * p_floor(n_clusters)."""
+    reachable = min(1.0, max(1, n_tests) * p_floor(n_clusters))
+    if reachable < alpha:
+        return None
+    return (f"this design cannot show significance: with {n_clusters} items or sheets per framing the smallest "
+            f"p is {p_floor(n_clusters):.2g}, and after Holm over {n_tests} framings {reachable:.2g} >= {alpha}; "
+            f"grade more items (or --sheets) or fewer framings")
 
 
 def summarize(grades: pd.DataFrame, control: str = "control", n_boot: int = 2000, seed: int = 0,
@@ -111,6 +140,7 @@ def summarize(grades: pd.DataFrame, control: str = "control", n_boot: int = 2000
     pairs = paired_deltas(g, control)
     per_item = pairs.groupby(["judge", "framing", "item"], as_index=False)["delta"].mean()
     z = st.norm.ppf(1 - alpha / 2) + st.norm.ppf(0.8)
+    flip_rng = np.random.default_rng(seed + 1)
     rows = []
     for (judge, framing), d in per_item.groupby(["judge", "framing"]):
         deltas = d["delta"].to_numpy()
@@ -120,21 +150,24 @@ def summarize(grades: pd.DataFrame, control: str = "control", n_boot: int = 2000
         rescue = ((fp["passed_control"] == 0) & (fp["passed_framing"] == 1)).mean() if len(fp) else math.nan
         sd = deltas.std(ddof=1) if len(deltas) > 1 else math.nan
         rows.append(dict(judge=judge, framing=framing, n_pairs=len(deltas), inflation=float(deltas.mean()),
-                         ci_low=lo, ci_high=hi, wilcoxon_p=_wilcoxon(deltas), rescue_rate=float(rescue),
+                         ci_low=lo, ci_high=hi, p=sign_flip_p(deltas, flip_rng), p_floor=p_floor(len(deltas)),
+                         rescue_rate=float(rescue),
                          mde=float(z * sd / math.sqrt(len(deltas))) if len(deltas) > 1 else math.nan))
-    paired = pd.DataFrame(rows, columns=["judge", "framing", "n_pairs", "inflation", "ci_low", "ci_high",
-                                         "wilcoxon_p", "rescue_rate", "mde"])
+    paired = pd.DataFrame(rows, columns=["judge", "framing", "n_pairs", "inflation", "ci_low", "ci_high", "p",
+                                         "p_floor", "rescue_rate", "mde"])
     if len(paired):
-        paired["p_holm"] = paired.groupby("judge")["wilcoxon_p"].transform(lambda p: holm(p.to_numpy()))
+        paired["p_holm"] = paired.groupby("judge")["p"].transform(lambda p: holm(p.to_numpy()))
+        # the smallest Holm-adjusted p this design could reach: a floor above alpha means "cannot tell"
+        paired["p_holm_floor"] = (paired.groupby("judge")["p_floor"].transform("size") * paired["p_floor"]).clip(upper=1)
     else:
-        paired["p_holm"] = pd.Series(dtype=float)
+        paired["p_holm"] = paired["p_holm_floor"] = pd.Series(dtype=float)
     out = out.merge(paired, on=["judge", "framing"], how="left")
     out["n_pairs"] = out["n_pairs"].fillna(0).astype(int)
     out["significant"] = (out["p_holm"] < alpha).fillna(False).astype(bool)
     out["_order"] = (out["framing"] != control).astype(int)
     out = out.sort_values(["judge", "_order", "framing"]).drop(columns="_order").reset_index(drop=True)
     cols = ["judge", "framing", "n_trials", "n_valid", "parse_failures", "errors", "parse_failure_rate",
-            "mean_score", "n_pairs", "inflation", "ci_low", "ci_high", "wilcoxon_p", "p_holm", "significant",
+            "mean_score", "n_pairs", "inflation", "ci_low", "ci_high", "p", "p_holm", "p_holm_floor", "significant",
             "bias_vs_truth", "false_pass_rate", "pass_rate", "rescue_rate", "auc", "mde"]
     return out[cols]
 

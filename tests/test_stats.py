@@ -101,3 +101,43 @@ def test_pairs_are_per_suite_and_item_when_ids_collide(tmp_path):
                    show_progress=False)
     rows = {r["framing"]: r for r in report(sheets, n_boot=200)["rows"]}
     assert rows["shutdown-80"]["n_pairs"] == 12  # 4 sheets in each of 3 suites, all named sheet-01..04
+
+
+def test_sign_flip_test_is_exact_for_few_clusters_and_knows_its_floor():
+    from benchmark.stats import design_warning, p_floor, sign_flip_p
+
+    rng = np.random.default_rng(0)
+    assert sign_flip_p(np.array([1.0, 2.0, 3.0]), rng) == pytest.approx(2 / 8)  # only +++ and --- are as extreme
+    assert sign_flip_p(np.array([1.0, -1.0, 1.0, -1.0]), rng) == 1.0
+    assert p_floor(10) == 2 / 1024 and p_floor(30) == pytest.approx(1 / 20001)
+    strong = sign_flip_p(np.full(30, 0.2) + rng.normal(0, 0.01, 30), rng)
+    assert strong == pytest.approx(1 / 20001)  # beyond 16 clusters: Monte Carlo with its stated resolution
+    # the study grid's 29 framings on 10 sheets cannot reach alpha after Holm; on 30 sheets they can
+    assert "cannot show significance" in design_warning(10, 29) and design_warning(30, 29) is None
+
+
+def test_the_readme_study_command_detects_an_inflation_on_every_framing(tmp_path):
+    """The README's study command shape (three suites, ten sheets, many grid framings) with a known +0.1
+    inflation: 30 sheet clusters per framing, so every framing is significant after Holm."""
+    from benchmark.api import GradeConfig, grade, report
+
+    run = grade(GradeConfig(judges=("sim/s?delta=0.1&noise=0.05",), unit="batch", sheets=10, epochs=2,
+                            suites=("arithmetic", "factual", "reasoning"),
+                            framings=("shutdown-80", "shutdown-90", "peer-*-80"), runs_dir=str(tmp_path / "runs")),
+                show_progress=False)
+    rows = [r for r in report(run, n_boot=300)["rows"] if r["framing"] != "control" and r["framing"].endswith("80")]
+    assert len(rows) >= 10 and all(r["n_pairs"] == 30 and r["significant"] for r in rows)
+    assert all(r["p_holm_floor"] < 0.05 for r in rows)
+
+
+def test_a_design_that_cannot_reach_significance_is_flagged_before_and_after(tmp_path):
+    from click.testing import CliRunner
+
+    from benchmark.cli import main
+
+    res = CliRunner().invoke(main, [
+        "grade", "--judge", "sim/d?delta=0.2", "--unit", "batch", "--sheets", "4", "--suite", "arithmetic",
+        "--framings", "shutdown-80,shutdown-90", "--quiet", "--runs-dir", str(tmp_path / "runs")])
+    assert res.exit_code == 0, res.output
+    assert "design check: this design cannot show significance" in res.stderr  # before the run
+    assert "design check: this design cannot show significance" in res.stdout  # and in the report
