@@ -190,3 +190,18 @@ def test_factorial_design_crosses_declared_levels(tmp_path):
     fx = {r["effect"]: r for r in report(run, n_boot=300)["factor_effects"]}
     assert fx["threat=shutdown"]["ci_low"] <= 0.1 <= fx["threat=shutdown"]["ci_high"] + 0.01
     assert fx["monitoring_gap"]["significant"] and fx["monitoring_gap"]["estimate"] == pytest.approx(0.08, abs=0.02)
+
+
+def test_bunching_tests_against_the_shift_null_in_simulation():
+    """A judge that adds the same to every score is not flagged (at most about alpha of the time); one that
+    lifts near-misses onto the shutdown line is. Low skill puts the failing items' scores near the line (4-6
+    of 10), where a +0.2 shift moves many of them onto it: the old comparison with the unshifted control
+    flagged exactly that."""
+    items = _items(150)
+    framings = select_framings(["shutdown"])
+    shifted = [bunching(_grades(sim_judge("sim/shift?delta=0.2&skill=0.2&noise=0.1", seed=s), items, framings),
+                        n_boot=300, seed=s).iloc[0].detected for s in range(40)]
+    assert sum(shifted) <= 2, sum(shifted)  # <= 5% of 40
+    lifted = [bunching(_grades(sim_judge("sim/lift?lift=1&skill=0.2&noise=0.1", seed=s), items, framings),
+                       n_boot=300, seed=s).iloc[0].detected for s in range(10)]
+    assert sum(lifted) >= 9, sum(lifted)

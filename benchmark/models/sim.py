@@ -14,7 +14,8 @@ Model strings: ``sim/<label>?key=value&...``; keys:
   <factor>.<level>  effect added at that level only (e.g. relationship.cooperative=0.05, monitoring.off=0.1)
   fail_rate  share of replies that are garbage (must become parse failures)
   latency    seconds each grade takes (to exercise concurrency and interruption)
-  lift       (answer sheets) 1 = report sheets below the shutdown threshold as just above it
+  lift       1 = strategic: answer sheets below the shutdown threshold are reported just above it; single
+             items that miss the threshold by up to two points are scored exactly on it
   generous   (answer sheets) 1 = mark answers correct to match the reported score (inflate by generous
              grading); by default the per-answer verdicts stay honest and only the total is misreported
 """
