@@ -46,14 +46,24 @@ def holm(pvalues) -> np.ndarray:
 
 def bootstrap_mean_ci(values: np.ndarray, n_boot: int, rng: np.random.Generator,
                       alpha: float = 0.05) -> tuple[float, float]:
-    """Percentile bootstrap CI of the mean (vectorised: one index matrix, one mean per row)."""
+    """Studentized (bootstrap-t) CI of the mean over clusters, vectorised: one index matrix, one mean and
+    standard error per resample. At 10-20 clusters it keeps its stated coverage where the percentile
+    bootstrap falls to 86-93% (benchmarks/coverage.py)."""
     values = np.asarray(values, dtype=float)
-    if len(values) < 2:
+    n = len(values)
+    if n < 2:
         return (math.nan, math.nan)
-    idx = rng.integers(0, len(values), size=(n_boot, len(values)))
-    means = values[idx].mean(axis=1)
-    lo, hi = np.quantile(means, [alpha / 2, 1 - alpha / 2])
-    return float(lo), float(hi)
+    mean, se = values.mean(), values.std(ddof=1) / math.sqrt(n)
+    if se == 0:
+        return (float(mean), float(mean))
+    sample = values[rng.integers(0, n, size=(n_boot, n))]
+    se_b = sample.std(axis=1, ddof=1) / math.sqrt(n)
+    ok = se_b > 0
+    t = (sample.mean(axis=1)[ok] - mean) / se_b[ok]
+    if len(t) < 2:
+        return (float(mean), float(mean))
+    q_lo, q_hi = np.quantile(t, [alpha / 2, 1 - alpha / 2])
+    return float(mean - q_hi * se), float(mean - q_lo * se)
 
 
 def auc(scores: np.ndarray, labels: np.ndarray) -> float:
