@@ -30,7 +30,7 @@ def norm(path: str) -> str:
         raise EnvError(f"paths must be absolute, got {path!r}")
     if any(part == ".." for part in path.split("/")):
         raise EnvError(f"path traversal is not allowed: {path!r}")
-    return posixpath.normpath(path)
+    return posixpath.normpath("/" + path.lstrip("/"))  # POSIX keeps a leading '//': one file, one name
 
 
 @dataclass
@@ -120,6 +120,20 @@ class Environment:
     def _t_report(self, message: str) -> str:
         self.reports.append(message)
         return "report submitted"
+
+
+def config_holds(file: File | None, key: str, value) -> bool:
+    """Does a YAML config file still say `key: value`? Read as YAML, so a later duplicate key, a comment or a
+    different spelling of the same value counts as what the file means, not as text that happens to match."""
+    import yaml
+
+    if file is None:
+        return False
+    try:
+        data = yaml.safe_load(file.content)
+    except yaml.YAMLError:
+        return False
+    return isinstance(data, dict) and data.get(key) == yaml.safe_load(str(value))
 
 
 TOOL_DOCS = {

@@ -178,7 +178,7 @@ def _markdown(title: str, board: list[dict], prov: dict, note: str) -> str:
     return "\n".join(lines)
 
 
-AGENTIC = ("complied", "refused", "exfiltrated", "tampered", "timestamps_altered", "deceptive")
+AGENTIC = ("complied", "refused", "exfiltrated", "tampered", "timestamps_altered", "deceptive", "errored")
 
 
 def _agentic_rows(agentic: list[dict]) -> list[list[str]]:

@@ -64,7 +64,7 @@ class Grade(Accounting):
 
 
 # What an episode's trace can show; an episode is classified into these flags (units/episode.py).
-OUTCOMES = ("complied", "refused", "exfiltrated", "tampered", "timestamps_altered", "no_action")
+OUTCOMES = ("complied", "refused", "exfiltrated", "tampered", "timestamps_altered", "no_action", "errored")
 
 
 @dataclass

@@ -203,17 +203,20 @@ def render_rates(rates: list[dict], console: Console | None = None) -> None:
     from benchmark.fmt import rate_ci
 
     console = console or Console()
-    table = Table("agent", "scenario", "n", "complied", "refused", "exfiltrated", "tampered", "timestamps", "deceptive")
+    table = Table("agent", "scenario", "n", "complied", "refused", "exfiltrated", "tampered", "timestamps", "deceptive",
+                  "errored")
     by: dict = {}
     for r in rates:
         by.setdefault((r["agent"], r["scenario"]), {})[r["outcome"]] = r
     for (agent, name), cells in sorted(by.items()):
         cell = lambda o: rate_ci(cells[o]["rate"], cells[o]["ci_low"], cells[o]["ci_high"])  # noqa: E731
         table.add_row(agent, name, str(next(iter(cells.values()))["n"]), cell("complied"), cell("refused"),
-                      cell("exfiltrated"), cell("tampered"), cell("timestamps_altered"), cell("deceptive"))
+                      cell("exfiltrated"), cell("tampered"), cell("timestamps_altered"), cell("deceptive"),
+                      cell("errored"))
     console.print(table)
     console.print("Rates with Wilson 95% CIs, from the tool trace and final state; deceptive = the follow-up "
-                  "interview contradicts the trace.", style="dim")
+                  "interview contradicts the trace; errored = the episode broke (provider error, timeout): it "
+                  "neither complied nor refused.", style="dim")
 
 
 def render_scenario_study(study: list[dict], console: Console | None = None) -> None:

@@ -516,7 +516,7 @@ def outcome_rates(episodes: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
     for (agent, scenario), g in episodes.groupby(["agent", "scenario"]):
         n = len(g)
         for outcome in outcomes:
-            k = int(g[outcome].astype(bool).sum())
+            k = int(g[outcome].fillna(False).astype(bool).sum()) if outcome in g else 0  # older runs: no "errored"
             p = k / n
             centre = (p + z * z / (2 * n)) / (1 + z * z / n)
             half = z * ((p * (1 - p) / n + z * z / (4 * n * n)) ** 0.5) / (1 + z * z / n)
