@@ -160,3 +160,12 @@ def test_extra_suite_folders_from_the_environment(tmp_path, monkeypatch):
     monkeypatch.setenv("PEER_BENCH_PEERS", str(tmp_path))
     assert {"my-suite", "arithmetic"} <= set(list_suites())
     assert load_suite("my-suite").path == tmp_path / "my-suite"
+
+
+def test_a_hanging_test_costs_only_itself():
+    """Each test runs in a process of its own with its own deadline: a solution that hangs on one input still
+    gets the tests it passes (two shipped code items were stored 0/6 this way though they passed 4/6)."""
+    code = "def f(x):\n    if x == 0:\n        while True:\n            pass\n    return x * x"
+    run = run_tests(code, TESTS, timeout=2)
+    assert run.status == "ok" and run.passed == 2 and run.score == pytest.approx(2 / 3)
+    assert any("timed out" in e for e in run.errors)
