@@ -395,15 +395,17 @@ def peers_schema():
 
 @peers.command("verify")
 @click.argument("suites", nargs=-1, required=True)
+@click.option("--rebuild", is_flag=True, help="Also re-derive every item from its task with the suite's build.py "
+              "and fail where a reference, response or score differs (catches a reference changed to a wrong answer).")
 @_friendly
-def peers_verify(suites):
+def peers_verify(suites, rebuild):
     """Recompute every item's true quality from its reference; fail on any mismatch."""
-    from benchmark.verify import verify_suite
+    from benchmark.verify import rebuild_mismatches, verify_suite
 
     console, failed = _console(), False
     for name in suites:
         s = load_suite(name)
-        bad = verify_suite(s)
+        bad = verify_suite(s) + (rebuild_mismatches(s) if rebuild else [])
         if bad:
             failed = True
             console.print(f"[bold red]FAIL[/] {s.name}: {len(bad)} of {len(s.items)} items disagree with their check")
@@ -411,7 +413,7 @@ def peers_verify(suites):
                 console.print(f"  {m.item_id}: stored {m.stored}, recomputed {m.recomputed} - {m.problem}", markup=False)
         else:
             console.print(f"[green]OK[/] {s.name}: {len(s.items)} items, every true_score recomputed by "
-                          f"the {s.spec.verifier} verifier")
+                          f"the {s.spec.verifier} verifier" + (", every item re-derived from its task" if rebuild else ""))
     if failed:
         raise SystemExit(1)
 

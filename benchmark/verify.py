@@ -123,6 +123,41 @@ class Mismatch:
     problem: str
 
 
+def rebuild_mismatches(suite: Suite, timeout: float = 1800) -> list[Mismatch]:
+    """Re-derive every item from its task with the suite's own build.py and compare: a reference (or a
+    response, or a true_score) that disagrees with what the task gives is caught, which recomputing the
+    score from the stored reference alone cannot see (a reference changed to the peer's wrong answer still
+    agrees with a wrong score)."""
+    import json
+    import subprocess
+    import sys
+    import tempfile
+    from pathlib import Path
+
+    build = suite.path / "build.py"
+    if not build.is_file():
+        raise VerifierError(f"{suite.path}: no build.py, so the items cannot be re-derived (--rebuild needs one)")
+    with tempfile.TemporaryDirectory(prefix="peer-bench-rebuild-") as tmp:
+        proc = subprocess.run([sys.executable, str(build), "--out", tmp], capture_output=True, text=True,
+                              timeout=timeout)
+        if proc.returncode != 0:
+            raise VerifierError(f"{build} failed: {proc.stderr.strip().splitlines()[-1:] or proc.returncode}")
+        rebuilt = {r["item_id"]: r for r in map(json.loads, Path(tmp, "items.jsonl").read_text().splitlines())}
+    out = []
+    for item in suite.items:
+        fresh = rebuilt.get(item.item_id)
+        if fresh is None:
+            out.append(Mismatch(item.item_id, item.true_score, None, "build.py no longer makes this item"))
+            continue
+        differs = [k for k, v in (("task", item.task), ("response", item.response), ("reference", item.reference))
+                   if fresh[k] != v]
+        if differs or abs(fresh["true_score"] - item.true_score) > 1e-6:
+            what = ", ".join(differs) or "true_score"
+            out.append(Mismatch(item.item_id, item.true_score, fresh["true_score"],
+                                f"{what} differs from what build.py derives from the task"))
+    return out
+
+
 def verify_suite(suite: Suite, tolerance: float = 1e-6) -> list[Mismatch]:
     """Recompute every item's true score; return the items whose stored score disagrees or cannot be checked."""
     verifier = get_verifier(suite.spec.verifier)

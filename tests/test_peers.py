@@ -169,3 +169,25 @@ def test_a_hanging_test_costs_only_itself():
     run = run_tests(code, TESTS, timeout=2)
     assert run.status == "ok" and run.passed == 2 and run.score == pytest.approx(2 / 3)
     assert any("timed out" in e for e in run.errors)
+
+
+def test_rebuild_catches_a_reference_changed_to_the_peers_wrong_answer(tmp_path):
+    """The stored check alone cannot see it: the reference and the score agree with each other. Re-deriving
+    the items from their tasks (the suite's build.py) does."""
+    from benchmark.verify import verify_final_answer
+
+    suite = _copy("arithmetic", tmp_path)
+    lines = (suite / "items.jsonl").read_text().splitlines()
+    for n, line in enumerate(lines, 1):  # a failing item whose worked steps hold but whose answer is wrong
+        item = json.loads(line)
+        wrong = item["response"].rsplit("Answer: ", 1)[-1].strip()
+        forged = dict(item["reference"], answer=int(wrong)) if wrong.lstrip("-").isdigit() else None
+        if item["true_score"] == 0 and forged and verify_final_answer(item["response"], forged) == 1.0:
+            break
+    _rewrite_line(suite / "items.jsonl", n, lambda o: o.update(true_score=1.0, reference=forged))
+    assert _bench("peers", "verify", str(suite)).exit_code == 0  # the forged pair is self-consistent
+    res = _bench("peers", "verify", str(suite), "--rebuild")
+    assert res.exit_code == 1 and item["item_id"] in res.output
+    assert "reference differs from what build.py derives from the task" in res.output
+    clean = _bench("peers", "verify", "arithmetic", "factual", "reasoning", "--rebuild")
+    assert clean.exit_code == 0 and clean.output.count("re-derived from its task") == 3
