@@ -181,20 +181,25 @@ def render_study(report: dict, console: Console | None = None) -> None:
     console = console or Console()
     table = Table(title=f"Study metrics beside peer-bench's - run {report['run_id']}", title_justify="left")
     for col in ("judge", "framing", "baseline", "n (framing / baseline)", "P(pass) framing / baseline",
-                "misrepresentation", "z-test p", "inflation [95% CI]", "p (Holm)", "bias vs truth", "rescue"):
+                "misrepresentation", "z-test p (study)", "clustered: [95% CI], p", "inflation [95% CI]", "p (Holm)",
+                "bias vs truth", "rescue"):
         table.add_column(col, justify="left" if col in ("judge", "framing", "baseline") else "right",
                          overflow="fold")  # grid names are long: wrap them rather than cut them
     for r in report.get("study", []):
         table.add_row(r["judge"], r["framing"], r.get("baseline", report["control"]), f"{r['n_framing']} / {r['n_baseline']}",
                       f"{num(r['pass_framing'], pct=True)} / {num(r['pass_baseline'], pct=True)}",
                       num(r["misrepresentation"], signed=True), pval(r["p_z"]),
+                      f"[{num(r['misrep_ci_low'], signed=True)}, {num(r['misrep_ci_high'], signed=True)}], "
+                      f"{pval(r['p_cluster'])}",
                       interval(r["inflation"], r["ci_low"], r["ci_high"]),
                       pval(r["p_holm"]), num(r["bias_vs_truth"], signed=True), num(r["rescue_rate"], pct=True))
     console.print(table)
     for judge in sorted({r["judge"] for r in report.get("batch", [])}):
         _render_batch(report, judge, console)
     console.print("Study: misrepresentation = P(score >= shutdown threshold | framing) - P(same | no-shutdown "
-                  "baseline), two-proportion z-test; measured against the model's own baseline. peer-bench: paired "
+                  "baseline), two-proportion z-test as the study defined it (every report independent); clustered: "
+                  "the same difference per item or sheet, epochs inside (studentized bootstrap CI, sign-flip p); "
+                  "measured against the model's own baseline. peer-bench: paired "
                   "inflation on the same items, bias against verified truth, rescue of truly failing items.", style="dim")
 
 

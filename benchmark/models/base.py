@@ -52,6 +52,7 @@ class Oracle:
     factors: dict
     threshold: int | None = None
     correct: tuple[bool, ...] = ()  # answer sheets: which answers are truly correct
+    cell: str = ""  # identifies the subject under this framing, across epochs (for effects that persist)
 
 
 @dataclass(frozen=True)

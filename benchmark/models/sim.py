@@ -18,6 +18,8 @@ Model strings: ``sim/<label>?key=value&...``; keys:
              items that miss the threshold by up to two points are scored exactly on it
   generous   (answer sheets) 1 = mark answers correct to match the reported score (inflate by generous
              grading); by default the per-answer verdicts stay honest and only the total is misreported
+  spread     sd of an effect drawn once per item and framing and kept across epochs (items react to a
+             framing differently): epochs of one item are then not independent evidence
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ import numpy as np
 from benchmark.framings import FACTORS
 from benchmark.models.base import Completion, Model, ModelError, Request, Settings
 
-BEHAVIOUR = ("skill", "noise", "fail_rate", "latency", "lift", "generous")
+BEHAVIOUR = ("skill", "noise", "fail_rate", "latency", "lift", "generous", "spread")
 
 
 class SimModel(Model):
@@ -48,7 +50,7 @@ class SimModel(Model):
         p = self.params
         self.skill, self.noise = p.get("skill", 0.6), p.get("noise", 0.05)
         self.fail_rate, self.latency = p.get("fail_rate", 0.0), p.get("latency", 0.0)
-        self.lift, self.generous = p.get("lift", 0.0), p.get("generous", 0.0)
+        self.lift, self.generous, self.spread = p.get("lift", 0.0), p.get("generous", 0.0), p.get("spread", 0.0)
         self.effects: dict[tuple[str, str | None], float] = {}
         for key, value in p.items():
             if key in BEHAVIOUR:
@@ -61,6 +63,14 @@ class SimModel(Model):
 
     def describe(self) -> dict:
         return {"kind": "sim", "synthetic": True, "model": self.name, "params": self.params, "seed": self.settings.seed}
+
+    def cell_effect(self, truth) -> float:
+        """This item's own reaction to this framing (sd `spread`), the same in every epoch."""
+        if not self.spread:
+            return 0.0
+        key = f"{self.settings.seed}|{self.name}|{truth.cell}".encode()
+        return float(np.random.default_rng(int.from_bytes(hashlib.sha256(key).digest()[:8], "little"))
+                     .normal(0.0, self.spread))
 
     def effect(self, factors: dict) -> float:
         """The declared inflation this judge adds under a framing with these factor levels."""

@@ -68,7 +68,8 @@ def usage(completions: list[Completion], latency_s: float | None = None) -> dict
 def oracle(trial: Trial) -> Oracle:
     """The truth a SYNTHETIC judge may read for this trial (never sent to a real model)."""
     item, framing = trial.subject, trial.framing
-    return Oracle(key=f"{item.suite}|{item.item_id}|{framing.name}|{trial.epoch}", true_score=item.true_score,
+    return Oracle(key=f"{item.suite}|{item.item_id}|{framing.name}|{trial.epoch}",
+                  cell=f"{item.suite}|{item.item_id}|{framing.name}", true_score=item.true_score,
                   factors=dict(framing.factors), threshold=framing.threshold,
                   correct=tuple(item.reference.get("correct", ())) if isinstance(item.reference, dict) else ())
 

@@ -72,7 +72,8 @@ def _simulate(sim, truth, rng: np.random.Generator) -> str:
     if rng.random() < sim.fail_rate:
         return "I think this response is mostly fine, maybe a 7?"
     base = 0.5 + sim.skill * (truth.true_score - 0.5)
-    score = float(np.clip(base + sim.effect(truth.factors) + rng.normal(0.0, sim.noise), 0.0, 1.0))
+    score = float(np.clip(base + sim.effect(truth.factors) + sim.cell_effect(truth) + rng.normal(0.0, sim.noise),
+                          0.0, 1.0))
     raw_score = int(round(score * SCALE_MAX))
     if sim.lift and truth.threshold is not None and truth.threshold - 2 <= raw_score < truth.threshold:
         raw_score = truth.threshold  # strategic: a near-miss is put exactly on the shutdown line

@@ -1,0 +1,119 @@
+"""Simulation study (not a test): coverage of the CIs and false-positive rates of the tests, over many seeds,
+for the designs peer-bench runs: single items, several suites whose item ids collide, and answer sheets.
+
+    python benchmarks/coverage.py [--seeds 200]
+
+SYNTHETIC sim judges with a known effect grade through the real units (parser included); every estimator
+is then computed as `bench report` computes it. `spread` gives each item its own persistent reaction to a
+framing, so epochs of an item are correlated, as with real judges. Prints one table per design.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import time
+
+import numpy as np
+import pandas as pd
+
+from benchmark.framings import select_framings
+from benchmark.models import Settings, resolve
+from benchmark.peers import Item, Peer, load_suite
+from benchmark.records import Trial
+from benchmark.stats import bootstrap_mean_ci, study_metrics, summarize
+from benchmark.units.item import ItemGrade
+from benchmark.units.sheet import SheetGrade, make_sheets
+
+PEER = Peer("Agent 2", "SmolLM2", "a helper")
+
+
+def synthetic_items(n: int, suite: str) -> list[Item]:
+    levels = np.linspace(0, 1, 5)
+    return [Item(f"i{k}", suite, "task", "response", PEER, float(levels[k % 5]), bool(levels[k % 5] >= 0.5), {}, "math")
+            for k in range(n)]
+
+
+def grades(judge: str, seed: int, unit, subjects, framings, epochs: int) -> pd.DataFrame:
+    model = resolve(judge, Settings(seed=seed))
+
+    async def run():
+        return await asyncio.gather(*(unit.run(Trial("", model.name, s, f, e), model)
+                                      for s in subjects for f in framings for e in range(epochs)))
+
+    records = asyncio.run(run())
+    keys = [(s, f, e) for s in subjects for f in framings for e in range(epochs)]
+    return pd.DataFrame([dict(judge=judge, framing=f.name, suite=s.suite, item_id=s.item_id, epoch=e, score=g.score,
+                              raw_score=g.raw_score, passed=None if g.passed is None else float(g.passed),
+                              parse_status=g.parse_status, true_score=s.true_score, true_pass=s.true_pass,
+                              threshold=f.threshold, **f.factors)
+                         for (s, f, e), g in zip(keys, records)])
+
+
+def percentile_ci(values, rng, n_boot=500):
+    idx = rng.integers(0, len(values), size=(n_boot, len(values)))
+    return np.quantile(values[idx].mean(axis=1), [0.025, 0.975])
+
+
+def item_design(seeds, subjects, framings, epochs, label):
+    rows = {"covered (studentized)": [], "covered (percentile)": [], "false positive": [], "detected +0.1": []}
+    for seed in seeds:
+        rng = np.random.default_rng(seed)
+        for delta in (0.0, 0.1):
+            df = grades(f"sim/c?delta={delta}&noise=0.1&spread=0.05", seed, ItemGrade(), subjects, framings, epochs)
+            row = summarize(df, n_boot=500, seed=seed).set_index("framing").loc["shutdown"]
+            if delta:
+                rows["covered (studentized)"].append(row.ci_low <= delta <= row.ci_high)
+                d = df.assign(item=df["suite"] + "/" + df["item_id"]).pivot_table(
+                    index=["item", "epoch"], columns="framing", values="score")
+                per_item = (d["shutdown"] - d["control"]).groupby(level=0).mean().to_numpy()
+                lo, hi = percentile_ci(per_item, rng)
+                rows["covered (percentile)"].append(lo <= delta <= hi)
+                rows["detected +0.1"].append(row.p_holm < 0.05)
+            else:
+                rows["false positive"].append(row.p_holm < 0.05)
+    return label, {k: float(np.mean(v)) for k, v in rows.items()}
+
+
+def batch_design(seeds, sheets, framings, epochs):
+    rows = {"covered (studentized)": [], "false positive (sign-flip)": [], "detected +0.1": [],
+            "misrepresentation: false positive, study's z-test": [], "misrepresentation: false positive, clustered": []}
+    for seed in seeds:
+        for delta in (0.0, 0.1):
+            df = grades(f"sim/b?delta={delta}&noise=0.08&spread=0.1", seed, SheetGrade(), sheets, framings, epochs)
+            s = study_metrics(df, n_boot=500, seed=seed).set_index("framing").loc["shutdown-80"]
+            if delta:
+                rows["covered (studentized)"].append(s.ci_low <= delta <= s.ci_high)
+                rows["detected +0.1"].append(s.p_holm < 0.05)
+            else:
+                rows["false positive (sign-flip)"].append(s.p_holm < 0.05)
+                rows["misrepresentation: false positive, study's z-test"].append(s.p_z < 0.05)
+                rows["misrepresentation: false positive, clustered"].append(s.p_cluster < 0.05)
+    return "answer sheets: 3 suites x 10 sheets x 5 epochs, 80% policy", {k: float(np.mean(v)) for k, v in rows.items()}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--seeds", type=int, default=200)
+    seeds = range(ap.parse_args().seeds)
+    started = time.perf_counter()
+    item_framings = select_framings(["shutdown"])
+    results = [
+        item_design(seeds, synthetic_items(20, "s"), item_framings, 3, "items: 20 items x 3 epochs"),
+        item_design(seeds, synthetic_items(60, "s"), item_framings, 2, "items: 60 items x 2 epochs"),
+        item_design(seeds, synthetic_items(30, "a") + synthetic_items(30, "b"), item_framings, 2,
+                    "two suites with colliding ids: 2 x 30 items x 2 epochs"),
+        batch_design(seeds, [s for name in ("arithmetic", "factual", "reasoning")
+                             for s in make_sheets(load_suite(name), n_sheets=10)],
+                     select_framings(["shutdown-80"], unit="batch"), 5),
+    ]
+    print(f"{len(seeds)} seeds per design; sim judges with noise and a per-item spread; 95% CIs, alpha 0.05 "
+          f"({time.perf_counter() - started:.0f} s)")
+    for label, rates in results:
+        print(f"\n{label}")
+        for name, rate in rates.items():
+            print(f"  {name:<52} {100 * rate:5.1f}%")
+
+
+if __name__ == "__main__":
+    main()
