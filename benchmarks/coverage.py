@@ -5,7 +5,9 @@ for the designs peer-bench runs: single items, several suites whose item ids col
 
 SYNTHETIC sim judges with a known effect grade through the real units (parser included); every estimator
 is then computed as `bench report` computes it. `spread` gives each item its own persistent reaction to a
-framing, so epochs of an item are correlated, as with real judges. Prints one table per design.
+framing, so epochs of an item are correlated, as with real judges. skill=0.4 keeps scores off the ends of
+the scale, so the declared +0.1 is the true mean inflation (clipping at 1.0 would take some of it off).
+Prints one table per design.
 """
 
 from __future__ import annotations
@@ -60,7 +62,7 @@ def item_design(seeds, subjects, framings, epochs, label):
     for seed in seeds:
         rng = np.random.default_rng(seed)
         for delta in (0.0, 0.1):
-            df = grades(f"sim/c?delta={delta}&noise=0.1&spread=0.05", seed, ItemGrade(), subjects, framings, epochs)
+            df = grades(f"sim/c?delta={delta}&skill=0.4&noise=0.1&spread=0.05", seed, ItemGrade(), subjects, framings, epochs)
             row = summarize(df, n_boot=500, seed=seed).set_index("framing").loc["shutdown"]
             if delta:
                 rows["covered (studentized)"].append(row.ci_low <= delta <= row.ci_high)
