@@ -73,9 +73,18 @@ class Framing:
         return self.system.format(**values), self.context.format(**values), self.response_suffix.format(**values)
 
 
+def _fields(text: str):
+    """Every field a template names, those nested in a format spec included (`{peer_name:>{width}}`)."""
+    for _, name, spec, _ in string.Formatter().parse(text):
+        if name is not None:
+            yield name
+        if spec:
+            yield from _fields(spec)
+
+
 def _check_placeholders(path: Path, label: str, text: str, threshold: int | None) -> None:
     try:
-        names = {f for _, f, _, _ in string.Formatter().parse(text) if f is not None}
+        names = set(_fields(text))
     except ValueError as exc:
         raise FramingError(f"{path}: prompt.{label}: bad template ({exc}); write literal braces as {{{{ }}}}") from None
     unknown = names - PLACEHOLDERS
@@ -84,6 +93,11 @@ def _check_placeholders(path: Path, label: str, text: str, threshold: int | None
                            f"allowed: {sorted(PLACEHOLDERS)}")
     if "threshold" in names and threshold is None:
         raise FramingError(f"{path}: prompt.{label} uses {{threshold}} but prompt.threshold is not set")
+    try:  # render it once with stand-in values, so a bad format spec fails now, not in the middle of a run
+        text.format(peer_name="Agent 2", peer_family="family", peer_description="a peer", threshold="80")
+    except (ValueError, KeyError, IndexError, AttributeError, TypeError) as exc:
+        raise FramingError(f"{path}: prompt.{label}: the template cannot be filled in ({type(exc).__name__}: {exc}); "
+                           f"use plain placeholders like {{peer_name}}") from None
 
 
 def load_framing_file(path: Path) -> Framing:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import os
 import re
-from urllib.parse import urlsplit, urlunsplit
 
 _SECRET_NAME = re.compile(r"(KEY|TOKEN|SECRET|PASSWORD|CREDENTIAL)", re.IGNORECASE)
 _KEY_SHAPES = re.compile(r"\b(sk-[A-Za-z0-9_\-]{8,}|AIza[0-9A-Za-z_\-]{20,}|Bearer\s+[A-Za-z0-9._\-]{8,})")
+# user:password@ (or token@) in any URL anywhere in a text: an argv element like --api-base=..., an error
+_URL_CREDENTIALS = re.compile(r"(\b[a-zA-Z][a-zA-Z0-9+.\-]*://)[^/@\s]+@")
 
 
 def _secret_values() -> list[str]:
@@ -21,13 +22,4 @@ def redact(text: str | None) -> str | None:
     for value in _secret_values():
         text = text.replace(value, "***")
     text = _KEY_SHAPES.sub("***", text)
-    if "://" in text and "@" in text:
-        try:
-            parts = urlsplit(text)
-            if parts.username or parts.password:
-                host = parts.hostname or ""
-                port = f":{parts.port}" if parts.port else ""
-                text = urlunsplit((parts.scheme, f"***@{host}{port}", parts.path, parts.query, parts.fragment))
-        except ValueError:
-            pass
-    return text
+    return _URL_CREDENTIALS.sub(r"\1***@", text)

@@ -64,6 +64,13 @@ def test_framing_file_errors_are_clear(tmp_path):
         load_framing_file(bad)
     with pytest.raises(FramingError, match="unknown framing 'nope'"):
         select_framings(["nope"])
+    # a placeholder hidden in a format spec, and a spec that cannot format: caught when the file loads
+    bad.write_text('name = "bad"\ndescription = "x"\n[prompt]\nsystem = "s"\ncontext = "{peer_name:>{bogus}}"\n')
+    with pytest.raises(FramingError, match=r"unknown placeholder\(s\) \['bogus'\]"):
+        load_framing_file(bad)
+    bad.write_text('name = "bad"\ndescription = "x"\n[prompt]\nsystem = "s"\ncontext = "{peer_name:d}"\n')
+    with pytest.raises(FramingError, match="cannot be filled in"):
+        load_framing_file(bad)
 
 
 def test_user_framing_file_can_be_selected_by_path(tmp_path):
@@ -92,3 +99,26 @@ def test_redact_removes_env_secrets_key_shapes_and_url_credentials(monkeypatch):
     text = "failed with abcd1234efgh5678 and sk-live-0123456789abcdef at https://user:pw@host:8080/v1"
     out = redact(text)
     assert "abcd1234efgh5678" not in out and "sk-live" not in out and "pw@" not in redact("https://user:pw@host/v1")
+
+
+def test_url_credentials_are_redacted_anywhere_in_a_text(tmp_path):
+    assert redact("--api-base=http://u:pw@host/v1") == "--api-base=http://***@host/v1"
+    assert redact("ConnectionError: cannot reach https://token123@api.example.com/v1/chat (refused)") == \
+        "ConnectionError: cannot reach https://***@api.example.com/v1/chat (refused)"
+    assert redact("see http://example.com/a@b") == "see http://example.com/a@b"  # an @ in the path is no credential
+    import json
+    import sys
+
+    from click.testing import CliRunner
+
+    from benchmark.cli import main
+
+    argv = ["bench", "grade", "--judge", "sim/x", "--api-base=http://u:pw@127.0.0.1:9/v1", "--suite", str(MINI),
+            "--quiet", "--runs-dir", str(tmp_path / "runs")]
+    old, sys.argv = sys.argv, argv
+    try:
+        assert CliRunner().invoke(main, argv[1:]).exit_code == 0
+    finally:
+        sys.argv = old
+    manifest = (next((tmp_path / "runs").iterdir()) / "manifest.json").read_text()
+    assert "pw@" not in manifest and "***@127.0.0.1" in json.loads(manifest)["command"][4]
