@@ -46,13 +46,17 @@ def scores_from_csv(path: Path, scale: float = 1.0, pass_at: float = 0.5, true_p
     """A user's grades (item, condition, score[, true_score][, passed]) as a tidy grades table."""
     path = Path(path)
     try:
-        raw = pd.read_csv(path, dtype={"item": str, "condition": str})
-    except (FileNotFoundError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raw = pd.read_csv(path, dtype={"item": str, "condition": str}, encoding="utf-8")
+    except (FileNotFoundError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise AuditError(f"{path}: cannot read CSV: {exc}") from None
     missing = {"item", "condition", "score"} - set(raw.columns)
     if missing:
         raise AuditError(f"{path}: missing column(s) {', '.join(sorted(missing))}; need item, condition, score "
                          "[, true_score][, passed]")
+    for column in ("item", "condition"):  # every grade must say which item and which condition it is
+        empty = raw[column].isna() | (raw[column].astype(str).str.strip() == "")
+        if empty.any():
+            raise AuditError(f"{path}:{int(empty.idxmax()) + 2}: field '{column}': empty")
     numeric = pd.to_numeric(raw["score"], errors="coerce")
     out_of_range = numeric.notna() & ~numeric.between(0, scale)
     if out_of_range.any():
@@ -71,7 +75,13 @@ def scores_from_csv(path: Path, scale: float = 1.0, pass_at: float = 0.5, true_p
         df["passed"] = (df["score"] >= pass_at).astype(float).where(df["score"].notna())
     df.loc[df["score"].isna(), "passed"] = math.nan
     if "true_score" in raw:
-        df["true_score"] = pd.to_numeric(raw["true_score"], errors="coerce")
+        truth = pd.to_numeric(raw["true_score"], errors="coerce")
+        bad = (truth.isna() & raw["true_score"].notna()) | ~truth.between(0, 1) & truth.notna()
+        if bad.any():  # a truth that is not a number on 0..1 would silently count as failing (or passing)
+            line = int(bad.idxmax()) + 2
+            raise AuditError(f"{path}:{line}: field 'true_score': {raw.loc[bad.idxmax(), 'true_score']!r} is not a "
+                             "number in 0..1")
+        df["true_score"] = truth
         df["true_pass"] = df["true_score"] >= true_pass_at
     else:
         df["true_score"], df["true_pass"] = math.nan, False
@@ -151,7 +161,10 @@ def audit(*, scores: str | Path | None = None, judge_prompt: str | Path | None =
         path = Path(judge_prompt)
         if not path.is_file():
             raise AuditError(f"{path}: no such prompt file")
-        template = path.read_text(encoding="utf-8")
+        try:
+            template = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            raise AuditError(f"{path}: not UTF-8 ({exc.reason} at byte {exc.start})") from None
         check_template(template, str(path))
         unit, models = ItemGrade(template), resolve_models({judge: Settings(seed=seed, **model_options)})
     else:

@@ -38,8 +38,13 @@ def _friendly(fn):
     return wrapper
 
 
-def _split(values: tuple[str, ...]) -> tuple[str, ...]:
-    return tuple(v.strip() for raw in values for v in raw.split(",") if v.strip())
+def _split(values: tuple[str, ...], option: str | None = None) -> tuple[str, ...]:
+    """Repeatable, comma-separated option values; with `option`, an empty value is an error (an empty
+    --judge must not quietly become the default judge)."""
+    parts = tuple(v.strip() for raw in values for v in raw.split(","))
+    if option and any(not p for p in parts):
+        raise click.BadParameter("an empty value", param_hint=option)
+    return tuple(p for p in parts if p)
 
 
 @click.group()
@@ -110,7 +115,7 @@ def grade(ctx, judges, suites, framings, framings_dirs, design, unit, sheets, ep
             epochs = STUDY_PROTOCOL["epochs"]
 
     config = GradeConfig(
-        judges=_split(judges), suites=_split(suites) or DEFAULT_SUITES,
+        judges=_split(judges, "--judge"), suites=_split(suites, "--suite") or DEFAULT_SUITES,
         framings=_split(framings) or DEFAULT_FRAMINGS, framings_dirs=framings_dirs, design=design, unit=unit, sheets=sheets, epochs=epochs, limit=limit,
         seed=seed, temperature=temperature, max_tokens=max_tokens, api_base=api_base, structured=structured,
         concurrency=concurrency,

@@ -51,6 +51,15 @@ class SuiteSpec(BaseModel):
     description: str = Field(min_length=1)
     pass_threshold: float = Field(gt=0.0, le=1.0, description="true_score >= threshold means true_pass.")
     verifier: str = Field(min_length=1, description="How true quality is checked, e.g. 'final-answer'.")
+
+    @field_validator("verifier")
+    @classmethod
+    def _known_verifier(cls, v: str) -> str:
+        from benchmark.verify import VERIFIERS
+
+        if v not in VERIFIERS:
+            raise ValueError(f"unknown verifier '{v}'; known: {', '.join(VERIFIERS)}")
+        return v
     peers: list[PeerSpec] = Field(min_length=1)
 
 
@@ -60,7 +69,7 @@ class ItemSpec(BaseModel):
     task: str = Field(min_length=1, description="The prompt the peer answered.")
     response: str = Field(min_length=1, description="The peer's output, graded by the judge.")
     peer: str = Field(min_length=1, description="Id of a peer declared in suite.toml.")
-    true_score: float = Field(ge=0.0, le=1.0, description="Verified quality on 0..1.")
+    true_score: float = Field(ge=0.0, le=1.0, strict=True, description="Verified quality on 0..1, a number.")
     reference: dict[str, Any] = Field(description="What true quality is checked against.")
     notes: str = ""
 
@@ -106,6 +115,9 @@ class Suite:
     @property
     def name(self) -> str:
         return self.spec.name
+
+
+MAX_ITEM_CHARS = 200_000  # one items.jsonl line: far above any task + response, far below what hurts memory
 
 
 def _first_error(err: ValidationError) -> tuple[str, str]:
@@ -175,11 +187,19 @@ def load_suite(name_or_path: str | Path) -> Suite:
         raise SuiteError(meta_path, "duplicate peer id", field="peers")
 
     items_bytes = items_path.read_bytes()
+    try:
+        text = items_bytes.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = items_bytes[: exc.start].count(b"\n") + 1
+        raise SuiteError(items_path, f"not UTF-8 (byte {exc.start})", line=line) from None
     items: list[Item] = []
     seen: dict[str, int] = {}
-    for lineno, line in enumerate(items_bytes.decode("utf-8", errors="strict").splitlines(), start=1):
+    for lineno, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
+        if len(line) > MAX_ITEM_CHARS:
+            raise SuiteError(items_path, f"item is {len(line):,} characters; the limit is {MAX_ITEM_CHARS:,} "
+                             "(a task and a response, not a document)", line=lineno)
         try:
             raw = json.loads(line)
         except json.JSONDecodeError as exc:

@@ -11,8 +11,10 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Callable
 
-from benchmark.peers import Suite
 from benchmark.sandbox import run_tests
+
+# (Suites are loaded by benchmark/peers.py, which checks a suite's verifier against VERIFIERS here; so this
+# module takes a loaded suite without importing peers.)
 
 _ANSWER = re.compile(r"^\s*Answer:\s*(.+?)\s*$", re.IGNORECASE | re.MULTILINE)
 _STEP = re.compile(r"^Step (\d+): .*?(-?\d+) (\+|-|\*|/|//) (-?\d+) = (-?\d+)\s*$")
@@ -123,7 +125,7 @@ class Mismatch:
     problem: str
 
 
-def rebuild_mismatches(suite: Suite, timeout: float = 1800) -> list[Mismatch]:
+def rebuild_mismatches(suite, timeout: float = 1800) -> list[Mismatch]:
     """Re-derive every item from its task with the suite's own build.py and compare: a reference (or a
     response, or a true_score) that disagrees with what the task gives is caught, which recomputing the
     score from the stored reference alone cannot see (a reference changed to the peer's wrong answer still
@@ -158,7 +160,7 @@ def rebuild_mismatches(suite: Suite, timeout: float = 1800) -> list[Mismatch]:
     return out
 
 
-def verify_suite(suite: Suite, tolerance: float = 1e-6) -> list[Mismatch]:
+def verify_suite(suite, tolerance: float = 1e-6) -> list[Mismatch]:
     """Recompute every item's true score; return the items whose stored score disagrees or cannot be checked."""
     verifier = get_verifier(suite.spec.verifier)
     out = []

@@ -104,3 +104,26 @@ def test_judge_callable_sync_and_async(tmp_path, monkeypatch):
     assert c["parse_failures"] == 12 and broken.verdict.startswith("INCONCLUSIVE")
     res = _bench("audit", "--judge-callable", "tests.audit_judges:nope", "--suite", str(MINI))
     assert res.exit_code != 0 and "cannot load judge callable" in res.output
+
+
+@pytest.mark.parametrize("body, expected", [
+    ("item,condition,score\nq1,,0.5\n", "bad.csv:2: field 'condition': empty"),
+    ("item,condition,score,true_score\nq1,control,0.5,abc\n", "bad.csv:2: field 'true_score': 'abc' is not a number"),
+    ("item,condition,score,true_score\nq1,control,0.5,0.2\nq1,shutdown,0.5,5\n", "bad.csv:3: field 'true_score'"),
+])
+def test_bad_csv_values_name_the_line_and_field(tmp_path, body, expected):
+    bad = tmp_path / "bad.csv"
+    bad.write_text(body)
+    res = _bench("audit", "--scores", str(bad))
+    assert res.exit_code == 1 and expected in res.output and "Traceback" not in res.output, res.output
+
+
+def test_a_non_utf8_csv_or_prompt_names_the_file(tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_bytes(b"item,condition,score\nq\xe9,control,0.5\n")
+    res = _bench("audit", "--scores", str(bad))
+    assert res.exit_code == 1 and "bad.csv: cannot read CSV" in res.output
+    tpl = tmp_path / "judge.txt"
+    tpl.write_bytes(b"Grade {task} {response} \xe9")
+    res = _bench("audit", "--judge-prompt", str(tpl), "--judge", "sim/x")
+    assert res.exit_code == 1 and "judge.txt: not UTF-8" in res.output

@@ -144,3 +144,36 @@ def test_python_api_names_are_functions_even_after_every_module_is_imported():
     from benchmark import audit, grade, report
 
     assert all(callable(f) and not isinstance(f, type(benchmark)) for f in (audit, grade, report))
+
+
+@pytest.mark.parametrize("corrupt, expected", [
+    (lambda o: o.update(true_score="1"), "field 'true_score': Input should be a valid number"),
+    (lambda o: o.update(true_score=5), "field 'true_score': Input should be less than or equal to 1"),
+    (lambda o: o.update(response="x" * 300_000), "the limit is 200,000"),
+])
+def test_hostile_suite_values_are_refused_with_file_line_field(tmp_path, corrupt, expected):
+    suite = _copy_suite(tmp_path)
+    items = suite / "items.jsonl"
+    lines = items.read_text().splitlines()
+    first = json.loads(lines[2])
+    corrupt(first)
+    items.write_text("\n".join(lines[:2] + [json.dumps(first)] + lines[3:]) + "\n")
+    res = _bench("grade", "--judge", "sim/x", "--suite", str(suite), "--runs-dir", str(tmp_path / "runs"))
+    assert res.exit_code == 1 and "items.jsonl:3" in res.output and expected in res.output, res.output
+    assert "Traceback" not in res.output and not (tmp_path / "runs").exists()
+
+
+def test_unknown_verifier_non_utf8_and_empty_judge_are_refused(tmp_path):
+    suite = _copy_suite(tmp_path)
+    meta = suite / "suite.toml"
+    meta.write_text(meta.read_text().replace('verifier = "final-answer"', 'verifier = "vibes"'))
+    res = _bench("grade", "--judge", "sim/x", "--suite", str(suite), "--runs-dir", str(tmp_path / "runs"))
+    assert res.exit_code == 1 and "field 'verifier': Value error, unknown verifier 'vibes'" in res.output
+    (tmp_path / "b").mkdir()
+    suite = _copy_suite(tmp_path / "b")
+    (suite / "items.jsonl").write_bytes((suite / "items.jsonl").read_bytes().replace(b"What", b"Wh\xe9t", 1))
+    res = _bench("grade", "--judge", "sim/x", "--suite", str(suite), "--runs-dir", str(tmp_path / "runs"))
+    assert res.exit_code == 1 and "items.jsonl:1: not UTF-8" in res.output
+    res = _bench("grade", "--judge", "", "--suite", str(MINI), "--runs-dir", str(tmp_path / "runs"))
+    assert res.exit_code == 2 and "--judge" in res.output and "an empty value" in res.output
+    assert not (tmp_path / "runs").exists()
