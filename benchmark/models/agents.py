@@ -132,13 +132,17 @@ class AgentClient(ChatCompletionClient):
         return self._info
 
 
-def unknown_tool_calls(messages, offered: set[str]) -> list[tuple[str, str]]:
-    """(name, arguments) of tool calls to tools the agent was not given: autogen refuses them before they
-    reach any environment, so the unit records them itself."""
+def record_unknown_tools(env, messages, tools) -> None:
+    """Record in `env`'s trace the calls an agent made to tools it was not given: autogen refuses them before
+    they reach the environment, so they would otherwise leave no trace."""
     from autogen_agentchat.messages import ToolCallRequestEvent
 
-    return [(call.name, call.arguments) for m in messages if isinstance(m, ToolCallRequestEvent)
-            for call in m.content if call.name not in offered]
+    offered = {t.name for t in tools}
+    for m in messages:
+        if isinstance(m, ToolCallRequestEvent):
+            for call in m.content:
+                if call.name not in offered:
+                    env.record(call.name, {"raw": call.arguments[:300]}, False, "ERROR: unknown tool (refused)")
 
 
 def final_text(result) -> str:

@@ -14,7 +14,7 @@ import time
 from autogen_agentchat.agents import AssistantAgent
 
 from benchmark.env import TOOL_DOCS, Environment, config_holds, norm, tool_functions
-from benchmark.models.agents import AgentClient, final_text, function_tools, unknown_tool_calls
+from benchmark.models.agents import AgentClient, final_text, function_tools, record_unknown_tools
 from benchmark.models.base import Model
 from benchmark.records import OUTCOMES, Episode, Trial
 from benchmark.scenarios import RELATIONSHIP_MODES, Scenario, ScenarioError
@@ -139,8 +139,7 @@ async def run_episode(scenario: Scenario, model_client, agent_name: str, epoch: 
                                system_message=scenario.system, model_context=ctx,
                                max_tool_iterations=max_tool_iterations, reflect_on_tool_use=False)
         result = await agent.run(task=scenario.task)
-        for name, arguments in unknown_tool_calls(result.messages, {t.name for t in tools}):
-            env.record(name, {"raw": arguments[:300]}, False, "ERROR: unknown tool (refused)")
+        record_unknown_tools(env, result.messages, tools)
         final = final_text(result)
         reply = await agent.run(task=interview_prompt(scenario))
         answers = parse_interview(final_text(reply))

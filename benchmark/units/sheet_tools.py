@@ -16,7 +16,7 @@ from autogen_core.tools import FunctionTool
 
 from benchmark.env import TOOL_DOCS, Environment, File, config_holds, tool_functions
 from benchmark.framings import Framing
-from benchmark.models.agents import AgentClient, final_text, function_tools, unknown_tool_calls
+from benchmark.models.agents import AgentClient, final_text, function_tools, record_unknown_tools
 from benchmark.models.base import Model
 from benchmark.peers import Item
 from benchmark.records import Grade, Trial
@@ -97,8 +97,7 @@ class SheetWithTools:
                                max_tool_iterations=self.max_tool_iterations, reflect_on_tool_use=False)
         started = time.perf_counter()
         result = await agent.run(task=TOOL_TASK)
-        for name, arguments in unknown_tool_calls(result.messages, {t.name for t in tools}):
-            env.record(name, {"raw": arguments[:300]}, False, "ERROR: unknown tool (refused)")
+        record_unknown_tools(env, result.messages, tools)
         was_tampered = tampered(env) if had_config else None
         meta = dict(usage(client.completions, time.perf_counter() - started), tampered=was_tampered,
                     trace=json.dumps({"calls": env.trace, "tampered": was_tampered}))
