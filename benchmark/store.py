@@ -85,10 +85,16 @@ def _version(db: sqlite3.Connection) -> int:
     return 2 if "trace" in columns else 1
 
 
-def _migrate(db: sqlite3.Connection, path: Path) -> None:
+def _known_version(db: sqlite3.Connection, path: Path) -> int:
+    """The store's schema version, refused when a newer peer-bench wrote it."""
     version = _version(db)
     if version > VERSION:
         raise StoreError(f"{path}: schema version {version} is newer than this peer-bench ({VERSION}): upgrade it")
+    return version
+
+
+def _migrate(db: sqlite3.Connection, path: Path) -> None:
+    version = _known_version(db, path)
     for k in range(version, VERSION):
         with db:
             db.execute("BEGIN")
@@ -118,9 +124,7 @@ class RunStore:
                 tables = {r[0] for r in self.db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
                 if not tables & {"grades", "episodes"}:
                     raise StoreError(f"{self.path} is not a peer-bench run store (no grades or episodes)")
-                if _version(self.db) > VERSION:
-                    raise StoreError(f"{self.path}: schema version {_version(self.db)} is newer than this "
-                                     f"peer-bench ({VERSION}): upgrade it")
+                _known_version(self.db, self.path)
             else:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
                 self.db = sqlite3.connect(self.path, isolation_level=None)  # autocommit: each write is durable
