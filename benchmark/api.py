@@ -253,6 +253,7 @@ def generate(peer_model: str, suite: str, out: str | Path, *, name: str | None =
     from benchmark.livepeers import write_generated_suite
     from benchmark.runner import RunSpec, check_counts, execute, resolve_models
     from benchmark.units.answer import PeerAnswer
+    from benchmark.verify import require_isolation
 
     source = load_suite(suite)
     out = Path(out)
@@ -264,6 +265,7 @@ def generate(peer_model: str, suite: str, out: str | Path, *, name: str | None =
     models = resolve_models({peer_model: settings})
     if models[peer_model].synthetic:
         raise ValueError("a sim/ judge cannot be a peer: peers must be real models")
+    require_isolation(source.spec.verifier)  # refuse before paying for answers that cannot be checked
     unit = PeerAnswer(source.spec.verifier)
     items = sample_items([source], limit, seed)
     identity = {"peer": models[peer_model].identity(), "suite": source.name, "suite_digest": source.digest,

@@ -401,11 +401,18 @@ def peers_schema():
 @peers.command("verify")
 @click.argument("suites", nargs=-1, required=True)
 @click.option("--rebuild", is_flag=True, help="Also re-derive every item from its task with the suite's build.py "
-              "and fail where a reference, response or score differs (catches a reference changed to a wrong answer).")
+              "and fail where a reference, response or score differs (catches a reference changed to a wrong answer). "
+              "build.py runs as you, like any script: only for suites you trust.")
+@click.option("--unsafe-no-isolation", is_flag=True, help="UNSAFE: run peer code without bubblewrap when it is "
+              "missing; the code can then read and write your files and reach the network. Only for code you trust.")
 @_friendly
-def peers_verify(suites, rebuild):
-    """Recompute every item's true quality from its reference; fail on any mismatch."""
+def peers_verify(suites, rebuild, unsafe_no_isolation):
+    """Recompute every item's true quality from its reference; fail on any mismatch. Peer code runs only
+    inside bubblewrap sandboxes (no network, nothing of yours readable or writable)."""
+    from benchmark.sandbox import allow_unisolated
     from benchmark.verify import rebuild_mismatches, verify_suite
+
+    allow_unisolated(unsafe_no_isolation)
 
     console, failed = _console(), False
     for name in suites:
@@ -437,10 +444,16 @@ def peers_verify(suites, rebuild):
 @click.option("--concurrency", default=4, show_default=True)
 @click.option("--runs-dir", default="runs", show_default=True, type=click.Path(file_okay=False),
               help="Where the answering run is stored (rerunning resumes it).")
+@click.option("--unsafe-no-isolation", is_flag=True, help="UNSAFE: run peer code without bubblewrap when it is "
+              "missing; the code can then read and write your files and reach the network. Only for code you trust.")
 @_friendly
-def peers_generate(peer_model, suite, out, name, limit, seed, temperature, max_tokens, api_base, concurrency, runs_dir):
+def peers_generate(peer_model, suite, out, name, limit, seed, temperature, max_tokens, api_base, concurrency, runs_dir,
+                   unsafe_no_isolation):
     """Live peers: a peer agent answers SUITE, the verifier scores each answer, a new suite is written."""
     from benchmark.api import generate
+    from benchmark.sandbox import allow_unisolated
+
+    allow_unisolated(unsafe_no_isolation)
 
     path = generate(peer_model, suite, Path(out), name=name, limit=limit, seed=seed, concurrency=concurrency,
                     temperature=temperature, max_tokens=max_tokens, api_base=api_base, runs_dir=runs_dir,

@@ -1,124 +1,45 @@
-"""Run untrusted peer code against unit tests in a contained child process.
+"""Run untrusted peer code against unit tests, contained by a real isolation tool.
 
-Never in the benchmark's own process: each run is a fresh `python -I` child in a temporary folder with
-CPU, memory, file-size and process limits, no network namespace where the OS allows it, and an audit hook
-(which Python code cannot remove) that refuses sockets, subprocesses and writes outside the folder.
-The child's own output goes nowhere, so a flood of prints cannot fill memory; results come back through
-a file. A timeout, crash or escape attempt scores 0 and the benchmark keeps running.
+Peer code (shipped suites, anyone's suite, code written by live models) never runs in the benchmark's own
+process. Each item gets two sandboxes made by bubblewrap (`bwrap`): one loads the solution and answers calls
+over a socket, the other runs the tests and compares the values that come back (`benchmark/sandbox_child.py`).
+Each sandbox has no network, a read-only view of only what Python needs (no /etc, no home, no checkout), a
+fresh size-limited /tmp as the only writable place, its own process namespace (everything in it dies with
+it: no orphans), a user id of its own with a process limit that applies, CPU, memory and file-size limits,
+and dies with the benchmark. Results come back to the benchmark on a pipe only the test sandbox holds.
+
+Without bubblewrap, code is refused (`SandboxUnavailable`) unless the user opts out loudly
+(`--unsafe-no-isolation` or PEER_BENCH_UNSAFE_NO_ISOLATION=1): then the same two programs run as plain
+child processes, which contains hangs and forged results but not reads, writes or the network.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
+import select
 import shutil
+import signal
+import socket
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
-RUNNER = r'''
-import json, os, resource, select, signal, sys, time
-limit_cpu, limit_mem, per_test, workdir = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3]), os.path.realpath(sys.argv[4])
-spec = json.load(open(os.path.join(workdir, "spec.json")))
-out_path = os.path.join(workdir, "result.json")
-result_fd = os.open(out_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+CHILD = Path(__file__).with_name("sandbox_child.py")
+UNSAFE_ENV = "PEER_BENCH_UNSAFE_NO_ISOLATION"
+PROCESSES = 32  # per sandbox
+TMP_BYTES = 64 << 20
+_UIDS = itertools.count()
+_LOCK = threading.Lock()
 
-BLOCKED_PREFIXES = ("socket.", "subprocess.", "os.system", "os.exec", "os.posix_spawn", "os.fork", "os.spawn",
-                    "pty.", "ctypes.", "os.kill", "signal.")
-WRITE_EVENTS = {"os.remove", "os.unlink", "os.rmdir", "os.rename", "os.replace", "shutil.rmtree", "os.mkdir",
-                "os.chmod", "os.chown", "os.truncate", "os.symlink", "os.link", "os.utime"}
 
-def inside(path):
-    try:
-        p = os.path.realpath(os.fsdecode(path) if not isinstance(path, int) else "")
-    except Exception:
-        return False
-    return p == workdir or p.startswith(workdir + os.sep)
-
-def run_one(test, write_fd):
-    # in a forked child: limits, the audit hook, the solution, then one test; report on write_fd
-    os.setpgid(0, 0)
-    resource.setrlimit(resource.RLIMIT_CPU, (limit_cpu, limit_cpu))
-    resource.setrlimit(resource.RLIMIT_AS, (limit_mem, limit_mem))
-    resource.setrlimit(resource.RLIMIT_FSIZE, (1 << 20, 1 << 20))
-    resource.setrlimit(resource.RLIMIT_NPROC, (0, 0)) if os.getuid() != 0 else None
-    violations = []
-
-    def deny(message):
-        violations.append(message)
-        raise PermissionError("sandbox: " + message)
-
-    def hook(event, args):
-        if event.startswith(BLOCKED_PREFIXES):
-            deny(f"{event} is not allowed")
-        if event == "open" and len(args) > 1:
-            path, mode = args[0], args[1] or "r"
-            flags = args[2] if len(args) > 2 else 0
-            writing = any(c in str(mode) for c in "wax+") or (isinstance(flags, int) and flags & (os.O_WRONLY | os.O_RDWR))
-            if writing and not isinstance(path, int) and not inside(path):
-                deny(f"writing {path} is not allowed")
-        if event in WRITE_EVENTS and args and not isinstance(args[0], int) and not inside(args[0]):
-            deny(f"{event} outside the sandbox is not allowed")
-
-    sys.addaudithook(hook)
-    outcome = {"passed": False, "error": None}
-    ns = {"__name__": "peer_solution"}
-    try:
-        exec(compile(spec["code"], "solution.py", "exec"), ns)
-        try:
-            exec(compile(test, "test", "exec"), dict(ns))
-            outcome["passed"] = True
-        except BaseException as e:
-            outcome["error"] = f"{test[:80]}: {type(e).__name__}: {str(e)[:120]}"
-    except BaseException as e:
-        outcome["error"] = f"solution failed to load: {type(e).__name__}: {str(e)[:200]}"
-    outcome["violations"] = violations[:20]
-    os.write(write_fd, json.dumps(outcome).encode())
-    os._exit(0)
-
-# One forked child per test (this trusted runner forks before any peer code runs): a test that hangs or
-# crashes costs only itself; its whole process group is killed at its own deadline.
-passed, errors, violations = 0, [], []
-for test in spec["tests"]:
-    read_fd, write_fd = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        os.close(read_fd)
-        run_one(test, write_fd)
-    os.close(write_fd)
-    chunks, deadline = [], time.monotonic() + per_test
-    while True:
-        left = deadline - time.monotonic()
-        if left <= 0 or not select.select([read_fd], [], [], left)[0]:
-            break
-        chunk = os.read(read_fd, 65536)
-        if not chunk:
-            break
-        chunks.append(chunk)
-    os.close(read_fd)
-    try:
-        os.killpg(pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-    os.waitpid(pid, 0)
-    try:
-        outcome = json.loads(b"".join(chunks) or b"null")
-    except ValueError:
-        outcome = None
-    if not isinstance(outcome, dict):
-        errors.append(f"{test[:80]}: " + ("timed out" if time.monotonic() >= deadline else "crashed"))
-        continue
-    passed += bool(outcome.get("passed")) and not outcome.get("violations")
-    violations += outcome.get("violations") or []
-    if outcome.get("error"):
-        errors.append(outcome["error"])
-os.write(result_fd, json.dumps({"passed": passed, "total": len(spec["tests"]), "errors": errors[:20],
-                                "violations": violations[:20]}).encode())
-os.close(result_fd)
-os._exit(0)
-'''
+class SandboxUnavailable(RuntimeError):
+    """No isolation tool works here, and the user did not opt out of isolation."""
 
 
 @dataclass(frozen=True)
@@ -134,40 +55,255 @@ class TestRun:
         return self.passed / self.total if self.status == "ok" and self.total else 0.0
 
 
-def _isolation_prefix() -> list[str]:
-    """`unshare -n` (no network at all) when the OS lets us; the audit hook blocks sockets regardless."""
-    unshare = shutil.which("unshare")
-    if unshare and subprocess.run([unshare, "-rn", "true"], capture_output=True).returncode == 0:
-        return [unshare, "-rn"]
-    return []
+def _python() -> str:
+    """The real interpreter binary (a venv's `python` is a link to it); the sandbox needs only its stdlib."""
+    return os.path.realpath(getattr(sys, "_base_executable", None) or sys.executable)
 
 
-_PREFIX: list[str] | None = None
+def _system_binds() -> list[str]:
+    """A read-only view of /usr (with the /lib, /bin links of a merged-/usr system) and the interpreter's
+    own prefix: enough for `python -I -S`, and nothing else of the host (no /etc, no home, no checkout)."""
+    args = ["--ro-bind", "/usr", "/usr"]
+    for top in ("/lib", "/lib32", "/lib64", "/bin", "/sbin"):
+        if os.path.islink(top):
+            args += ["--symlink", os.readlink(top), top]
+        elif os.path.isdir(top):
+            args += ["--ro-bind", top, top]
+    binds = []
+    prefix = os.path.realpath(sys.base_prefix)
+    if not prefix.startswith("/usr/") and prefix != "/usr":
+        binds.append(prefix)
+    python_dir = os.path.dirname(_python())
+    if not python_dir.startswith(("/usr/", prefix + "/")):
+        binds.append(python_dir)
+    for path in binds:
+        # the folders above it appear traversable (as /root is not, a pyenv Python would not run)
+        parents = [str(p) for p in reversed(Path(path).parents) if str(p) != "/"]
+        args += [a for parent in parents for a in ("--perms", "0755", "--dir", parent)]
+        args += ["--ro-bind", path, path]
+    return args
 
 
-def run_tests(code: str, tests: list[str], timeout: float = 10.0, cpu_seconds: int = 8,
-              memory_bytes: int = 512 * 1024 * 1024) -> TestRun:
-    """Execute `code`, then each test snippet (an assert), in a contained child; count passes. Each test
-    runs in a process of its own with `timeout` seconds: a test that hangs fails alone."""
-    global _PREFIX
-    if _PREFIX is None:
-        _PREFIX = _isolation_prefix()
-    with tempfile.TemporaryDirectory(prefix="peer-bench-sandbox-") as tmp:
-        Path(tmp, "spec.json").write_text(json.dumps({"code": code, "tests": tests}))
-        cmd = [*_PREFIX, sys.executable, "-I", "-S", "-c", RUNNER, str(cpu_seconds), str(memory_bytes), str(timeout), tmp]
-        env = {"PATH": "/usr/bin:/bin", "PYTHONHASHSEED": "0", "LANG": "C.UTF-8"}
+@dataclass(frozen=True)
+class Isolation:
+    """How a sandboxed program is started: `bwrap` (isolated) or, after an explicit opt-out, a bare child."""
+
+    bwrap: str | None
+
+    @property
+    def isolated(self) -> bool:
+        return self.bwrap is not None
+
+    def command(self, role: str, input_fd: int, input_path: str, extra: list[str]) -> tuple[list[str], str | None]:
+        """(argv, working folder for an unisolated child) for one role of sandbox_child.py."""
+        if not self.isolated:
+            workdir = tempfile.mkdtemp(prefix="peer-bench-unisolated-")
+            return [_python(), "-I", "-S", str(CHILD), role, input_path, *extra], workdir
+        argv = [self.bwrap, "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts",
+                "--unshare-cgroup-try", "--die-with-parent", "--new-session", "--hostname", "peer-sandbox",
+                *_system_binds(), "--proc", "/proc", "--dev", "/dev",
+                "--perms", "1777", "--size", str(TMP_BYTES), "--tmpfs", "/tmp",
+                "--ro-bind", str(CHILD), "/sandbox_child.py",
+                "--perms", "0444", "--ro-bind-data", str(input_fd), "/input.json",
+                "--chdir", "/tmp", "--clearenv", "--setenv", "PATH", "/usr/bin:/bin",
+                "--setenv", "LANG", "C.UTF-8", "--setenv", "PYTHONHASHSEED", "0"]
+        if os.getuid() == 0:
+            # root is exempt from the process limit: each sandbox runs as a user id of its own
+            with _LOCK:
+                uid = 200_000 + (os.getpid() % 4096) * 1024 + next(_UIDS) % 1024
+            argv += ["--", shutil.which("setpriv") or "/usr/bin/setpriv", f"--reuid={uid}", f"--regid={uid}",
+                     "--clear-groups", "--no-new-privs"]
+        else:
+            argv += ["--unshare-user"]
+        return [*argv, "--", _python(), "-I", "-S", "/sandbox_child.py", role, "/input.json", *extra], None
+
+
+_ISOLATION: Isolation | None = None
+_WARNED = False
+
+
+_ALLOW_UNISOLATED = False
+
+
+def allow_unisolated(allow: bool = True) -> None:
+    """The loud opt-out (--unsafe-no-isolation): where no isolation tool works, run peer code as a bare child
+    process, which can then read and write as you. PEER_BENCH_UNSAFE_NO_ISOLATION=1 does the same."""
+    global _ALLOW_UNISOLATED
+    _ALLOW_UNISOLATED = allow
+
+
+def _unsafe_allowed() -> bool:
+    return _ALLOW_UNISOLATED or os.environ.get(UNSAFE_ENV) == "1"
+
+
+def _probe(bwrap: str) -> str | None:
+    """None if a sandbox starts here, else the reason it does not."""
+    with tempfile.TemporaryFile() as spec:
+        spec.write(b"{}")
+        spec.seek(0)
+        cmd, _ = Isolation(bwrap).command("probe", spec.fileno(), "", [])
         try:
-            proc = subprocess.run(cmd, cwd=tmp, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                  stderr=subprocess.DEVNULL, timeout=timeout * len(tests) + 10, start_new_session=True)
-        except subprocess.TimeoutExpired:
-            return TestRun(0, len(tests), "timeout", ("timed out",))
-        result = Path(tmp, "result.json")
-        if proc.returncode != 0 or not result.is_file() or not result.stat().st_size:
-            return TestRun(0, len(tests), "crashed", (f"exit code {proc.returncode}",))
-        data = json.loads(result.read_text())
-        if data["violations"]:
-            return TestRun(0, int(data["total"]), "violation", tuple(data["violations"]))
-        return TestRun(int(data["passed"]), int(data["total"]), "ok", tuple(data["errors"]))
+            proc = subprocess.run(cmd, pass_fds=(spec.fileno(),), capture_output=True, text=True, timeout=30)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            return str(exc)
+    if proc.returncode == 0 and proc.stdout.strip() == "ok":
+        return None
+    return (proc.stderr.strip().splitlines() or [f"exit code {proc.returncode}"])[-1]
+
+
+def isolation() -> Isolation:
+    """The isolation in force, checked once per process. Raises SandboxUnavailable with what to do."""
+    global _ISOLATION, _WARNED
+    if _ISOLATION is None or (not _ISOLATION.isolated and not _unsafe_allowed()):
+        bwrap = shutil.which("bwrap")
+        reason = _probe(bwrap) if bwrap else "bubblewrap (bwrap) is not installed"
+        if reason is None:
+            _ISOLATION = Isolation(bwrap)
+        elif _unsafe_allowed():
+            _ISOLATION = Isolation(None)
+        else:
+            raise SandboxUnavailable(
+                f"refusing to run untrusted peer code without isolation: {reason}. Install bubblewrap "
+                "(Debian/Ubuntu: apt-get install bubblewrap; Fedora: dnf install bubblewrap), or, only for "
+                "code you trust, pass --unsafe-no-isolation")
+    if not _ISOLATION.isolated and not _WARNED:
+        _WARNED = True
+        print("WARNING: running untrusted peer code WITHOUT isolation (--unsafe-no-isolation): it can read "
+              "and write your files and reach the network", file=sys.stderr)
+    return _ISOLATION
+
+
+def _kill(proc: subprocess.Popen) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    proc.wait()
+
+
+class _Pair:
+    """One solution sandbox and one test sandbox joined by a socket; the test sandbox reports on a pipe."""
+
+    def __init__(self, iso: Isolation, spec_solution: dict, spec_tests: dict):
+        self.procs: list[subprocess.Popen] = []
+        self.workdirs: list[str] = []
+        ours, theirs = socket.socketpair()
+        ctl_read, ctl_write = os.pipe()
+        try:
+            self._start(iso, "solution", spec_solution, [theirs.fileno()])
+            self._start(iso, "evaluator", spec_tests, [ours.fileno(), ctl_write])
+        except BaseException:
+            os.close(ctl_read)
+            self.close()
+            raise
+        finally:
+            ours.close()
+            theirs.close()
+            os.close(ctl_write)
+        self.ctl = ctl_read
+        self.buffer = b""
+
+    def _start(self, iso: Isolation, role: str, spec: dict, fds: list[int]) -> None:
+        with tempfile.NamedTemporaryFile(prefix="peer-bench-input-", suffix=".json") as f:
+            f.write(json.dumps(spec).encode())
+            f.flush()
+            f.seek(0)
+            cmd, workdir = iso.command(role, f.fileno(), f"/dev/fd/{f.fileno()}", [str(fd) for fd in fds])
+            if workdir:
+                self.workdirs.append(workdir)
+            env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONHASHSEED": "0"}
+            self.procs.append(subprocess.Popen(
+                cmd, pass_fds=(*fds, f.fileno()), cwd=workdir, env=env, stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True))
+
+    def next_message(self, deadline: float) -> dict | None:
+        """The test sandbox's next report, or None at the deadline or when it is gone."""
+        while b"\n" not in self.buffer:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([self.ctl], [], [], left)[0]:
+                return None
+            chunk = os.read(self.ctl, 65536)
+            if not chunk:
+                return None
+            self.buffer += chunk
+            if len(self.buffer) > 1 << 20:
+                return None
+        line, self.buffer = self.buffer.split(b"\n", 1)
+        try:
+            message = json.loads(line)
+        except ValueError:
+            return None
+        return message if isinstance(message, dict) else None
+
+    def close(self) -> None:
+        for proc in self.procs:
+            _kill(proc)
+        if hasattr(self, "ctl"):
+            os.close(self.ctl)
+        for workdir in self.workdirs:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+def run_tests(code: str, tests: list[str], timeout: float = 3.0, cpu_seconds: int = 8,
+              memory_bytes: int = 512 * 1024 * 1024) -> TestRun:
+    """Load `code` in one sandbox, run each test snippet in another against it, and count the passes.
+
+    Each test has `timeout` seconds (3, as HumanEval's own harness): a test that hangs or crashes the solution fails alone (both sandboxes
+    are killed and restarted for the tests after it). A solution whose loading hangs fails every test."""
+    iso = isolation()
+    results: dict[int, tuple[bool, str | None, list[str]]] = {}
+    crashed, start = False, 0
+    limits = {"cpu_seconds": max(1, int(cpu_seconds * max(1, len(tests)))), "memory_bytes": int(memory_bytes),
+              "processes": PROCESSES}
+    while start < len(tests):
+        pair = _Pair(iso, {**limits, "code": code}, {**limits, "tests": list(tests), "start": start})
+        try:
+            start, crashed = _collect(pair, tests, start, timeout, results)
+        finally:
+            pair.close()
+        if crashed:
+            break
+    violations = [v for _, _, vs in results.values() for v in vs]
+    errors = tuple(e for k in sorted(results) if (e := results[k][1]))
+    if crashed:
+        return TestRun(0, len(tests), "crashed", errors or ("the sandbox did not start",))
+    if violations:
+        return TestRun(0, len(tests), "violation", tuple(violations[:20]))
+    if all(e == "timed out while loading the solution" for _, e, _ in results.values()) and tests:
+        return TestRun(0, len(tests), "timeout", errors[:1])
+    return TestRun(sum(ok for ok, _, _ in results.values()), len(tests), "ok", errors[:20])
+
+
+def _collect(pair: _Pair, tests: list[str], start: int, timeout: float,
+             results: dict) -> tuple[int, bool]:
+    """Read one pair's reports into `results`; (where the next pair starts, whether the sandbox failed)."""
+    # loading the solution gets the same deadline as one test (plus the sandbox's start)
+    message = pair.next_message(time.monotonic() + timeout + 5)
+    if message is None or not message.get("loaded"):
+        if message is None and any(p.poll() not in (None, 0) for p in pair.procs) and not results:
+            return len(tests), True
+        for k in range(start, len(tests)):
+            results[k] = (False, "timed out while loading the solution", [])
+        return len(tests), False
+    current = None
+    while True:
+        message = pair.next_message(time.monotonic() + timeout)
+        if message is None:
+            if current is None:
+                current = start
+            if current not in results:
+                gone = pair.procs[1].poll() is not None
+                results[current] = (False, f"{tests[current][:80]}: " + ("crashed" if gone else "timed out"), [])
+            return current + 1, False
+        if message.get("done"):
+            return len(tests), False
+        k = message.get("started", message.get("test"))
+        if not isinstance(k, int) or not start <= k < len(tests):
+            return len(tests), True
+        current = k
+        if "test" in message:
+            violations = message.get("violations") or []
+            results[k] = (bool(message.get("passed")), message.get("error"), [str(v) for v in violations][:20])
 
 
 if __name__ == "__main__":  # pragma: no cover - manual check

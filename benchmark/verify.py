@@ -6,12 +6,13 @@ on any disagreement with the stored true_score; `bench peers generate` uses it t
 
 from __future__ import annotations
 
+import os
 import re
 import unicodedata
 from dataclasses import dataclass
 from typing import Callable
 
-from benchmark.sandbox import run_tests
+from benchmark.sandbox import isolation, run_tests
 
 # (Suites are loaded by benchmark/peers.py, which checks a suite's verifier against VERIFIERS here; so this
 # module takes a loaded suite without importing peers.)
@@ -111,6 +112,15 @@ VERIFIERS: dict[str, Callable[[str, dict], float]] = {
 }
 
 
+RUNS_PEER_CODE = {"unit-tests"}
+
+
+def require_isolation(verifier: str) -> None:
+    """Before any work: a verifier that runs peer code needs the sandbox (SandboxUnavailable says what to do)."""
+    if verifier in RUNS_PEER_CODE:
+        isolation()
+
+
 def get_verifier(name: str) -> Callable[[str, dict], float]:
     if name not in VERIFIERS:
         raise VerifierError(f"unknown verifier '{name}'; known: {', '.join(VERIFIERS)}")
@@ -161,15 +171,21 @@ def rebuild_mismatches(suite, timeout: float = 1800) -> list[Mismatch]:
 
 
 def verify_suite(suite, tolerance: float = 1e-6) -> list[Mismatch]:
-    """Recompute every item's true score; return the items whose stored score disagrees or cannot be checked."""
+    """Recompute every item's true score; return the items whose stored score disagrees or cannot be checked.
+    Items are checked concurrently: a code item spends its time waiting on its sandboxes."""
+    from concurrent.futures import ThreadPoolExecutor
+
     verifier = get_verifier(suite.spec.verifier)
-    out = []
-    for item in suite.items:
+    require_isolation(suite.spec.verifier)
+
+    def check(item) -> Mismatch | None:
         try:
             score = float(verifier(item.response, item.reference))
         except (KeyError, TypeError, ValueError) as exc:
-            out.append(Mismatch(item.item_id, item.true_score, None, f"reference cannot be checked: {exc!r}"))
-            continue
+            return Mismatch(item.item_id, item.true_score, None, f"reference cannot be checked: {exc!r}")
         if abs(score - item.true_score) > tolerance:
-            out.append(Mismatch(item.item_id, item.true_score, score, "stored true_score differs from the check"))
-    return out
+            return Mismatch(item.item_id, item.true_score, score, "stored true_score differs from the check")
+        return None
+
+    with ThreadPoolExecutor(max_workers=min(8, (os.cpu_count() or 1) * 2)) as pool:
+        return [m for m in pool.map(check, suite.items) if m is not None]

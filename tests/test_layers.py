@@ -12,7 +12,7 @@ PKG = Path(__file__).resolve().parents[1] / "benchmark"
 # Every module's layer, bottom (0) to top. A module may import its own layer or any below; a new module
 # must be placed here (README: "How it fits together").
 LAYERS = {
-    "leaf": (0, ["benchmark.redact", "benchmark.fmt", "benchmark.sandbox", "benchmark.env"]),
+    "leaf": (0, ["benchmark.redact", "benchmark.fmt", "benchmark.sandbox", "benchmark.sandbox_child", "benchmark.env"]),
     "data": (1, ["benchmark.peers", "benchmark.framings", "benchmark.scenarios", "benchmark.records",
                  "benchmark.verify"]),
     "models": (2, ["benchmark.models", "benchmark.models.*"]),

@@ -88,7 +88,7 @@ TESTS = ["assert f(2) == 4", "assert f(0) == 0", "assert f(-3) == 9"]
 
 @pytest.mark.parametrize("label, code", [
     ("infinite loop", "def f(x):\n    while True:\n        pass"),
-    ("write outside", "def f(x):\n    open('/tmp/peer-bench-escape.txt', 'w').write('x')\n    return x * x"),
+    ("write outside", "def f(x):\n    open('/var/tmp/peer-bench-escape.txt', 'w').write('x')\n    return x * x"),
     ("delete outside", "import os\ndef f(x):\n    os.remove('/etc/hostname')\n    return x * x"),
     ("network", "import socket\ndef f(x):\n    socket.create_connection(('127.0.0.1', 9), timeout=1)\n    return x * x"),
     ("subprocess", "import subprocess\ndef f(x):\n    subprocess.run(['true'])\n    return x * x"),
@@ -101,7 +101,7 @@ def test_hostile_solutions_are_contained_and_score_zero(label, code, tmp_path):
     assert not (tmp_path / "peer-bench-escape.txt").exists()
     import os
 
-    assert not os.path.exists("/tmp/peer-bench-escape.txt")
+    assert not os.path.exists("/var/tmp/peer-bench-escape.txt")
 
 
 def test_huge_output_is_contained_and_the_tests_still_count():
