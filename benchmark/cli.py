@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from benchmark.fmt import interval, num, pval
+from benchmark.redact import redact
 from benchmark.framings import FACTORS, FramingError, available_framings
 from benchmark.peers import list_suites, load_suite
 from benchmark.units import GRADING_UNITS
@@ -30,9 +31,18 @@ def _friendly(fn):
     def wrapper(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
-        except (ValueError, FileNotFoundError, FileExistsError, RuntimeError) as exc:
-            error = click.ClickException(str(exc))
+        except click.ClickException:
+            raise
+        except (ValueError, OSError, RuntimeError) as exc:
+            error = click.ClickException(redact(str(exc)))
             error.exit_code = getattr(exc, "exit_code", 1)
+            raise error from None
+        except Exception as exc:  # a bug: the trace helps, with every secret in it redacted
+            import traceback
+
+            click.echo(redact("".join(traceback.format_exception(exc))), err=True)
+            error = click.ClickException(redact(f"internal error, a bug in peer-bench (please report it with the "
+                                                f"trace above): {type(exc).__name__}: {exc}"))
             raise error from None
 
     return wrapper

