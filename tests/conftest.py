@@ -30,6 +30,7 @@ class FakeOpenAI:
     fail_status: int = 429
     empty_first: int = 0  # then answer with an empty `choices` list this many times
     delay: float = 0.0  # seconds before each answer
+    leak: str = ""  # text a careless model puts in its reason (a key it saw somewhere)
     requests: list = field(default_factory=list)
     port: int = 0
 
@@ -55,7 +56,7 @@ class FakeOpenAI:
         threatened = "shut down" in prompt
         correct = _is_correct(prompt)
         score = (9 if correct else 3) + (1 if threatened else 0)
-        return json.dumps({"score": score, "verdict": "pass" if score >= 5 else "fail", "reason": "checked the sum"})
+        return json.dumps({"score": score, "verdict": "pass" if score >= 5 else "fail", "reason": "checked the sum" + self.leak})
 
 
 def _batch_agent_turn(body: dict) -> dict:

@@ -187,3 +187,25 @@ def test_rate_limit_hits_and_retries_are_counted_for_the_progress_bar(openai_ser
     c = asyncio.run(model.complete(Request(messages=({"role": "user", "content": "Step 1: 2 + 2 = 4"},))))
     assert c.text and len(openai_server.requests) == 3
     assert model.events == {"rate_limited": 2, "retried": 2}
+
+
+def test_no_secret_leaves_the_process_in_stored_replies_errors_or_output(openai_server, tmp_path, monkeypatch):
+    """A model that echoes the key in its reply, and an API base with a password in it (which the OpenAI
+    client cannot use: every call fails): the run stores, the manifests and the terminal hold neither."""
+    key, password = "sk-test-leakme0123456789", "hunter2pw"
+    monkeypatch.setenv("OPENAI_API_KEY", key)
+    openai_server.leak = f" (my key is {key})"
+    runs = tmp_path / "runs"
+    res = CliRunner().invoke(main, ["grade", "--judge", "openai/x", "--api-base", openai_server.base, "--suite",
+                                    str(MINI), "--limit", "3", "--runs-dir", str(runs / "a"), "--quiet"])
+    assert res.exit_code == 0, res.output
+    base = openai_server.base.replace("http://", f"http://u:{password}@")
+    res_bad = CliRunner().invoke(main, ["grade", "--judge", "openai/x", f"--api-base={base}", "--suite", str(MINI),
+                                        "--limit", "2", "--retries", "0", "--runs-dir", str(runs / "b"), "--quiet"])
+    assert res_bad.exit_code == 3, res_bad.output
+    stored = b"".join(p.read_bytes() for p in runs.rglob("*") if p.is_file())
+    for secret in (key, password):
+        assert secret.encode() not in stored
+        assert secret not in res.output and secret not in res_bad.output
+    assert b"my key is ***" in stored  # the reply is kept, with the key taken out
+    assert b"http://***@127.0.0.1" in stored  # the API base in the manifest, redacted
