@@ -204,7 +204,7 @@ def _price(judge: str, prompt_tokens: float, completion_tokens: float) -> float 
     """Dollars at the judge's list price (None where unknown; 0 for the embedded and simulated judges)."""
     if judge.split("/", 1)[0] in ("local", "sim"):
         return 0.0
-    from benchmark.models.litellm_provider import price
+    from benchmark.models.prices import price
 
     return price(judge, prompt_tokens, completion_tokens)
 

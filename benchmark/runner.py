@@ -235,8 +235,11 @@ async def run_trials(store: RunStore, spec: RunSpec, trials: list[Trial], outcom
             outcome.cost_usd += record.cost_usd or 0.0
             progress.update(task_id, advance=1, status=status())
 
-    with progress:
-        await asyncio.gather(*(worker() for _ in range(max(1, min(concurrency, len(todo))))))
+    try:
+        with progress:
+            await asyncio.gather(*(worker() for _ in range(max(1, min(concurrency, len(todo))))))
+    finally:
+        await asyncio.gather(*(m.aclose() for m in models), return_exceptions=True)
     return outcome
 
 

@@ -28,6 +28,7 @@ LAYERS = {
 # Third-party libraries each allowed only in these modules (and the layers above them never need them).
 ADAPTERS = {"litellm": {"benchmark.models.litellm_provider"},
             "llama_cpp": {"benchmark.models.local"},
+            "aiohttp": {"benchmark.models.openai_compat"},
             "autogen_agentchat": {"benchmark.models.agents", "benchmark.units.sheet_tools", "benchmark.units.episode"},
             "autogen_core": {"benchmark.models.agents", "benchmark.units.sheet_tools", "benchmark.units.episode"}}
 

@@ -38,7 +38,7 @@ from tests.providers import (  # noqa: F401  (fixtures)
 
 KEY = "sk-test-0123456789abcdef"
 VLLM_MODEL = "Qwen/Qwen2.5-7B-Instruct"
-# A self-hosted model has no price in litellm's map; a user who wants costs registers one, as here.
+# A self-hosted model has no price in litellm's map; a user who wants costs gives its own (judges config).
 VLLM_PRICE = {"input_cost_per_token": 1e-07, "output_cost_per_token": 2e-07, "litellm_provider": "hosted_vllm",
               "mode": "chat", "max_tokens": 32768, "max_input_tokens": 32768, "max_output_tokens": 8192}
 CONFTEST_USAGE = {"prompt_tokens": 100, "completion_tokens": 20}  # what conftest's openai_server reports
@@ -102,8 +102,14 @@ def _all_text(run_dir) -> str:
 
 
 def _grade(server, judge: str, tmp_path):
+    config = None
+    if judge.startswith("hosted_vllm/"):  # a self-hosted judge's cost: its own price, per million tokens
+        config = tmp_path / "judges.toml"
+        config.write_text(f'[judges."{judge}"]\nprice = [{VLLM_PRICE["input_cost_per_token"] * 1e6:g}, '
+                          f'{VLLM_PRICE["output_cost_per_token"] * 1e6:g}]\n')
     run_dir = grade(GradeConfig(judges=(judge,), suites=(str(MINI),), api_base=server.base,
-                                runs_dir=str(tmp_path / "runs"), retries=1, timeout=20), show_progress=False)
+                                runs_dir=str(tmp_path / "runs"), retries=1, timeout=20,
+                                judges_config=str(config) if config else None), show_progress=False)
     store = RunStore.open_existing(run_dir / "run.sqlite")
     try:
         return run_dir, store.grades()
@@ -315,3 +321,49 @@ def test_adapter_supported_params():
     assert table == {"openai": (True, True, True, True, True), "hosted_vllm": (True, True, True, True, True),
                      "deepseek": (True, True, True, True, True), "anthropic": (False, True, False, False, True),
                      "gemini": (True, True, True, False, True)}
+
+
+@pytest.mark.parametrize("provider", [BY_ID["hosted_vllm"]], ids=["hosted_vllm"], indirect=True)
+def test_direct_client_and_litellm_send_the_same_request_and_a_run_resumes_under_either(provider, tmp_path,
+                                                                                       monkeypatch):
+    """Served judges go through the direct OpenAI-compatible client (a fraction of litellm's CPU per call);
+    PEER_BENCH_CLIENT=litellm sends them through litellm. Same HTTP bodies, same grades, same trial ids: a
+    run started under one client is finished under the other, and a finished one costs no call."""
+    from benchmark.models import resolve
+    from benchmark.models.base import Settings
+    from benchmark.models.litellm_provider import LitellmModel
+    from benchmark.models.openai_compat import OpenAICompatModel
+
+    p, server = provider
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    settings = Settings(api_base=server.base)
+    direct = resolve(p.judge, settings)
+    assert isinstance(direct, OpenAICompatModel)
+    assert isinstance(resolve("openai/gpt-4o", Settings()), LitellmModel)  # the hosted API: litellm knows its quirks
+    monkeypatch.setenv("PEER_BENCH_CLIENT", "litellm")
+    via_litellm = resolve(p.judge, settings)
+    assert isinstance(via_litellm, LitellmModel) and via_litellm.describe() == direct.describe()
+
+    def run(client: str, limit: int, runs: str = "runs"):
+        monkeypatch.setenv("PEER_BENCH_CLIENT", client)
+        before = len(server.sent)
+        run_dir = grade(GradeConfig(judges=(p.judge,), suites=(str(MINI),), api_base=server.base, limit=limit,
+                                    runs_dir=str(tmp_path / runs), retries=0, cache=False), show_progress=False)
+        with RunStore.open_existing(run_dir / "run.sqlite") as store:
+            return run_dir, store.grades(), server.sent[before:]
+
+    first_dir, _, direct_sent = run("direct", 4)
+    assert len(direct_sent) == 8
+    _, _, sent = run("litellm", 4)
+    assert sent == []  # the same trial ids under litellm: nothing left to do
+    _, grades, sent = run("direct", 8)  # a larger run is a new run folder; graded by the direct client
+    assert len(sent) == 16 and (grades["parse_status"] == "ok").all()
+    _, litellm_grades, litellm_sent = run("litellm", 4, runs="runs-litellm")  # afresh, through litellm
+    assert {json.dumps(r["body"], sort_keys=True) for r in litellm_sent} == \
+        {json.dumps(r["body"], sort_keys=True) for r in direct_sent}
+    with RunStore.open_existing(first_dir / "run.sqlite") as store:
+        direct_grades = store.grades()
+    key = ["item_id", "framing"]
+    cols = key + ["score", "prompt_tokens", "completion_tokens"]  # (cost: the fixture prices litellm's map only)
+    assert direct_grades.sort_values(key)[cols].reset_index(drop=True).equals(
+        litellm_grades.sort_values(key)[cols].reset_index(drop=True))

@@ -2,7 +2,9 @@
 
     local/<name>   the embedded llama.cpp model (benchmark/models/local.py)
     sim/<label>    SYNTHETIC judges with a declared bias (benchmark/models/sim.py)
-    anything else  litellm (benchmark/models/litellm_provider.py): hosted APIs and OpenAI-compatible servers
+    openai/<m>, hosted_vllm/<m> at an API base (--api-base): the direct OpenAI-compatible client
+                   (benchmark/models/openai_compat.py), a fraction of litellm's CPU per call
+    anything else  litellm (benchmark/models/litellm_provider.py): hosted APIs and other providers' servers
 
 A new provider is one `register(prefix, loader)` call. Providers are imported only when a model string
 needs them, so commands that call no model never import litellm or llama.cpp.
@@ -21,6 +23,18 @@ def _litellm() -> type[Model]:
     return LitellmModel
 
 
+def _served() -> Callable[[str, Settings], Model]:
+    """openai/ and hosted_vllm/: direct at an API base, else (the hosted OpenAI API) through litellm."""
+    from benchmark.models.openai_compat import OpenAICompatModel, direct_base
+
+    def make(name: str, settings: Settings) -> Model:
+        if direct_base(name.split("/", 1)[0], settings):
+            return OpenAICompatModel(name, settings)
+        return _litellm()(name, settings)
+
+    return make
+
+
 def _local() -> type[Model]:
     from benchmark.models.local import LocalModel
 
@@ -33,12 +47,13 @@ def _sim() -> type[Model]:
     return SimModel
 
 
-PROVIDERS: dict[str, Callable[[], type[Model]]] = {"local": _local, "sim": _sim}
+PROVIDERS: dict[str, Callable[[], Callable[[str, Settings], Model]]] = {
+    "local": _local, "sim": _sim, "openai": _served, "hosted_vllm": _served}
 DEFAULT_PROVIDER = _litellm
 
 
-def register(prefix: str, loader: Callable[[], type[Model]]) -> None:
-    """Route model strings `prefix/...` to the Model class `loader()` returns."""
+def register(prefix: str, loader: Callable[[], Callable[[str, Settings], Model]]) -> None:
+    """Route model strings `prefix/...` to the Model class (or factory) `loader()` returns."""
     PROVIDERS[prefix] = loader
 
 

@@ -86,7 +86,7 @@ class Completion:
 # How a reply format is asked for: a JSON schema (structured output), JSON mode, an exact GBNF grammar (the
 # embedded model; llama.cpp servers), or the prompt's own words only. "auto" picks per provider.
 STRUCTURED = ("auto", "json_schema", "json_object", "grammar", "prompt")
-OPERATIONAL = ("timeout", "num_retries", "api_base")  # settings that change how a call is made, not its reply
+OPERATIONAL = ("timeout", "num_retries", "api_base", "price")  # settings that change how a call is made, not its reply
 
 
 @dataclass(frozen=True)
@@ -103,6 +103,7 @@ class Settings:
     logprobs: bool | None = None  # ask for token log-probabilities for G-Eval (None: wherever supported)
     cache: bool = True
     extra: dict = field(default_factory=dict)  # provider arguments passed as they are (e.g. reasoning_effort)
+    price: tuple[float, float] | None = None  # (input, output) dollars per million tokens, over the list price
 
 
 class Model:
@@ -138,7 +139,16 @@ class Model:
     async def call(self, request: Request, seed: int) -> Completion:
         raise NotImplementedError
 
+    async def aclose(self) -> None:
+        """Release what the calls of this event loop held (an HTTP session); the runner calls it at the end."""
+
     # -- shared ---------------------------------------------------------------------------------------
+    def cost(self, prompt_tokens: int, completion_tokens: int, listed: float | None) -> float | None:
+        """Dollars for a call: the judge's own `price` where set (a self-hosted GPU), else the list price."""
+        if self.settings.price:
+            return (self.settings.price[0] * prompt_tokens + self.settings.price[1] * completion_tokens) / 1e6
+        return listed
+
     def max_tokens(self, request: Request) -> int:
         return max(self.settings.max_tokens, request.max_tokens or 0)
 
@@ -174,7 +184,8 @@ class Model:
         return {"kind": self.kind, "synthetic": self.synthetic, "model": self.name,
                 "api_base": redact(s.api_base) if s.api_base else None, "temperature": s.temperature, "seed": s.seed,
                 "max_tokens": s.max_tokens, "timeout": s.timeout, "num_retries": s.retries,
-                "structured": self.structured} | ({"extra": s.extra} if s.extra else {})
+                "structured": self.structured} | ({"extra": s.extra} if s.extra else {}) \
+            | ({"price": list(s.price)} if s.price else {})
 
     def identity(self) -> dict:
         """What makes two runs' trials the same: the description without the settings that do not shape replies."""

@@ -8,8 +8,9 @@ hosted APIs) that each need their own endpoint or provider arguments:
     api_base = "http://gpu-box:8000/v1"
     temperature = 0.7
     timeout = 300
+    price = [0.10, 0.20]                        # dollars per million input, output tokens (your GPU's cost)
 
-Keys: api_base, temperature, max_tokens, timeout, retries, structured, logprobs, extra. Never put keys in
+Keys: api_base, temperature, max_tokens, timeout, retries, structured, logprobs, extra, price. Never put keys in
 it: API keys come from the environment.
 """
 
@@ -23,7 +24,7 @@ from typing import Callable
 from benchmark.models.base import ModelError, Settings
 
 ALLOWED = {"api_base": str, "temperature": (int, float), "max_tokens": int, "timeout": (int, float), "retries": int,
-           "structured": str, "logprobs": bool, "extra": dict}
+           "structured": str, "logprobs": bool, "extra": dict, "price": list}
 
 
 def load_judges_config(path: str | Path) -> dict[str, Callable[[Settings], Settings]]:
@@ -49,5 +50,12 @@ def load_judges_config(path: str | Path) -> dict[str, Callable[[Settings], Setti
                 raise ModelError(f'{path}: [judges."{name}"] field \'{key}\': wrong type {type(value).__name__}')
             if key == "extra" and any(k.lower() in ("api_key", "key", "token") for k in value):
                 raise ModelError(f'{path}: [judges."{name}"] extra: keys belong in the environment, not in a file')
+        if "price" in table:
+            price = table["price"]
+            if len(price) != 2 or not all(isinstance(x, (int, float)) and not isinstance(x, bool) and x >= 0
+                                          for x in price):
+                raise ModelError(f'{path}: [judges."{name}"] field \'price\': two numbers >= 0, dollars per million '
+                                 "input and output tokens")
+            table = table | {"price": (float(price[0]), float(price[1]))}
         out[name] = lambda s, t=dict(table): dataclasses.replace(s, **t)
     return out

@@ -1,0 +1,153 @@
+"""What every hosted or served model shares, whichever client carries the call: which optional parameters are
+sent (and which dropped), the request as sent (also the cache key), checks on the reply, and peer-bench's own
+retries (`retries` means that many retries in total, with backoff, for rate limits, server and connection
+errors, timeouts, empty replies and, when sampling, truncated ones; errors no retry can fix fail at once,
+and the fatal ones stop the run).
+
+Two clients: litellm (`litellm_provider.py`, every provider) and a direct OpenAI-compatible client
+(`openai_compat.py`, for servers given by an API base: vLLM, llama.cpp, SGLang, ...), which costs a fraction
+of litellm's CPU per call. Both describe a judge the same way, so a run resumes under either.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
+
+from benchmark.models.base import CallError, Completion, Model, Request
+
+# Providers whose API takes JSON mode but not a JSON schema, whatever litellm's model map says (DeepSeek
+# answers json_schema with "This response_format type is unavailable now").
+JSON_MODE_ONLY = {"deepseek"}
+OPENAI_COMPATIBLE = {"openai", "hosted_vllm", "custom_openai", "openai_like", "lm_studio", "llamafile"}
+TOP_LOGPROBS = 5  # alternatives per token: enough for the score digit's distribution, accepted by every API
+
+FATAL, FINAL, RETRY, TIMEOUT = "fatal", "final", "retry", "timeout"  # how a client classifies an error
+
+
+class EmptyReply(Exception):
+    """The provider answered without a usable reply (no choices, no text, or cut off by max_tokens)."""
+
+    def __init__(self, message: str, completion: Completion | None = None):
+        super().__init__(message)
+        self.completion = completion
+
+
+class HostedModel(Model):
+    """A model behind an HTTP API. Subclasses set `provider` and `supported` (the optional parameters the
+    provider takes) and implement `_once` (one attempt, parsed) and `classify` (fatal, final or retry)."""
+
+    provider: str = "openai"
+    supported: frozenset = frozenset()
+
+    def schema_known(self) -> bool:
+        """Whether the model is known to take a JSON schema as its reply format."""
+        return False
+
+    # -- what is sent ---------------------------------------------------------------------------------
+    @property
+    def structured(self) -> str:
+        """How the reply format is asked for (see base.STRUCTURED). Explicit modes are sent as asked (a JSON
+        mode only where the provider takes response_format); "auto" sends the JSON schema where the model is
+        known to take one (or to an OpenAI-compatible server), JSON mode where only that, else the prompt
+        alone. "grammar" sends the unit's exact GBNF grammar, which llama.cpp servers take."""
+        mode = self.settings.structured
+        if mode == "grammar" or mode == "prompt":
+            return mode
+        if "response_format" not in self.supported:
+            return "prompt"
+        if mode != "auto":
+            return mode
+        if self.provider in JSON_MODE_ONLY:
+            return "json_object"
+        served = self.settings.api_base is not None and self.provider in OPENAI_COMPATIBLE
+        return "json_schema" if served or self.schema_known() else "json_object"
+
+    @property
+    def logprobs(self) -> bool:
+        wanted = True if self.settings.logprobs is None else self.settings.logprobs
+        return wanted and {"logprobs", "top_logprobs"} <= self.supported
+
+    def params(self) -> dict:
+        """Which optional parameters go to this provider and which are dropped (recorded in the manifest)."""
+        reply_param = "grammar" if self.settings.structured == "grammar" else "response_format"
+        wanted = ["seed"] + ([reply_param] if self.settings.structured != "prompt" else []) \
+            + (["logprobs", "top_logprobs"] if self.settings.logprobs is not False else [])
+        sent = [p for p in wanted if (p == "seed" and "seed" in self.supported)
+                or (p == reply_param and self.structured != "prompt") or (p.endswith("logprobs") and self.logprobs)]
+        return {"sent": sent, "dropped": [p for p in wanted if p not in sent]}
+
+    def describe(self) -> dict:
+        return super().describe() | {"provider": self.provider, "logprobs": self.logprobs, "params": self.params()}
+
+    def wire(self, request: Request, seed: int) -> dict:
+        """The request in litellm's terms (the cache key; the direct client maps it onto the HTTP body)."""
+        s = self.settings
+        req = {"model": self.name, "messages": list(request.messages), "temperature": s.temperature,
+               "max_tokens": self.max_tokens(request)}
+        if "seed" in self.supported:
+            req["seed"] = seed
+        if s.api_base:
+            req["api_base"] = s.api_base
+        if request.tools:
+            req["tools"] = list(request.tools)
+            if request.tool_choice is not None:
+                req["tool_choice"] = request.tool_choice
+        if request.reply is not None and self.structured == "json_schema":
+            req["response_format"] = {"type": "json_schema", "json_schema": {
+                "name": request.reply.name, "schema": request.reply.schema}}
+        elif request.reply is not None and self.structured == "json_object":
+            req["response_format"] = {"type": "json_object"}
+        elif request.reply is not None and self.structured == "grammar" and request.reply.grammar:
+            req["extra_body"] = {"grammar": request.reply.grammar}
+        if request.reply is not None and request.reply.scored_field and self.logprobs:
+            req["logprobs"], req["top_logprobs"] = True, TOP_LOGPROBS
+        return req | s.extra
+
+    # -- the call ---------------------------------------------------------------------------------------
+    async def _once(self, wire: dict, request: Request) -> Completion:
+        """One attempt, parsed; raises EmptyReply when there are no choices."""
+        raise NotImplementedError
+
+    def classify(self, exc: BaseException) -> str:
+        """FATAL (stop the run), FINAL (fail this call), RETRY or TIMEOUT (retried, then reported as one)."""
+        raise NotImplementedError
+
+    def _checked(self, completion: Completion, wire: dict) -> Completion:
+        if not (completion.text or "").strip() and not completion.tool_calls:
+            raise EmptyReply("the provider returned an empty reply", completion)
+        if completion.finish_reason == "length" and wire["temperature"] > 0:  # a new sample may finish; at 0 not
+            raise EmptyReply(f"the reply was cut off at max_tokens={wire['max_tokens']}", completion)
+        return completion
+
+    def _retryable(self, exc: BaseException) -> bool:
+        return isinstance(exc, (EmptyReply, asyncio.TimeoutError)) or self.classify(exc) in (RETRY, TIMEOUT)
+
+    async def call(self, request: Request, seed: int) -> Completion:
+        s = self.settings
+        wire = self.wire(request, seed)
+        started = time.perf_counter()
+        tries = f"{s.retries + 1} attempts"
+        try:
+            async for attempt in AsyncRetrying(
+                    stop=stop_after_attempt(s.retries + 1), wait=wait_exponential_jitter(multiplier=0.2, max=30, jitter=0.2),
+                    retry=retry_if_exception(self._retryable), reraise=True,
+                    before_sleep=lambda _: self.events.update(["retried"])):
+                with attempt:
+                    completion = self._checked(await self._once(wire, request), wire)
+        except EmptyReply as exc:
+            if exc.completion is None:
+                raise CallError(f"EmptyReply: {exc} ({tries})") from None
+            completion = exc.completion  # kept as it is: the unit records it as a parse failure, not a guess
+        except asyncio.TimeoutError:
+            raise CallError(f"Timeout: no reply within {s.timeout:g} s ({tries})") from None
+        except Exception as exc:
+            kind = self.classify(exc)
+            if kind == TIMEOUT:
+                raise CallError(f"Timeout: no reply within {s.timeout:g} s ({tries})") from None
+            suffix = f" ({tries})" if kind == RETRY else ""
+            label = getattr(exc, "kind", None) or type(exc).__name__
+            raise CallError(f"{label}: {exc}{suffix}", fatal=kind == FATAL) from None
+        return Completion(**{**completion.to_dict(), "latency_s": time.perf_counter() - started})
