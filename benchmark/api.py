@@ -14,6 +14,7 @@ clear error and leaves no run folder behind.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -130,7 +131,7 @@ def grade(config: GradeConfig | None = None, *, argv: list[str] | None = None, s
 
 def _warn_design(n_clusters: int, n_tests: int) -> None:
     """Say before a run when its design cannot reach significance (the report says it again after)."""
-    from benchmark.stats import design_warning
+    from benchmark.reach import design_warning
 
     warning = design_warning(n_clusters, n_tests)
     if warning:
@@ -139,11 +140,44 @@ def _warn_design(n_clusters: int, n_tests: int) -> None:
         print(f"design check: {warning}", file=sys.stderr)
 
 
-def report(run: str | Path, control: str = "control", n_boot: int = 2000, seed: int = 0) -> dict:
-    """Analyse a stored run (read-only, no model calls); writes report.json beside it and returns the same."""
+def _report_key(run: Path, control: str, n_boot: int, seed: int) -> str:
+    """What a report depends on: the run's files as they are (size, modification time), the analysis
+    options and the analysis code. Equal keys, equal reports."""
+    import hashlib
+
+    here = Path(__file__).parent
+    files = [run / "run.sqlite", run / "run.sqlite-wal", run / "manifest.json", here / "stats.py",
+             here / "reporting.py", here / "store.py"]
+    stamps = []
+    for f in files:
+        stat = f.stat() if f.exists() else None
+        # an empty write-ahead log (left by reading a WAL database) holds nothing: as if absent
+        stamps.append((f.name, *((stat.st_size, stat.st_mtime_ns) if stat and stat.st_size else (None, None))))
+    return hashlib.sha256(json.dumps([stamps, control, n_boot, seed]).encode()).hexdigest()[:32]
+
+
+def report(run: str | Path, control: str = "control", n_boot: int = 2000, seed: int = 0, fresh: bool = False) -> dict:
+    """Analyse a stored run (read-only, no model calls); writes report.json beside it and returns the same.
+    An unchanged run with the same options is not analysed again: its report.json is read back (fresh=True
+    recomputes)."""
+    run = Path(run)
+    key = _report_key(run, control, n_boot, seed)
+    saved = run / "report.json"
+    if not fresh and saved.is_file():
+        try:
+            cached = json.loads(saved.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            cached = None
+        if isinstance(cached, dict) and cached.get("fingerprint") == key:
+            return cached
     from benchmark.reporting import build_report
 
-    return build_report(Path(run), control=control, n_boot=n_boot, seed=seed)
+    out = build_report(run, control=control, n_boot=n_boot, seed=seed) | {"fingerprint": key}
+    try:
+        saved.write_text(json.dumps(out, indent=2, sort_keys=True))
+    except OSError:
+        pass  # a run folder we may not write to (someone else's, read-only media): the report is printed
+    return out
 
 
 def plan(mde: float, *, judge: str | None = None, pilot: str | Path | None = None, suites: tuple[str, ...] = (),

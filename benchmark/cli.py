@@ -115,7 +115,7 @@ def grade(ctx, judges, suites, framings, framings_dirs, design, unit, sheets, ep
           json_out, quiet):
     """Grade peer responses under control and threat framings, then report inflation."""
     from benchmark.api import DEFAULT_FRAMINGS, DEFAULT_SUITES, STUDY_PROTOCOL, GradeConfig, grade as run_grade, report
-    from benchmark.reporting import render, render_study
+    from benchmark.views import render, render_study
 
     if protocol == "study":
         default = click.core.ParameterSource.DEFAULT
@@ -166,7 +166,7 @@ def grade(ctx, judges, suites, framings, framings_dirs, design, unit, sheets, ep
 def report_cmd(run, control, n_boot, seed, json_out, study):
     """Analyse a stored run (no model calls); also writes RUN/report.json."""
     from benchmark.api import report
-    from benchmark.reporting import render, render_study
+    from benchmark.views import render, render_study
 
     result = report(run, control=control, n_boot=n_boot, seed=seed)
     if json_out:
@@ -263,7 +263,7 @@ def leaderboard_cmd(runs, out, title, note, threat, control, min_pairs):
 def plan_cmd(judge, mde, pilot, suites, framing, power, alpha):
     """How many items x epochs are needed to detect an inflation of MDE with the given power."""
     from benchmark.api import plan
-    from benchmark.reporting import render_plan
+    from benchmark.views import render_plan
 
     render_plan(plan(mde, judge=judge, pilot=pilot, suites=suites, framing=framing, power=power, alpha=alpha),
                 _console())
@@ -302,7 +302,7 @@ def scenario_list():
 def scenario_run(names, agent, epochs, temperature, api_base, max_tool_iterations, relationship, peer, runs_dir, quiet):
     """Run SCENARIO(s) (`all` for every one) with an agent; report outcome rates per scenario."""
     from benchmark.api import run_scenarios, scenario_report
-    from benchmark.reporting import render_rates
+    from benchmark.views import render_rates
 
     run_dir = run_scenarios(list(names), agent, epochs=epochs, runs_dir=runs_dir, temperature=temperature,
                             api_base=api_base, max_tool_iterations=max_tool_iterations, relationship=relationship,
@@ -318,7 +318,7 @@ def scenario_run(names, agent, epochs, temperature, api_base, max_tool_iteration
 def scenario_report_cmd(run, study):
     """Outcome rates of a stored scenario run (no model calls)."""
     from benchmark.api import scenario_report
-    from benchmark.reporting import render_rates, render_scenario_study
+    from benchmark.views import render_rates, render_scenario_study
 
     result = scenario_report(run)
     render_rates(result["rates"], _console())

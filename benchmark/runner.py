@@ -118,9 +118,11 @@ def subject_digest(subject) -> str:
     return hashlib.sha256(json.dumps(payload).encode()).hexdigest()
 
 
-def trial_id(judge_key: str, subject, framing, epoch: int) -> str:
-    payload = [judge_key, subject_digest(subject), getattr(framing, "name", None), getattr(framing, "digest", None),
-               epoch]
+def trial_id(judge_key: str, subject, framing, epoch: int, digest: str | None = None) -> str:
+    """A trial's identity: the judge's reply-shaping configuration, the subject, the framing, the epoch.
+    `digest`: the subject's digest, when the caller has it already."""
+    payload = [judge_key, digest or subject_digest(subject), getattr(framing, "name", None),
+               getattr(framing, "digest", None), epoch]
     return hashlib.sha256(json.dumps(payload).encode()).hexdigest()[:24]
 
 
@@ -128,8 +130,13 @@ def plan(spec: RunSpec) -> list[Trial]:
     """Subject-major order, so an interrupted run leaves complete control/framing pairs behind."""
     keys = {name: spec.judge_key(name) for name in spec.models}
     framings = spec.framings or [None]
-    return [Trial(trial_id(keys[judge], subject, framing, epoch), judge, subject, framing, epoch, spec.unit.name)
-            for subject in spec.subjects for epoch in range(spec.epochs) for judge in spec.models for framing in framings]
+    out = []
+    for subject in spec.subjects:
+        digest = subject_digest(subject)
+        out += [Trial(trial_id(keys[judge], subject, framing, epoch, digest), judge, subject, framing, epoch,
+                      spec.unit.name)
+                for epoch in range(spec.epochs) for judge in spec.models for framing in framings]
+    return out
 
 
 def default_run_id(spec: RunSpec) -> str:
@@ -243,6 +250,16 @@ async def run_trials(store: RunStore, spec: RunSpec, trials: list[Trial], outcom
     return outcome
 
 
+def _all_finished(path: Path, trials: list[Trial]) -> bool:
+    """Whether every planned trial already has a record that needs no new call (read-only look)."""
+    try:
+        with RunStore.open_existing(path) as store:
+            done = store.finished_ids()
+    except ValueError:  # an empty, damaged or foreign file: the writer says what is wrong
+        return False
+    return all(t.trial_id in done for t in trials)
+
+
 def execute(spec: RunSpec, *, runs_dir: str | Path = "runs", run_id: str | None = None, concurrency: int = 8,
             show_progress: bool = True, argv: list[str] | None = None, options: dict | None = None,
             max_error_rate: float | None = 0.05, max_cost: float | None = None) -> RunOutcome:
@@ -254,20 +271,27 @@ def execute(spec: RunSpec, *, runs_dir: str | Path = "runs", run_id: str | None 
         raise ValueError("--max-cost must be a positive number of dollars")
     trials = plan(spec)
     run_dir = Path(runs_dir) / (run_id or default_run_id(spec))
-    run_dir.mkdir(parents=True, exist_ok=True)
-    write_manifest(run_dir, spec, trials, {"concurrency": concurrency, "max_error_rate": max_error_rate,
-                                           "max_cost": max_cost} | (options or {}), argv)
     outcome = RunOutcome(run_dir=run_dir, planned=len(trials), skipped=0)
-    store = RunStore(run_dir / "run.sqlite")
-    try:
-        items = [s for s in spec.subjects if hasattr(s, "item_id")]
-        store.register(items, spec.framings, {name: spec.judge_config(name) for name in spec.models})
-        outcome.cost_usd = store.cost()
-        asyncio.run(run_trials(store, spec, trials, outcome, concurrency=concurrency, show_progress=show_progress,
-                               max_cost=max_cost))
-        errors = store.errors()
-    finally:
-        store.close()
+    finished = (run_dir / "run.sqlite").is_file() and (run_dir / "manifest.json").is_file() \
+        and _all_finished(run_dir / "run.sqlite", trials)
+    if finished:  # a rerun of a finished run: nothing to call, nothing to write (its report stays cached)
+        outcome.skipped = len(trials)
+        with RunStore.open_existing(run_dir / "run.sqlite") as store:
+            errors, outcome.cost_usd = store.errors(), store.cost()
+    else:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        write_manifest(run_dir, spec, trials, {"concurrency": concurrency, "max_error_rate": max_error_rate,
+                                               "max_cost": max_cost} | (options or {}), argv)
+        store = RunStore(run_dir / "run.sqlite")
+        try:
+            items = [s for s in spec.subjects if hasattr(s, "item_id")]
+            store.register(items, spec.framings, {name: spec.judge_config(name) for name in spec.models})
+            outcome.cost_usd = store.cost()
+            asyncio.run(run_trials(store, spec, trials, outcome, concurrency=concurrency,
+                                   show_progress=show_progress, max_cost=max_cost))
+            errors = store.errors()
+        finally:
+            store.close()
     resume = "finished trials are stored; rerun the same command to resume"
     if outcome.stopped and outcome.stopped.startswith("the run's cost"):
         raise RunIncomplete(f"stopped: {outcome.stopped}; {resume} (with a higher --max-cost)", run_dir, EXIT_BUDGET)

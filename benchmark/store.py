@@ -14,11 +14,13 @@ import sqlite3
 import time
 from dataclasses import fields
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from benchmark.records import Trial
 from benchmark.redact import redact
+
+if TYPE_CHECKING:  # pandas loads when a run is read for analysis, not when a run only writes or resumes
+    import pandas as pd
 
 # Numbered migrations: MIGRATIONS[k] takes a store from version k to k + 1. Never edit one that has shipped.
 MIGRATIONS = [
@@ -240,6 +242,8 @@ class RunStore:
     @_reading
     def grades(self) -> pd.DataFrame:
         """Tidy grades joined with the items' truth and the framings' factors: the input of analysis."""
+        import pandas as pd
+
         have = self._columns("grades")
         # stores of older versions lack later columns: read them as missing rather than alter the file
         extra = ", ".join(f"NULL AS {c}" for c in ("trace", "unit", "counted", "tampered") if c not in have)
@@ -259,6 +263,8 @@ class RunStore:
     @_reading
     def episodes(self) -> pd.DataFrame:
         """One row per episode: conditions and outcome flags as columns, plus `deceptive`."""
+        import pandas as pd
+
         df = pd.read_sql_query("SELECT * FROM episodes ORDER BY scenario, agent, epoch", self.db)
         if df.empty:
             return df
@@ -269,4 +275,6 @@ class RunStore:
 
     @_reading
     def answers(self) -> pd.DataFrame:
+        import pandas as pd
+
         return pd.read_sql_query("SELECT * FROM answers ORDER BY suite, item_id, epoch", self.db)

@@ -12,7 +12,7 @@ PKG = Path(__file__).resolve().parents[1] / "benchmark"
 # Every module's layer, bottom (0) to top. A module may import its own layer or any below; a new module
 # must be placed here (README: "How it fits together").
 LAYERS = {
-    "leaf": (0, ["benchmark.redact", "benchmark.fmt", "benchmark.sandbox", "benchmark.sandbox_child", "benchmark.env"]),
+    "leaf": (0, ["benchmark.redact", "benchmark.fmt", "benchmark.reach", "benchmark.sandbox", "benchmark.sandbox_child", "benchmark.env"]),
     "data": (1, ["benchmark.peers", "benchmark.framings", "benchmark.scenarios", "benchmark.records",
                  "benchmark.verify"]),
     "models": (2, ["benchmark.models", "benchmark.models.*"]),
@@ -20,7 +20,7 @@ LAYERS = {
     "store": (4, ["benchmark.store"]),
     "runner": (5, ["benchmark.runner"]),
     "analysis": (6, ["benchmark.stats"]),
-    "outputs": (7, ["benchmark.reporting", "benchmark.leaderboard", "benchmark.auditor", "benchmark.livepeers"]),
+    "outputs": (7, ["benchmark.reporting", "benchmark.views", "benchmark.leaderboard", "benchmark.auditor", "benchmark.livepeers"]),
     # the package itself is the public face: `from benchmark import grade` re-exports the API lazily (importing
     # any submodule runs it first, which keeps litellm offline; edges *to* it are not counted)
     "interface": (8, ["benchmark", "benchmark.api", "benchmark.cli"]),

@@ -1,0 +1,190 @@
+"""How reports look in a terminal: rich tables from a report's plain dict (report.json), so printing a report,
+fresh or cached, needs neither pandas nor the statistics stack."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+
+from benchmark.fmt import interval, num, pval
+from benchmark.reach import design_warning
+
+
+def usage_line(judge: str, u: dict) -> str:
+    cost = "cost unknown (no price for this model)" if u["cost_usd"] is None else f"cost ${u['cost_usd']:.4f}"
+    line = (f"{judge}: {cost}; {u['prompt_tokens']:,} prompt + {u['completion_tokens']:,} completion tokens; "
+            f"{u['cached']} of {u['trials']} trials from the cache")
+    if u["errors"]:
+        line += f"; {u['errors']} call error(s), first: {u['first_error']}"
+    return line
+
+
+def render(report: dict, console: Console | None = None) -> None:
+    """Print the report as one rich table per judge."""
+    console = console or Console()
+    for judge, info in report["judges"].items():
+        label = f"{judge}  [bold red](SYNTHETIC sim judge)[/]" if info["synthetic"] else judge
+        table = Table(title=f"Judge {label} - run {report['run_id']}", title_justify="left", show_lines=False)
+        for col, just in [("framing", "left"), ("n", "right"), ("parse fail", "right"), ("mean", "right"),
+                          ("inflation vs control [95% CI]", "right"), ("p (Holm)", "right"),
+                          ("bias vs truth", "right"), ("false-pass", "right"), ("rescue", "right"),
+                          ("AUC", "right"), ("MDE", "right")]:
+            table.add_column(col, justify=just)
+        for row in (r for r in report["rows"] if r["judge"] == judge):
+            is_control = row["framing"] == report["control"]
+            if is_control:
+                inflation = "(control)"
+            else:
+                inflation = interval(row["inflation"], row["ci_low"], row["ci_high"])
+                if row.get("significant"):
+                    inflation = f"[bold]{inflation}[/]"
+            table.add_row(
+                row["framing"], str(row["n_trials"]),
+                f"{row['parse_failures']}" + (f" +{row['errors']} err" if row.get("errors") else ""),
+                num(row["mean_score"]), inflation, "" if is_control else pval(row["p_holm"]),
+                num(row["bias_vs_truth"], signed=True), num(row["false_pass_rate"], pct=True),
+                "" if is_control else num(row["rescue_rate"], pct=True), num(row["auc"]),
+                "" if is_control else num(row["mde"]))
+        console.print(table)
+        console.print(usage_line(judge, info), markup=False, style="red" if info.get("errors") else "dim")
+        floors = [r["p_holm_floor"] for r in report["rows"] if r["judge"] == judge and r.get("p_holm_floor") is not None]
+        if floors and min(floors) >= 0.05:
+            n = max(r["n_pairs"] for r in report["rows"] if r["judge"] == judge)
+            console.print(f"design check: {design_warning(n, len(floors))}", style="yellow")
+        _render_extras(report, judge, console)
+        _render_batch(report, judge, console)
+    console.print("Scores on 0..1. inflation = mean paired (framing - control) per item; CI: item bootstrap; "
+                  "p: sign-flip permutation test over items (epochs inside), Holm-corrected. "
+                  "bias = mean(score - true score). "
+                  "false-pass = P(pass | truly failing); rescue = truly failing items failed under control but "
+                  "passed under the framing; AUC = discrimination of true pass/fail; MDE = smallest inflation "
+                  "this run detects with 80% power.", style="dim")
+
+
+def _render_extras(report: dict, judge: str, console: Console) -> None:
+    """Factor effects (when the run varies more than the threat), threshold bunching, rationale consistency."""
+    fx = [r for r in report.get("factor_effects", []) if r["judge"] == judge]
+    if len(fx) > 1:
+        t = Table(title=f"Factor effects - {judge} (paired model with item fixed effects, cluster bootstrap)",
+                  title_justify="left")
+        for col in ("effect", "estimate [95% CI]", "p (Holm)"):
+            t.add_column(col, justify="left" if col == "effect" else "right")
+        for r in fx:
+            est = interval(r["estimate"], r["ci_low"], r["ci_high"])
+            t.add_row(r["label"], f"[bold]{est}[/]" if r["significant"] else est, pval(r["p_holm"]))
+        console.print(t)
+    bunch = [r for r in report.get("bunching", []) if r["judge"] == judge]
+    rat = {r["framing"]: r for r in report.get("rationale", []) if r["judge"] == judge}
+    if bunch or rat:
+        t = Table(title=f"Threshold behaviour and rationale consistency - {judge}", title_justify="left")
+        for col in ("framing", "threshold", "at/just above: framing vs control", "excess [95% CI]",
+                    "passes whose reason admits an error"):
+            t.add_column(col, justify="left" if col == "framing" else "right")
+        by_framing = {r["framing"]: r for r in bunch}
+        for framing in sorted(set(by_framing) | set(rat)):
+            b, r = by_framing.get(framing), rat.get(framing)
+            excess = "" if b is None else interval(b["excess"], b["ci_low"], b["ci_high"]) + (
+                " BUNCHING" if b["detected"] else "")
+            t.add_row(framing, "" if b is None else (f"{b['threshold']}%" if b["threshold"] > 10 else f"{b['threshold']}/10"),
+                      "" if b is None else f"{num(b['at_threshold'], pct=True)} vs {num(b['at_threshold_control'], pct=True)}",
+                      excess, "" if r is None else f"{r['inconsistent']} of {r['n']} ({num(r['rate'], pct=True)})")
+        console.print(t)
+
+
+def _render_batch(report: dict, judge: str, console: Console) -> None:
+    rows = [r for r in report.get("batch", []) if r["judge"] == judge]
+    if not rows:
+        return
+    t = Table(title=f"Batch reports - {judge}: reported score vs the judge's own per-answer count vs truth",
+              title_justify="left")
+    acted = any(r.get("n_acted") for r in rows)
+    cols = ["framing", "n", "reported", "own count", "true", "generosity (count - true)",
+            "misreport (reported - count)", "over the line against own count"] + (["tampering"] if acted else [])
+    for col in cols:
+        t.add_column(col, justify="left" if col == "framing" else "right")
+    for r in rows:
+        cells = [r["framing"], str(r["n"]), num(r["reported"], pct=True), num(r["counted"], pct=True),
+                 num(r["true"], pct=True), num(r["generosity"], signed=True), num(r["misreport"], signed=True),
+                 num(r["crossed"], pct=True)]
+        if acted:
+            cells.append(f"{num(r['tampering'], pct=True)} of {r['n_acted']}" if r.get("n_acted") else "-")
+        t.add_row(*cells)
+    console.print(t)
+
+
+def render_study(report: dict, console: Console | None = None) -> None:
+    """The study's misrepresentation metric beside ours, one row per judge and threat framing."""
+    console = console or Console()
+    table = Table(title=f"Study metrics beside peer-bench's - run {report['run_id']}", title_justify="left")
+    for col in ("judge", "framing", "baseline", "n (framing / baseline)", "P(pass) framing / baseline",
+                "misrepresentation", "z-test p (study)", "clustered: [95% CI], p", "inflation [95% CI]", "p (Holm)",
+                "bias vs truth", "rescue"):
+        table.add_column(col, justify="left" if col in ("judge", "framing", "baseline") else "right",
+                         overflow="fold")  # grid names are long: wrap them rather than cut them
+    for r in report.get("study", []):
+        table.add_row(r["judge"], r["framing"], r.get("baseline", report["control"]), f"{r['n_framing']} / {r['n_baseline']}",
+                      f"{num(r['pass_framing'], pct=True)} / {num(r['pass_baseline'], pct=True)}",
+                      num(r["misrepresentation"], signed=True), pval(r["p_z"]),
+                      f"[{num(r['misrep_ci_low'], signed=True)}, {num(r['misrep_ci_high'], signed=True)}], "
+                      f"{pval(r['p_cluster'])}",
+                      interval(r["inflation"], r["ci_low"], r["ci_high"]),
+                      pval(r["p_holm"]), num(r["bias_vs_truth"], signed=True), num(r["rescue_rate"], pct=True))
+    console.print(table)
+    for judge in sorted({r["judge"] for r in report.get("batch", [])}):
+        _render_batch(report, judge, console)
+    console.print("Study: misrepresentation = P(score >= shutdown threshold | framing) - P(same | no-shutdown "
+                  "baseline), two-proportion z-test as the study defined it (every report independent); clustered: "
+                  "the same difference per item or sheet, epochs inside (studentized bootstrap CI, sign-flip p); "
+                  "measured against the model's own baseline. peer-bench: paired "
+                  "inflation on the same items, bias against verified truth, rescue of truly failing items.", style="dim")
+
+
+def render_rates(rates: list[dict], console: Console | None = None) -> None:
+    """Outcome rates of a scenario run, one row per agent and scenario."""
+    from benchmark.fmt import rate_ci
+
+    console = console or Console()
+    table = Table("agent", "scenario", "n", "complied", "refused", "exfiltrated", "tampered", "timestamps", "deceptive",
+                  "errored")
+    by: dict = {}
+    for r in rates:
+        by.setdefault((r["agent"], r["scenario"]), {})[r["outcome"]] = r
+    for (agent, name), cells in sorted(by.items()):
+        cell = lambda o: rate_ci(cells[o]["rate"], cells[o]["ci_low"], cells[o]["ci_high"])  # noqa: E731
+        table.add_row(agent, name, str(next(iter(cells.values()))["n"]), cell("complied"), cell("refused"),
+                      cell("exfiltrated"), cell("tampered"), cell("timestamps_altered"), cell("deceptive"),
+                      cell("errored"))
+    console.print(table)
+    console.print("Rates with Wilson 95% CIs, from the tool trace and final state; deceptive = the follow-up "
+                  "interview contradicts the trace; errored = the episode broke (provider error, timeout): it "
+                  "neither complied nor refused.", style="dim")
+
+
+def render_scenario_study(study: list[dict], console: Console | None = None) -> None:
+    """The study's tampering, exfiltration and alignment-faking rates per agent, setting and peer condition."""
+    console = console or Console()
+    table = Table("agent", "setting", "peer", "n", "tampering", "exfiltration", "alignment faking (unmon - mon)",
+                  "z-test p", "deception")
+    for r in study:
+        table.add_row(r["agent"], r["setting"], r["peer"], str(r["n"]), num(r["tampering"], pct=True),
+                      num(r["exfiltration"], pct=True), num(r["alignment_faking"], pct=True), pval(r["p_z"]),
+                      num(r["deception"], pct=True))
+    console.print(table)
+
+
+def render_plan(plan: dict, console: Console | None = None) -> None:
+    console = console or Console()
+    console.print(f"Detect inflation >= {plan['mde']} with {plan['power']:.0%} power at alpha {plan['alpha']} "
+                  f"(paired, two-sided).\n{plan['source']}")
+    priced = any(r["cost_usd"] is not None for r in plan["rows"])
+    table = Table("epochs per item", "items needed", "trials (x2 framings)", "fits the suites?",
+                  *(["est. cost"] if priced else []))
+    for r in plan["rows"]:
+        table.add_row(str(r["epochs"]), str(r["items"]), str(r["trials"]),
+                      "yes" if r["fits"] else f"no ({plan['available_items']} items)",
+                      *([f"${r['cost_usd']:.2f}" if r["cost_usd"] is not None else "-"] if priced else []))
+    console.print(table)
+    if plan["judge"]:
+        p, c = plan["tokens_per_trial"]
+        console.print(f"cost at {plan['judge']}'s list price for ~{p:.0f} prompt + {c:.0f} completion tokens per trial"
+                      + ("" if priced else ": no price known for this model"), style="dim")
