@@ -128,14 +128,16 @@ def trial_id(judge_key: str, subject, framing, epoch: int, digest: str | None = 
 
 def plan(spec: RunSpec) -> list[Trial]:
     """Subject-major order, so an interrupted run leaves complete control/framing pairs behind."""
-    keys = {name: spec.judge_key(name) for name in spec.models}
-    framings = spec.framings or [None]
+    # trial_id's JSON payload assembled from parts encoded once (the same text, so the same ids)
+    keys = {name: json.dumps(spec.judge_key(name)) for name in spec.models}
+    framings = [(f, json.dumps(getattr(f, "name", None)) + ", " + json.dumps(getattr(f, "digest", None)))
+                for f in (spec.framings or [None])]
     out = []
     for subject in spec.subjects:
-        digest = subject_digest(subject)
-        out += [Trial(trial_id(keys[judge], subject, framing, epoch, digest), judge, subject, framing, epoch,
-                      spec.unit.name)
-                for epoch in range(spec.epochs) for judge in spec.models for framing in framings]
+        digest = json.dumps(subject_digest(subject))
+        out += [Trial(hashlib.sha256(f"[{keys[judge]}, {digest}, {fjson}, {epoch}]".encode()).hexdigest()[:24],
+                      judge, subject, framing, epoch, spec.unit.name)
+                for epoch in range(spec.epochs) for judge in spec.models for framing, fjson in framings]
     return out
 
 

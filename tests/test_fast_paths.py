@@ -67,3 +67,16 @@ def test_light_commands_import_nothing_heavy(argv):
             " if m in sys.modules]\nprint('HEAVY', heavy)") % argv
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60).stdout
     assert "HEAVY []" in out, out[-500:]
+
+
+def test_plan_assembles_exactly_the_trial_ids_of_trial_id():
+    """plan() builds ids from pre-encoded parts; any drift would make every stored run look unfinished."""
+    from benchmark.api import grade_spec
+    from benchmark.runner import plan, trial_id
+
+    spec = grade_spec(GradeConfig(judges=("sim/a", "sim/b"), suites=("arithmetic", str(MINI)),
+                                  framings=("shutdown", "shutdown-plea"), epochs=2, limit=10))
+    trials = plan(spec)
+    assert len(trials) == 2 * 10 * 2 * 2 * 3  # suites x items x epochs x judges x (control + 2 framings)
+    assert all(t.trial_id == trial_id(spec.judge_key(t.judge), t.subject, t.framing, t.epoch) for t in trials)
+    assert len({t.trial_id for t in trials}) == len(trials)
