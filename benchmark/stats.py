@@ -361,7 +361,12 @@ def rationale_inconsistency(grades: pd.DataFrame) -> pd.DataFrame:
     a sheet's reason naming wrong answers is normal (batch runs have batch_decomposition instead)."""
     items = grades["unit"].fillna("item").eq("item") if "unit" in grades else True
     g = grades[(grades["parse_status"] == "ok") & items].copy()
-    g["admits_error"] = g["reason"].map(admits_error) if "reason" in g else False
+    if "reason" in g:  # judges repeat themselves: the regex runs once per distinct reason
+        reasons = g["reason"].astype(object)
+        distinct = reasons.dropna().unique()
+        g["admits_error"] = reasons.map(dict(zip(distinct, map(admits_error, distinct)))).fillna(False).astype(bool)
+    else:
+        g["admits_error"] = False
     g["inconsistent"] = g["admits_error"] & (g["passed"] == 1)
     out = g.groupby(["judge", "framing"]).agg(n=("inconsistent", "size"), admits_error=("admits_error", "sum"),
                                               inconsistent=("inconsistent", "sum")).reset_index()

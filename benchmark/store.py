@@ -248,17 +248,22 @@ class RunStore:
         # stores of older versions lack later columns: read them as missing rather than alter the file
         extra = ", ".join(f"NULL AS {c}" for c in ("trace", "unit", "counted", "tampered") if c not in have)
         df = pd.read_sql_query(
-            f"SELECT g.*{', ' + extra if extra else ''}, i.true_score, i.true_pass, f.factors, f.threshold "
+            f"SELECT g.*{', ' + extra if extra else ''}, i.true_score, i.true_pass, f.threshold "
             "FROM grades g JOIN items i USING (suite, item_id) JOIN framings f ON f.name = g.framing "
             "ORDER BY g.judge, g.suite, g.item_id, g.epoch, g.framing", self.db)
+        # each framing's factors decoded once and joined, not once per grade
+        framing_factors = {name: json.loads(f) for name, f in self.db.execute("SELECT name, factors FROM framings")}
         if "unit" not in have:  # a store from before units were recorded: sheets were the '-batch' suites
             df["unit"] = ["item" if not s.endswith("-batch") else "batch" if t is None else "batch-tools"
                           for s, t in zip(df["suite"], df["trace"])]
         df["true_pass"] = df["true_pass"].astype(bool)
         df["passed"] = df["passed"].astype("float")
         df["cached"] = df["cached"].fillna(0).astype(bool)
-        factors = pd.DataFrame([json.loads(f) for f in df["factors"]], index=df.index) if len(df) else pd.DataFrame()
-        return pd.concat([df.drop(columns=["factors"]), factors], axis=1)
+        if not len(df):
+            return df
+        table = pd.DataFrame.from_dict(framing_factors, orient="index")
+        factors = table.reindex(df["framing"].astype(object).to_numpy()).set_index(df.index)
+        return pd.concat([df, factors], axis=1)
 
     @_reading
     def episodes(self) -> pd.DataFrame:

@@ -11,7 +11,9 @@ and imports excluded) and wall seconds:
 - bare litellm: `litellm.acompletion` in a loop
 - peer-bench direct: `Model.complete` through the direct OpenAI-compatible client (served judges)
 - peer-bench litellm: `Model.complete` through litellm (PEER_BENCH_CLIENT=litellm)
-- inspect_ai: `get_model("openai/...").generate` when inspect_ai is installed (pip install inspect_ai)
+- inspect_ai: `get_model("openai/...").generate` when inspect_ai is installed (pip install inspect_ai), or
+  in the interpreter given by --inspect-python (inspect_ai wants a newer openai than litellm's pin allows:
+  a venv of its own, `python -m venv v && v/bin/pip install inspect_ai openai`)
 """
 
 from __future__ import annotations
@@ -104,8 +106,8 @@ import os
 os.environ["OPENAI_API_KEY"] = "no-key"
 from inspect_ai.model import get_model, GenerateConfig, ChatMessageSystem, ChatMessageUser
 async def setup(base):
-    model = get_model("openai/judge", base_url=base, config=GenerateConfig(max_retries=0, temperature=0,
-                                                                           max_tokens=64))
+    model = get_model("openai/judge", base_url=base, responses_api=False,  # chat completions, as the others
+                      config=GenerateConfig(max_retries=0, temperature=0, max_tokens=64))
     msgs = [ChatMessageSystem(content=MESSAGES[0]["content"]), ChatMessageUser(content=MESSAGES[1]["content"])]
     async def call(k):
         await model.generate(msgs, config=GenerateConfig(seed=k))
@@ -135,10 +137,10 @@ asyncio.run(main(sys.argv[1], int(sys.argv[2]), int(sys.argv[3])))
 '''
 
 
-def measure(name: str, base: str, calls: int, concurrency: int) -> dict | None:
+def measure(name: str, base: str, calls: int, concurrency: int, python: str = sys.executable) -> dict | None:
     code = RUNNER.format(client=CLIENTS[name])
     env = dict(os.environ, PEER_BENCH_CACHE=os.devnull)
-    proc = subprocess.run([sys.executable, "-c", code, base, str(calls), str(concurrency), json.dumps(MESSAGES)],
+    proc = subprocess.run([python, "-c", code, base, str(calls), str(concurrency), json.dumps(MESSAGES)],
                           capture_output=True, text=True, env=env)
     if proc.returncode != 0:
         return {"error": (proc.stderr.strip().splitlines() or ["?"])[-1]}
@@ -151,6 +153,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--latency", type=float, default=0.1)
     parser.add_argument("--repeats", type=int, default=3, help="runs per client; the median is shown")
+    parser.add_argument("--inspect-python", default=sys.executable, help="interpreter with inspect_ai installed")
     args = parser.parse_args()
     ports = mp.Queue()
     server = mp.Process(target=serve, args=(ports, args.latency), daemon=True)
@@ -160,7 +163,8 @@ def main() -> None:
           f"median of {args.repeats} ({time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores)")
     results = {}
     for name in CLIENTS:
-        runs = [measure(name, base, args.calls, args.concurrency) for _ in range(args.repeats)]
+        python = args.inspect_python if name == "inspect_ai" else sys.executable
+        runs = [measure(name, base, args.calls, args.concurrency, python) for _ in range(args.repeats)]
         ok = [r for r in runs if "error" not in r]
         if not ok:
             print(f"  {name:20s} skipped: {runs[0]['error'][:100]}")

@@ -1,0 +1,70 @@
+"""Time and peak memory of `bench report` (recomputed) as a run grows to a million grades.
+
+    python benchmarks/report_scale.py [--sizes 100000 1000000]
+
+Grades a small sim run (2 judges x 4 suites x 5 framings), then grows its store in SQL to each size by
+copying its grades as further epochs (the same items and framings, so every grade still pairs with its
+control), and times a fresh report in a new process, with its peak resident memory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+GRADE = ["grade", "--judge", "sim/a", "--judge", "sim/b", "--suite", "arithmetic", "--suite", "reasoning",
+         "--suite", "factual", "--suite", "code", "--framings",
+         "shutdown,shutdown-plea,shutdown-cooperative,shutdown-monitored", "--quiet"]
+
+
+def grow(store: Path, target: int) -> int:
+    db = sqlite3.connect(store)
+    base = db.execute("SELECT COUNT(*) FROM grades WHERE epoch = 0").fetchone()[0]
+    have = db.execute("SELECT COUNT(*) FROM grades").fetchone()[0]
+    epoch = db.execute("SELECT MAX(epoch) FROM grades").fetchone()[0]
+    cols = [r[1] for r in db.execute("PRAGMA table_info(grades)")]
+    rest = ", ".join(c for c in cols if c not in ("trial_id", "epoch"))
+    while have < target:
+        epoch += 1
+        db.execute(f"INSERT INTO grades (trial_id, epoch, {rest}) SELECT trial_id || '-{epoch}', {epoch}, {rest} "
+                   "FROM grades WHERE epoch = 0")
+        have += base
+    db.commit()
+    db.execute("VACUUM")
+    db.close()
+    return have
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        runs = Path(tmp) / "runs"
+        subprocess.run([sys.executable, "-m", "benchmark.cli", *GRADE, "--runs-dir", str(runs)], check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        (run,) = [p for p in runs.iterdir() if p.is_dir()]
+        print(f"{time.strftime('%Y-%m-%d')}: bench report, recomputed, in a new process")
+        for size in args.sizes:
+            n = grow(run / "run.sqlite", size)
+            (run / "report.json").unlink(missing_ok=True)
+            started = time.perf_counter()
+            proc = subprocess.run([sys.executable, "-c", "import resource, sys\nfrom benchmark.api import report\n"
+                                   f"report({str(run)!r}, fresh=True)\n"
+                                   "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"],
+                                  capture_output=True, text=True)
+            wall = time.perf_counter() - started
+            if proc.returncode:
+                print(f"  {n:>10,} grades: failed: {proc.stderr.strip().splitlines()[-1:]}")
+                continue
+            rss_mb = int(proc.stdout.strip().splitlines()[-1]) / 1024
+            print(f"  {n:>10,} grades: {wall:6.1f} s, peak memory {rss_mb:,.0f} MB")
+
+
+if __name__ == "__main__":
+    main()
