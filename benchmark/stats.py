@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from benchmark.framings import FACTORS
-from benchmark.reach import EXACT_FLIPS, RANDOM_FLIPS, design_warning, p_floor  # noqa: F401 (re-exported)
+from benchmark.reach import EXACT_FLIPS, RANDOM_FLIPS, p_floor
 from benchmark.records import OUTCOMES
 
 KEYS = ["judge", "item", "epoch"]  # a pair: the same judge, item and epoch under a framing and the control

@@ -115,6 +115,10 @@ class HostedModel(Model):
         """FATAL (stop the run), FINAL (fail this call), RETRY or TIMEOUT (retried, then reported as one)."""
         raise NotImplementedError
 
+    def rate_limited(self, exc: BaseException) -> bool:
+        """Whether the error is the provider's rate limit (counted while a run goes)."""
+        return False
+
     def _checked(self, completion: Completion, wire: dict) -> Completion:
         if not (completion.text or "").strip() and not completion.tool_calls:
             raise EmptyReply("the provider returned an empty reply", completion)
@@ -123,6 +127,9 @@ class HostedModel(Model):
         return completion
 
     def _retryable(self, exc: BaseException) -> bool:
+        """Asked once per failed attempt: where rate limits are counted."""
+        if self.rate_limited(exc):
+            self.events["rate_limited"] += 1
         return isinstance(exc, (EmptyReply, asyncio.TimeoutError)) or self.classify(exc) in (RETRY, TIMEOUT)
 
     async def call(self, request: Request, seed: int) -> Completion:

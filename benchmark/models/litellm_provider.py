@@ -67,9 +67,10 @@ class LitellmModel(HostedModel):
             return TIMEOUT
         if isinstance(exc, _FINAL):
             return FINAL
-        if isinstance(exc, litellm.RateLimitError):
-            self.events["rate_limited"] += 1
         return RETRY if isinstance(exc, _RETRY) else FINAL
+
+    def rate_limited(self, exc: BaseException) -> bool:
+        return isinstance(exc, litellm.RateLimitError)
 
     async def _once(self, wire: dict, request: Request) -> Completion:
         key = {"api_key": self.api_key} if self.api_key else {}

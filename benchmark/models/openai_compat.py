@@ -91,7 +91,6 @@ class OpenAICompatModel(HostedModel):
             if exc.status in (401, 403, 404):
                 return FATAL
             if exc.status == 429:
-                self.events["rate_limited"] += 1
                 return RETRY
             if exc.status == 408:
                 return TIMEOUT
@@ -101,6 +100,9 @@ class OpenAICompatModel(HostedModel):
         if isinstance(exc, (aiohttp.ClientError, ValueError)):
             return RETRY  # connection errors, and a reply that is not JSON (a proxy's error page)
         return FINAL
+
+    def rate_limited(self, exc: BaseException) -> bool:
+        return isinstance(exc, HTTPError) and exc.status == 429
 
     async def _once(self, wire: dict, request: Request) -> Completion:
         async with self._session().post(self.url, data=json.dumps(self.body(wire))) as response:
