@@ -61,6 +61,15 @@ def serve(port_queue, latency: float) -> None:
     asyncio.run(main())
 
 
+PEER_BENCH = '''
+from benchmark.models import resolve, Request, Settings
+async def setup(base):
+    model = resolve("openai/judge", Settings(api_base=base, cache=False, max_tokens=64))
+    async def call(k):
+        await model.complete(Request(messages=tuple(MESSAGES)), epoch=k)
+    return call, model.aclose
+'''
+
 CLIENTS = {
     "bare aiohttp": '''
 import aiohttp
@@ -83,24 +92,8 @@ async def setup(base):
         pass
     return call, close
 ''',
-    "peer-bench direct": '''
-from benchmark.models import resolve, Request, Settings
-async def setup(base):
-    model = resolve("openai/judge", Settings(api_base=base, cache=False, max_tokens=64))
-    async def call(k):
-        await model.complete(Request(messages=tuple(MESSAGES)), epoch=k)
-    return call, model.aclose
-''',
-    "peer-bench litellm": '''
-import os
-os.environ["PEER_BENCH_CLIENT"] = "litellm"
-from benchmark.models import resolve, Request, Settings
-async def setup(base):
-    model = resolve("openai/judge", Settings(api_base=base, cache=False, max_tokens=64))
-    async def call(k):
-        await model.complete(Request(messages=tuple(MESSAGES)), epoch=k)
-    return call, model.aclose
-''',
+    "peer-bench direct": PEER_BENCH,
+    "peer-bench litellm": 'import os\nos.environ["PEER_BENCH_CLIENT"] = "litellm"\n' + PEER_BENCH,
     "inspect_ai": '''
 import os
 os.environ["OPENAI_API_KEY"] = "no-key"
