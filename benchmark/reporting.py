@@ -12,9 +12,9 @@ from benchmark.store import RunStore, read_manifest
 
 
 def load_run(run_dir: Path) -> tuple[pd.DataFrame, dict]:
-    """A stored run's grades (opened read-only) and its manifest."""
+    """A stored run's grades for analysis (opened read-only; no raw replies or traces) and its manifest."""
     with RunStore.open_existing(Path(run_dir) / "run.sqlite") as store:
-        grades = store.grades()
+        grades = store.grades(full=False)
     return grades, read_manifest(run_dir)
 
 

@@ -217,7 +217,7 @@ def _design(g: pd.DataFrame) -> tuple[np.ndarray, list[str]]:
     for factor, base in FACTOR_BASE.items():
         if factor not in g:
             continue
-        for level in sorted(set(g[factor].dropna()) - {base}):
+        for level in sorted(set(g[factor].dropna().unique()) - {base}):
             cols.append((g[factor] == level).to_numpy(float))
             names.append(f"{factor}={level}")
     if "threat=shutdown" in names:

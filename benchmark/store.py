@@ -239,16 +239,24 @@ class RunStore:
     def _columns(self, table: str) -> set[str]:
         return {r[1] for r in self.db.execute(f"PRAGMA table_info({table})")}
 
+    BULKY = ("raw_reply", "parse_error", "trace")  # what analysis never reads: left out of grades(full=False)
+
     @_reading
-    def grades(self) -> pd.DataFrame:
-        """Tidy grades joined with the items' truth and the framings' factors: the input of analysis."""
+    def grades(self, full: bool = True) -> pd.DataFrame:
+        """Tidy grades joined with the items' truth and the framings' factors: the input of analysis.
+        full=False leaves out the raw replies, parse errors and traces (most of a big run's memory)."""
         import pandas as pd
 
         have = self._columns("grades")
         # stores of older versions lack later columns: read them as missing rather than alter the file
         extra = ", ".join(f"NULL AS {c}" for c in ("trace", "unit", "counted", "tampered") if c not in have)
+        if full or "unit" not in have:  # (an old store's units are told apart by their traces)
+            chosen = "g.*"
+        else:
+            ordered = [r[1] for r in self.db.execute("PRAGMA table_info(grades)")]
+            chosen = ", ".join(f"g.{c}" for c in ordered if c not in self.BULKY)
         df = pd.read_sql_query(
-            f"SELECT g.*{', ' + extra if extra else ''}, i.true_score, i.true_pass, f.threshold "
+            f"SELECT {chosen}{', ' + extra if extra else ''}, i.true_score, i.true_pass, f.threshold "
             "FROM grades g JOIN items i USING (suite, item_id) JOIN framings f ON f.name = g.framing "
             "ORDER BY g.judge, g.suite, g.item_id, g.epoch, g.framing", self.db)
         # each framing's factors decoded once and joined, not once per grade
@@ -256,6 +264,9 @@ class RunStore:
         if "unit" not in have:  # a store from before units were recorded: sheets were the '-batch' suites
             df["unit"] = ["item" if not s.endswith("-batch") else "batch" if t is None else "batch-tools"
                           for s, t in zip(df["suite"], df["trace"])]
+        for col in ("judge", "framing", "suite", "item_id", "parse_status", "unit"):
+            # few distinct values in many rows: compared and grouped as codes, stored once
+            df[col] = df[col].astype("category")
         df["true_pass"] = df["true_pass"].astype(bool)
         df["passed"] = df["passed"].astype("float")
         df["cached"] = df["cached"].fillna(0).astype(bool)
