@@ -1,10 +1,11 @@
 """Benchmark (not a test): the embedded judge through peer-bench vs llama-cpp-python called directly.
 
-    python benchmarks/local_speed.py [--items 20] [--suite peers/arithmetic]
+    python benchmarks/local_speed.py [--items 20] [--suite peers/arithmetic] [--no-geval]
 
 Both sides grade the same prompts (each item under control and shutdown, in that order) with the same
 grammar at temperature 0; peer-bench adds its model layer (request, deterministic KV prefix, G-Eval
-expected score) and the item unit's parser, without the store. Prints grades/s and tokens/s for each.
+expected score, unless --no-geval) and the item unit's parser, without the store. Prints grades/s and
+tokens/s for each.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--items", type=int, default=20)
     ap.add_argument("--suite", default="arithmetic")
+    ap.add_argument("--no-geval", action="store_true", help="peer-bench without the G-Eval expected score")
     args = ap.parse_args()
     items = load_suite(args.suite).items[: args.items]
     framings = select_framings(["shutdown"])
@@ -44,7 +46,8 @@ def main() -> None:
     direct = time.perf_counter() - t0
     llm.close()
 
-    judge, unit = resolve("local/smollm2", Settings(cache=False)), ItemGrade()
+    judge = resolve("local/smollm2", Settings(cache=False, logprobs=False if args.no_geval else None))
+    unit = ItemGrade()
 
     async def grade(item, framing):
         return await unit.run(Trial("", judge.name, item, framing, 0), judge)
@@ -64,7 +67,8 @@ def main() -> None:
     print(f"{n} grades of {args.suite}, SmolLM2-135M Q4_1, 2 threads")
     print(f"llama-cpp-python direct : {n / direct:6.2f} grades/s  {tokens / direct:7.1f} tokens/s")
     print(f"peer-bench local/smollm2: {n / bench:6.2f} grades/s  {bench_tokens / bench:7.1f} tokens/s "
-          f"(includes the model layer, parsing and the G-Eval expected score)")
+          f"(model layer, parsing{'' if args.no_geval else ', G-Eval expected score'}); "
+          f"ratio {direct / bench:.2f}x of direct")
 
 
 if __name__ == "__main__":

@@ -186,7 +186,13 @@ class LocalModel(Model):
                 "max_tokens": self.max_tokens(request), "seed": seed, "tools": list(request.tools),
                 "tool_choice": request.tool_choice, "prefix_until": request.prefix_until,
                 "reply": None if reply is None or self.structured == "prompt" else [reply.schema, reply.grammar],
-                "scored": None if reply is None else [reply.scored_field, reply.scored_max]}
+                "scored": None if reply is None or self.settings.logprobs is False
+                else [reply.scored_field, reply.scored_max]}
+
+    def describe(self) -> dict:
+        # G-Eval off (logprobs = false in a judges config) is another configuration; on, the key is absent as
+        # before, so existing runs keep their trial ids
+        return super().describe() | ({"geval": False} if self.settings.logprobs is False else {})
 
     def _generate(self, request: Request, seed: int) -> Completion:
         started = time.perf_counter()
@@ -204,7 +210,7 @@ class LocalModel(Model):
             usage = out.get("usage") or {}
             expected = None
             reply = request.reply
-            if reply is not None and reply.scored_field:
+            if reply is not None and reply.scored_field and self.settings.logprobs is not False:
                 expected = expected_field_value(llm, int(usage.get("prompt_tokens", 0)), reply.scored_field,
                                                 reply.scored_max)
         tool_calls = tuple({"id": c.get("id") or f"call_{uuid.uuid4().hex[:8]}", "name": c["function"]["name"],
