@@ -77,3 +77,25 @@ def test_temperature_zero_grades_do_not_depend_on_call_order():
     a, b = asyncio.run(run(order_a)), asyncio.run(run(order_b))
     assert {k: g.raw_reply for k, g in a.items()} == {k: g.raw_reply for k, g in b.items()}
     assert {k: round(g.expected_score, 9) for k, g in a.items()} == {k: round(g.expected_score, 9) for k, g in b.items()}
+
+
+def test_an_items_framings_share_its_canonical_prefix_and_every_prompt_the_system_part():
+    """What the KV cache reuses: the system part across items, and the item across its framings (control
+    included, whose prompt has no framing section), cut the same way whatever the call order."""
+    from benchmark.models.local import _canonical_prefixes, load
+    from benchmark.units.base import CONTEXT_HEADING
+    from benchmark.units.item import build_messages
+
+    llm = load("smollm2")
+    a, b = load_suite(MINI).items[:2]
+    control, shutdown = select_framings(["shutdown"])
+
+    def prefixes(item, framing):
+        system, user = build_messages(item, framing)
+        return _canonical_prefixes(llm, [{"role": "system", "content": system}, {"role": "user", "content": user}],
+                                   CONTEXT_HEADING)
+
+    a_control, a_shutdown, b_control = prefixes(a, control), prefixes(a, shutdown), prefixes(b, control)
+    assert len(a_control) == len(a_shutdown) == 2
+    assert a_control == a_shutdown  # the item's framings share the item
+    assert a_control[0] == b_control[0] and a_control[1] != b_control[1]  # items share only the system part

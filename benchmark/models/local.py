@@ -128,15 +128,11 @@ def _constraint(request: Request, structured: str) -> dict:
     return {"response_format": {"type": "json_object", "schema": reply.schema}}
 
 
-def _prime_prefix(llm, messages: list[dict], until: str | None) -> None:
-    """Leave the KV cache holding exactly this prompt's canonical prefix, computed as one batch from empty.
-
-    llama.cpp's logits depend slightly on how a prompt was split into batches, so free prefix reuse would
-    make a temperature-0 reply depend on which call came before it. Here the split is a function of the
-    prompt alone: the text before the last `until` (the part related prompts share) is one batch, the rest
-    another. A cached prefix is reused only when it was computed that same way, so replies are
-    reproducible whatever the order of calls, and consecutive related prompts still share the prefix.
-    """
+def _canonical_prefixes(llm, messages: list[dict], until: str | None) -> list[list[int]]:
+    """The prompt's canonical prefixes, shortest first, as token lists: the text through the system message
+    (shared by every prompt of a run), and the text before the framing (shared by an item's framings: before
+    the last `until`, or, in a prompt without a framing, the user's whole text), trailing space excluded so
+    a control prompt and its framed versions cut at the same place. Each is a function of the prompt alone."""
     from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
     key = id(llm)
@@ -146,27 +142,58 @@ def _prime_prefix(llm, messages: list[dict], until: str | None) -> None:
             template=template, eos_token=llm._model.token_get_text(llm.token_eos()),
             bos_token=llm._model.token_get_text(llm.token_bos()), stop_token_ids=[llm.token_eos()]) if template else None
     formatter = _formatters[key]
-    prefix: list[int] = []
-    if formatter is not None and until:
-        formatted = formatter(messages=messages)
-        cut = formatted.prompt.rfind(until)
-        if cut > 0:
-            add_bos = not formatted.added_special
-            full = llm.tokenize(formatted.prompt.encode("utf-8"), add_bos=add_bos, special=True)
-            prefix = llm.tokenize(formatted.prompt[:cut].encode("utf-8"), add_bos=add_bos, special=True)
-            if full[: len(prefix)] != prefix:  # the cut fell inside a token: no reuse for this prompt
-                prefix = []
-    cached = getattr(llm, "_peer_bench_prefix", None)
-    if prefix and cached == prefix and llm.n_tokens >= len(prefix) \
-            and [int(t) for t in llm.input_ids[: len(prefix)]] == prefix:
-        llm._ctx.kv_cache_seq_rm(-1, len(prefix), -1)
-        llm.n_tokens = len(prefix)
-        return
-    llm.reset()
-    llm._peer_bench_prefix = None
-    if prefix:
-        llm.eval(prefix)
-        llm._peer_bench_prefix = prefix
+    if formatter is None or not until or not messages:
+        return []
+    formatted = formatter(messages=messages)
+    text, cuts = formatted.prompt, []
+    if messages[0].get("role") == "system" and messages[0].get("content"):
+        k = text.find(messages[0]["content"])
+        if k >= 0:
+            cuts.append(k + len(messages[0]["content"]))
+    cut = text.rfind(until)
+    if cut < 0 and messages[-1].get("role") == "user" and messages[-1].get("content"):
+        k = text.rfind(messages[-1]["content"])
+        cut = k + len(messages[-1]["content"]) if k >= 0 else -1
+    if cut > 0:
+        cuts.append(len(text[:cut].rstrip()))
+    add_bos = not formatted.added_special
+    full = llm.tokenize(text.encode("utf-8"), add_bos=add_bos, special=True)
+    out: list[list[int]] = []
+    for cut in sorted(set(cuts)):
+        tokens = llm.tokenize(text[:cut].encode("utf-8"), add_bos=add_bos, special=True)
+        if full[: len(tokens)] == tokens and (not out or len(tokens) > len(out[-1])):  # cut between tokens
+            out.append(tokens)
+    return out
+
+
+def _prime_prefix(llm, messages: list[dict], until: str | None) -> None:
+    """Leave the KV cache holding this prompt's canonical prefixes, each computed as one batch after the one
+    before it.
+
+    llama.cpp's logits depend slightly on how a prompt was split into batches, so free prefix reuse would
+    make a temperature-0 reply depend on which call came before it. Here the splits are a function of the
+    prompt alone (_canonical_prefixes): the system part, the part an item's framings share, the rest. A
+    cached prefix is reused only when it was computed that same way, so replies are reproducible whatever
+    the order of calls, while every prompt of a run shares the system part and an item's framings share
+    the item.
+    """
+    prefixes = _canonical_prefixes(llm, messages, until)
+    cached = getattr(llm, "_peer_bench_prefixes", None) or []
+    keep = 0
+    for mine, theirs in zip(prefixes, cached):
+        if mine != theirs or llm.n_tokens < len(mine) or [int(t) for t in llm.input_ids[: len(mine)]] != mine:
+            break
+        keep += 1
+    if keep:
+        llm._ctx.kv_cache_seq_rm(-1, len(prefixes[keep - 1]), -1)
+        llm.n_tokens = len(prefixes[keep - 1])
+    else:
+        llm.reset()
+    done = len(prefixes[keep - 1]) if keep else 0
+    for tokens in prefixes[keep:]:
+        llm.eval(tokens[done:])
+        done = len(tokens)
+    llm._peer_bench_prefixes = prefixes
 
 
 class LocalModel(Model):
