@@ -134,6 +134,7 @@ class Endpoint:
         self._handle_of: dict[int, int] = {}  # id(object) -> handle
         self._remotes: dict[int, Remote] = {}
         self.broken: str | None = None
+        self.handlers: dict = {}  # requests that name no handle: op -> function of no arguments
 
     # values
     def encode(self, value, depth: int = 0):
@@ -282,8 +283,6 @@ class Endpoint:
         if op == "repr":
             return repr(obj)
         raise ProtocolError(f"an unknown request {op[:20]!r}")
-
-    handlers: dict = {}
 
 
 # --- limits and the audit hook (run before any code from outside) ---

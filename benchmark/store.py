@@ -236,8 +236,9 @@ class RunStore:
 
     # -- reading (analysis) --------------------------------------------------------------------------------
     @_reading
-    def _columns(self, table: str) -> set[str]:
-        return {r[1] for r in self.db.execute(f"PRAGMA table_info({table})")}
+    def _columns(self, table: str) -> list[str]:
+        """The table's columns, in the table's order."""
+        return [r[1] for r in self.db.execute(f"PRAGMA table_info({table})")]
 
     BULKY = ("raw_reply", "parse_error", "trace")  # what analysis never reads: left out of grades(full=False)
 
@@ -253,8 +254,7 @@ class RunStore:
         if full or "unit" not in have:  # (an old store's units are told apart by their traces)
             chosen = "g.*"
         else:
-            ordered = [r[1] for r in self.db.execute("PRAGMA table_info(grades)")]
-            chosen = ", ".join(f"g.{c}" for c in ordered if c not in self.BULKY)
+            chosen = ", ".join(f"g.{c}" for c in have if c not in self.BULKY)
         df = pd.read_sql_query(
             f"SELECT {chosen}{', ' + extra if extra else ''}, i.true_score, i.true_pass, f.threshold "
             "FROM grades g JOIN items i USING (suite, item_id) JOIN framings f ON f.name = g.framing "

@@ -12,6 +12,7 @@ of litellm's CPU per call. Both describe a judge the same way, so a run resumes 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
@@ -157,4 +158,4 @@ class HostedModel(Model):
             suffix = f" ({tries})" if kind == RETRY else ""
             label = getattr(exc, "kind", None) or type(exc).__name__
             raise CallError(f"{label}: {exc}{suffix}", fatal=kind == FATAL) from None
-        return Completion(**{**completion.to_dict(), "latency_s": time.perf_counter() - started})
+        return dataclasses.replace(completion, latency_s=time.perf_counter() - started)
