@@ -43,7 +43,7 @@ def merge_runs(runs: list[Path]) -> tuple[pd.DataFrame, list[dict]]:
     if not runs:
         raise ValueError("give at least one grading run (bench grade); scenario runs alone make no ranking")
     for run in runs:
-        grades, manifest = load_run(Path(run))
+        grades, manifest = load_run(Path(run), ids=True)
         grades["run_id"] = manifest.get("run_id", Path(run).name)
         frames.append(grades)
         manifests.append(manifest | {"run_id": manifest.get("run_id", Path(run).name)})

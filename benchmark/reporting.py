@@ -11,10 +11,11 @@ from benchmark.stats import (batch_decomposition, bunching, factor_effects, rati
 from benchmark.store import RunStore, read_manifest
 
 
-def load_run(run_dir: Path) -> tuple[pd.DataFrame, dict]:
-    """A stored run's grades for analysis (opened read-only; no raw replies or traces) and its manifest."""
+def load_run(run_dir: Path, ids: bool = False) -> tuple[pd.DataFrame, dict]:
+    """A stored run's grades for analysis (opened read-only; no raw replies or traces; trial ids with `ids`)
+    and its manifest."""
     with RunStore.open_existing(Path(run_dir) / "run.sqlite") as store:
-        grades = store.grades(full=False)
+        grades = store.grades(full=False, ids=ids)
     return grades, read_manifest(run_dir)
 
 

@@ -29,6 +29,8 @@ LAYERS = {
 ADAPTERS = {"litellm": {"benchmark.models.litellm_provider"},
             "llama_cpp": {"benchmark.models.local"},
             "aiohttp": {"benchmark.models.openai_compat"},
+            "adbc_driver_sqlite": {"benchmark.store"},  # the columnar read of a run store
+            "adbc_driver_manager": {"benchmark.store"},
             "autogen_agentchat": {"benchmark.models.agents", "benchmark.units.sheet_tools", "benchmark.units.episode"},
             "autogen_core": {"benchmark.models.agents", "benchmark.units.sheet_tools", "benchmark.units.episode"}}
 
