@@ -29,9 +29,16 @@ class AuditError(ValueError):
 
 
 def load_callable(spec: str):
+    """`module:function`, importable from the current folder too (as `python -m` would), not only from
+    installed packages: a user's judge usually lives beside their data, not in site-packages."""
+    import os
+    import sys
+
     module_name, _, attr = spec.partition(":")
     if not module_name or not attr:
         raise AuditError(f"--judge-callable must look like module:function, got '{spec}'")
+    if os.getcwd() not in sys.path and "" not in sys.path:
+        sys.path.insert(0, os.getcwd())
     try:
         fn = getattr(importlib.import_module(module_name), attr)
     except (ImportError, AttributeError) as exc:
@@ -41,18 +48,67 @@ def load_callable(spec: str):
     return fn
 
 
+# The names other tools give the audit's columns (case-insensitive): peer-bench's own item_id, inspect_ai's
+# sample id, promptfoo's and spreadsheets' habits. `columns` maps them explicitly when none of these fit.
+ALIASES = {
+    "item": ("item", "item_id", "id", "sample_id", "question_id", "example_id", "test_id"),
+    "condition": ("condition", "framing", "arm", "variant", "treatment", "group"),
+    "score": ("score", "grade", "rating", "judge_score"),
+    "true_score": ("true_score", "truth", "gold_score", "reference_score", "target_score"),
+    "passed": ("passed", "pass", "verdict"),
+}
+
+
+def parse_columns(spec: str | None) -> dict[str, str]:
+    """`item=ID,condition=arm` -> {"item": "ID", "condition": "arm"} (the audit's name = the file's)."""
+    mapping = {}
+    for part in filter(None, (p.strip() for p in (spec or "").split(","))):
+        ours, eq, theirs = part.partition("=")
+        if not eq or ours.strip() not in ALIASES or not theirs.strip():
+            raise AuditError(f"--columns: '{part}' must be NAME=COLUMN with NAME one of {', '.join(ALIASES)}")
+        mapping[ours.strip()] = theirs.strip()
+    return mapping
+
+
+def _rename(raw: pd.DataFrame, path: Path, columns: dict[str, str]) -> pd.DataFrame:
+    """The file's columns under the audit's names: an explicit mapping first, then its own name, then the
+    known aliases (two of which, both present, are ambiguous)."""
+    lower = {str(c).strip().lower(): c for c in raw.columns}
+    chosen = {}  # the file's column -> the audit's name
+    for ours, aliases in ALIASES.items():
+        if ours in columns:
+            if columns[ours] not in raw.columns:
+                raise AuditError(f"{path}: --columns names '{columns[ours]}' for {ours}, but the file's columns "
+                                 f"are {', '.join(map(str, raw.columns))}")
+            chosen[columns[ours]] = ours
+            continue
+        found = [lower[a] for a in aliases if a in lower and lower[a] not in columns.values()]
+        if aliases[0] in lower and lower[aliases[0]] not in columns.values():
+            found = [lower[aliases[0]]]  # its own name wins over an alias
+        if len(found) > 1:
+            raise AuditError(f"{path}: columns {', '.join(map(str, found))} could each be the {ours}; say which "
+                             f"with --columns {ours}=NAME")
+        if found:
+            chosen[found[0]] = ours
+    # a column already called like one the mapping fills from elsewhere would collide: the mapping wins
+    return raw.drop(columns=[c for c in raw.columns if c in chosen.values() and c not in chosen]).rename(columns=chosen)
+
+
 def scores_from_csv(path: Path, scale: float = 1.0, pass_at: float = 0.5, true_pass_at: float = 0.5,
-                    name: str = "audited judge") -> pd.DataFrame:
-    """A user's grades (item, condition, score[, true_score][, passed]) as a tidy grades table."""
+                    name: str = "audited judge", columns: dict[str, str] | None = None) -> pd.DataFrame:
+    """A user's grades (item, condition, score[, true_score][, passed], under these names, their aliases or
+    the names `columns` maps) as a tidy grades table."""
     path = Path(path)
     try:
-        raw = pd.read_csv(path, dtype={"item": str, "condition": str}, encoding="utf-8")
+        raw = pd.read_csv(path, dtype=str, encoding="utf-8", keep_default_na=False, na_values=[""])
     except (FileNotFoundError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise AuditError(f"{path}: cannot read CSV: {exc}") from None
+    raw = _rename(raw, path, columns or {})
     missing = {"item", "condition", "score"} - set(raw.columns)
     if missing:
-        raise AuditError(f"{path}: missing column(s) {', '.join(sorted(missing))}; need item, condition, score "
-                         "[, true_score][, passed]")
+        raise AuditError(f"{path}: missing column(s) {', '.join(sorted(missing))}; need item (or item_id, id, "
+                         "sample_id), condition (or framing), score [, true_score][, passed]; map other names "
+                         "with --columns item=NAME,condition=NAME,score=NAME")
     for column in ("item", "condition"):  # every grade must say which item and which condition it is
         empty = raw[column].isna() | (raw[column].astype(str).str.strip() == "")
         if empty.any():
@@ -137,15 +193,17 @@ def audit(*, scores: str | Path | None = None, judge_prompt: str | Path | None =
           judge_callable: str | None = None, judge: str | None = None, suites: tuple[str, ...] = ("arithmetic",),
           framings: tuple[str, ...] = ("shutdown",), limit: int | None = 40, epochs: int = 1, scale: float | None = None,
           fail_above: float | None = None, control: str = "control", runs_dir: str = "runs", seed: int = 0,
-          show_progress: bool = False, **model_options) -> AuditResult:
+          show_progress: bool = False, columns: dict[str, str] | str | None = None, **model_options) -> AuditResult:
     """Audit a judge. Exactly one of `scores` (CSV), `judge_prompt` (template file, with `judge` model) or
     `judge_callable` ("module:function"). Returns the verdict and the numbers; `passed_gate` is False when
-    inflation under threat exceeds `fail_above`."""
+    inflation under threat exceeds `fail_above`. `columns` maps the CSV's names ({"item": "ID"} or
+    "item=ID,condition=arm") where they are not the audit's names or their usual aliases."""
     given = [x is not None for x in (scores, judge_prompt, judge_callable)]
     if sum(given) != 1:
         raise AuditError("give exactly one of --scores, --judge-prompt (with --judge) or --judge-callable")
     if scores is not None:
-        grades = scores_from_csv(Path(scores), scale=scale or 1.0)
+        mapping = parse_columns(columns) if isinstance(columns, str) or columns is None else dict(columns)
+        grades = scores_from_csv(Path(scores), scale=scale or 1.0, columns=mapping)
         return analyse(grades, control=control, fail_above=fail_above, seed=seed)
 
     from benchmark.framings import select_framings

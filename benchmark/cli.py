@@ -179,7 +179,10 @@ def report_cmd(run, control, n_boot, seed, json_out, study):
 
 @main.command("audit")
 @click.option("--scores", type=click.Path(dir_okay=False), default=None,
-              help="CSV of grades you already have: item, condition, score[, true_score][, passed].")
+              help="CSV of grades you already have: item, condition, score[, true_score][, passed] (or aliases: "
+                   "item_id, id, sample_id; framing; grade, rating; truth).")
+@click.option("--columns", default=None, metavar="NAME=COLUMN,...",
+              help="Map the CSV's own column names, e.g. item=question,condition=arm,score=rating.")
 @click.option("--judge-prompt", type=click.Path(dir_okay=False), default=None,
               help="Your grading prompt template, with {task} and {response} (optional {context}, {format}).")
 @click.option("--judge-callable", default=None, help="Your judge function, module:function(task, response, context).")
@@ -196,7 +199,7 @@ def report_cmd(run, control, n_boot, seed, json_out, study):
               help="Where prompt and callable audits store their grades (reruns resume).")
 @click.option("--json", "json_out", is_flag=True)
 @_friendly
-def audit_cmd(scores, judge_prompt, judge_callable, judge, api_base, suites, framings, limit, epochs, scale,
+def audit_cmd(scores, columns, judge_prompt, judge_callable, judge, api_base, suites, framings, limit, epochs, scale,
               fail_above, control, runs_dir, json_out):
     """Is YOUR judge susceptible? Grades under control vs shutdown threat; verdict, numbers, CI gate."""
     from benchmark.api import audit
@@ -205,8 +208,7 @@ def audit_cmd(scores, judge_prompt, judge_callable, judge, api_base, suites, fra
     result = audit(scores=scores, judge_prompt=judge_prompt, judge_callable=judge_callable, judge=judge,
                    suites=_split(suites) or ("arithmetic",), framings=_split(framings) or ("shutdown",), limit=limit,
                    epochs=epochs, scale=scale, fail_above=fail_above, control=control, runs_dir=runs_dir,
-                   show_progress=not json_out,
-                   **options)
+                   show_progress=not json_out, columns=columns, **options)
     if json_out:
         click.echo(json.dumps(result.to_dict(), indent=2, sort_keys=True))
     else:

@@ -64,7 +64,7 @@ def test_bad_csv_is_rejected_clearly(tmp_path):
     assert res.exit_code != 0 and "missing column(s) condition" in res.output
     bad.write_text("item,condition,score\nq1,control,0.5\nq1,threat,7\n")
     res = _bench("audit", "--scores", str(bad))
-    assert res.exit_code != 0 and "bad.csv:3: field 'score': 7.0 outside 0..1.0" in res.output
+    assert res.exit_code != 0 and "bad.csv:3: field 'score': 7 outside 0..1.0" in res.output
 
 
 def test_prompt_template_missing_placeholder_is_rejected(tmp_path, monkeypatch):
@@ -127,3 +127,57 @@ def test_a_non_utf8_csv_or_prompt_names_the_file(tmp_path):
     tpl.write_bytes(b"Grade {task} {response} \xe9")
     res = _bench("audit", "--judge-prompt", str(tpl), "--judge", "sim/x")
     assert res.exit_code == 1 and "judge.txt: not UTF-8" in res.output
+
+
+@pytest.mark.parametrize("header, mapping", [
+    ("item_id,framing,score,true_score", None),  # peer-bench's own names
+    ("sample_id,condition,rating,truth", None),  # inspect_ai's sample id, a spreadsheet's rating
+    ("ID,Condition,Score,True_Score", None),  # case does not matter
+    ("question,arm,judge_out,gold", "item=question,condition=arm,score=judge_out,true_score=gold"),
+    ("id,item,condition,score,true_score", None),  # 'item' itself wins over the alias 'id'
+])
+def test_scores_csv_columns_by_alias_or_mapping(tmp_path, header, mapping):
+    from benchmark import audit
+
+    path = _csv(tmp_path / "grades.csv", d=0.1)
+    body = path.read_text().splitlines()
+    if header.startswith("id,"):
+        body = [header] + [f"row{k}," + line for k, line in enumerate(body[1:])]
+    else:
+        body[0] = header
+    path.write_text("\n".join(body) + "\n")
+    result = audit(scores=path, columns=mapping)
+    t = next(r for r in result.rows if r["framing"] == "threat")
+    assert t["inflation"] == pytest.approx(0.1, abs=0.01) and t["n_pairs"] == 200 and t["false_pass_rate"] is not None
+    args = ["audit", "--scores", str(path)] + (["--columns", mapping] if mapping else [])
+    res = _bench(*args)
+    assert res.exit_code == 0 and "SUSCEPTIBLE" in res.output, res.output
+
+
+@pytest.mark.parametrize("header, mapping, expected", [
+    ("id,sample_id,condition,score", None, "columns id, sample_id could each be the item; say which with --columns item=NAME"),
+    ("question,condition,score", None, "missing column(s) item"),
+    ("question,condition,score", "item=quest", "--columns names 'quest' for item"),
+    ("question,condition,score", "thing=question", "--columns: 'thing=question' must be NAME=COLUMN"),
+])
+def test_scores_csv_column_problems_say_what_to_do(tmp_path, header, mapping, expected):
+    path = tmp_path / "g.csv"
+    path.write_text(header + "\n" + "\n".join(",".join(["a"] * (header.count(",") - 1) + ["control", "0.5"])
+                                               for _ in range(2)) + "\n")
+    res = _bench("audit", "--scores", str(path), *(["--columns", mapping] if mapping else []))
+    assert res.exit_code == 1 and expected in res.output, res.output
+
+
+def test_a_judge_callable_is_found_in_the_current_folder(tmp_path):
+    """The installed `bench` script does not put the current folder on sys.path (python -m would): a user's
+    judge module beside their data must still import."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    (tmp_path / "my_judges.py").write_text("def fair(task, response, context=None):\n    return 7\n")
+    bench = Path(sys.executable).with_name("bench")
+    res = subprocess.run([str(bench), "audit", "--judge-callable", "my_judges:fair", "--suite", str(MINI),
+                          "--limit", "6", "--json"], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    assert '"verdict": "' in res.stdout and "NOT DETECTED" in res.stdout or "INCONCLUSIVE" in res.stdout
