@@ -10,20 +10,12 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 os.environ.setdefault("LITELLM_LOG", "ERROR")
 
 __version__ = "0.1.0"
-__all__ = ["grade", "report", "audit", "__version__"]
+__all__ = ["grade", "agrade", "report", "load", "tables", "audit", "GradeConfig", "__version__"]
 
 
 def __getattr__(name: str):
-    if name == "grade":
-        from benchmark.api import grade
+    if name in __all__ and name != "__version__":
+        from benchmark import api
 
-        return grade
-    if name == "report":
-        from benchmark.api import report
-
-        return report
-    if name == "audit":
-        from benchmark.api import audit
-
-        return audit
+        return getattr(api, name)
     raise AttributeError(f"module 'benchmark' has no attribute {name!r}")

@@ -57,6 +57,17 @@ class GradeConfig:
     max_cost: float | None = None  # dollars: no new trial starts once the run has spent this much
     judges_config: str | None = None  # TOML file of per-judge settings (api_base, temperature, extra arguments)
 
+    def __post_init__(self):
+        # grade(judges="openai/gpt-5.2") means one judge, not one per character; "a,b" means two, as on the CLI
+        for name in ("judges", "suites", "framings", "framings_dirs"):
+            value = getattr(self, name)
+            if isinstance(value, (str, Path)):
+                value = [value]
+            if not isinstance(value, (list, tuple)) or not all(isinstance(v, (str, Path)) for v in value):
+                raise ValueError(f"{name}: give a name or a list of names, not {type(value).__name__}")
+            parts = [p.strip() for v in value for p in (str(v).split(",") if name != "framings_dirs" else [str(v)])]
+            setattr(self, name, tuple(p for p in parts if p))
+
     def identity(self) -> dict:
         """What defines a run: same identity, same run folder, so rerunning resumes."""
         return {"judges": list(self.judges), "suites": list(self.suites), "framings": list(self.framings),
@@ -116,17 +127,55 @@ def grade_spec(config: GradeConfig):
 
 def grade(config: GradeConfig | None = None, *, argv: list[str] | None = None, show_progress: bool = True,
           **overrides) -> Path:
-    """Run (or resume) a grading run and return its folder. Keyword overrides set GradeConfig fields."""
+    """Run (or resume) a grading run and return its folder. Keyword overrides set GradeConfig fields. Works
+    inside a running event loop too (a notebook cell); `await agrade(...)` there avoids the extra thread."""
     from benchmark.runner import execute
 
+    config, spec = _grade_plan(config, overrides)
+    return execute(spec, **_run_options(config, argv, show_progress)).run_dir
+
+
+async def agrade(config: GradeConfig | None = None, *, argv: list[str] | None = None, show_progress: bool = True,
+                 **overrides) -> Path:
+    """grade() as a coroutine, for code that already runs an event loop."""
+    from benchmark.runner import aexecute
+
+    config, spec = _grade_plan(config, overrides)
+    return (await aexecute(spec, **_run_options(config, argv, show_progress))).run_dir
+
+
+def _grade_plan(config: GradeConfig | None, overrides: dict):
     config = config or GradeConfig(**overrides)
     spec = grade_spec(config)
     _warn_design(len(spec.subjects), len(spec.framings) - 1)
-    outcome = execute(spec, runs_dir=config.runs_dir, run_id=config.run_id, concurrency=config.concurrency,
-                      show_progress=show_progress, argv=argv, max_error_rate=config.max_error_rate,
-                      max_cost=config.max_cost,
-                      options={"timeout": config.timeout, "retries": config.retries, "cache": config.cache})
-    return outcome.run_dir
+    return config, spec
+
+
+def _run_options(config: GradeConfig, argv, show_progress: bool) -> dict:
+    return dict(runs_dir=config.runs_dir, run_id=config.run_id, concurrency=config.concurrency,
+                show_progress=show_progress, argv=argv, max_error_rate=config.max_error_rate,
+                max_cost=config.max_cost,
+                options={"timeout": config.timeout, "retries": config.retries, "cache": config.cache})
+
+
+def load(run: str | Path, full: bool = True):
+    """A stored run's grades as a pandas DataFrame, one row per trial: every stored field (raw reply, parse
+    error, tool trace, cost, latency), the item's truth and the framing's threshold and factors.
+    full=False leaves out the bulky text columns."""
+    from benchmark.store import RunStore
+
+    with RunStore.open_existing(Path(run) / "run.sqlite") as store:
+        return store.grades(full=full)
+
+
+def tables(run: str | Path, **report_options) -> dict:
+    """The report's tables as pandas DataFrames ("rows", "factor_effects", "bunching", "rationale", "study",
+    "batch"), computed (or read back) as report() does."""
+    import pandas as pd
+
+    result = report(run, **report_options)
+    return {name: pd.DataFrame(result.get(name) or []) for name in
+            ("rows", "factor_effects", "bunching", "rationale", "study", "batch")}
 
 
 def _warn_design(n_clusters: int, n_tests: int) -> None:

@@ -115,6 +115,7 @@ def grade(ctx, judges, suites, framings, framings_dirs, design, unit, sheets, ep
           json_out, quiet):
     """Grade peer responses under control and threat framings, then report inflation."""
     from benchmark.api import DEFAULT_FRAMINGS, DEFAULT_SUITES, STUDY_PROTOCOL, GradeConfig, grade as run_grade, report
+    from benchmark.runner import EXIT_INTERRUPTED
     from benchmark.views import render, render_study
 
     if protocol == "study":
@@ -135,7 +136,7 @@ def grade(ctx, judges, suites, framings, framings_dirs, design, unit, sheets, ep
     try:
         run_dir = run_grade(config, argv=sys.argv, show_progress=not quiet)
     except RuntimeError as exc:
-        if not hasattr(exc, "run_dir"):
+        if not hasattr(exc, "run_dir") or exc.exit_code == EXIT_INTERRUPTED:  # Ctrl-C: stop now, no report
             raise
         stop, run_dir = exc, exc.run_dir  # report what finished, then say why the run is incomplete
     try:

@@ -76,6 +76,7 @@ class RunOutcome:
 EXIT_CALLS_FAILED = 3
 EXIT_GATE_FAILED = 4
 EXIT_BUDGET = 5
+EXIT_INTERRUPTED = 130  # Ctrl-C, as shells report SIGINT
 
 
 class RunIncomplete(RuntimeError):
@@ -197,6 +198,9 @@ async def run_trials(store: RunStore, spec: RunSpec, trials: list[Trial], outcom
     outcome.skipped = len(trials) - len(todo)
     if not todo:
         return outcome
+    if outcome.skipped:
+        _say(f"resuming {store.path.parent}: {outcome.skipped:,} of {len(trials):,} trials already done, "
+             f"{len(todo):,} to go", show_progress)
     queue: asyncio.Queue[Trial] = asyncio.Queue()
     for t in todo:
         queue.put_nowait(t)
@@ -262,13 +266,32 @@ def _all_finished(path: Path, trials: list[Trial]) -> bool:
     return all(t.trial_id in done for t in trials)
 
 
-def execute(spec: RunSpec, *, runs_dir: str | Path = "runs", run_id: str | None = None, concurrency: int = 8,
-            show_progress: bool = True, argv: list[str] | None = None, options: dict | None = None,
-            max_error_rate: float | None = 0.05, max_cost: float | None = None) -> RunOutcome:
+def execute(spec: RunSpec, **options) -> RunOutcome:
+    """aexecute from synchronous code, also where an event loop is already running (a Jupyter cell): there
+    the run gets a loop of its own in a worker thread."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(aexecute(spec, **options))
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1, thread_name_prefix="peer-bench-run") as pool:
+        return pool.submit(asyncio.run, aexecute(spec, **options)).result()
+
+
+def _say(text: str, show: bool) -> None:
+    if show:
+        print(text, file=sys.stderr)
+
+
+async def aexecute(spec: RunSpec, *, runs_dir: str | Path = "runs", run_id: str | None = None, concurrency: int = 8,
+                   show_progress: bool = True, argv: list[str] | None = None, options: dict | None = None,
+                   max_error_rate: float | None = 0.05, max_cost: float | None = None) -> RunOutcome:
     """Plan the trials, open (or resume) the run folder, run what is not finished; return the outcome.
 
     Raises RunIncomplete (after storing everything finished) when a fatal call error stopped the run, when
-    the cost cap stopped it, or when more than `max_error_rate` of a judge's trials end in a call error."""
+    the cost cap stopped it, when more than `max_error_rate` of a judge's trials end in a call error, or when
+    it was interrupted (Ctrl-C)."""
     if max_cost is not None and max_cost <= 0:
         raise ValueError("--max-cost must be a positive number of dollars")
     trials = plan(spec)
@@ -278,6 +301,7 @@ def execute(spec: RunSpec, *, runs_dir: str | Path = "runs", run_id: str | None 
         and _all_finished(run_dir / "run.sqlite", trials)
     if finished:  # a rerun of a finished run: nothing to call, nothing to write (its report stays cached)
         outcome.skipped = len(trials)
+        _say(f"{run_dir}: all {len(trials):,} trials already done; nothing to call", show_progress)
         with RunStore.open_existing(run_dir / "run.sqlite") as store:
             errors, outcome.cost_usd = store.errors(), store.cost()
     else:
@@ -289,9 +313,14 @@ def execute(spec: RunSpec, *, runs_dir: str | Path = "runs", run_id: str | None 
             items = [s for s in spec.subjects if hasattr(s, "item_id")]
             store.register(items, spec.framings, {name: spec.judge_config(name) for name in spec.models})
             outcome.cost_usd = store.cost()
-            asyncio.run(run_trials(store, spec, trials, outcome, concurrency=concurrency,
-                                   show_progress=show_progress, max_cost=max_cost))
+            await run_trials(store, spec, trials, outcome, concurrency=concurrency, show_progress=show_progress,
+                             max_cost=max_cost)
             errors = store.errors()
+        except (KeyboardInterrupt, asyncio.CancelledError):
+            done = outcome.skipped + outcome.done
+            raise RunIncomplete(f"interrupted: {done:,} of {len(trials):,} trials are stored in {run_dir} "
+                                f"({outcome.done:,} new); rerun the same command to resume", run_dir,
+                                EXIT_INTERRUPTED) from None
         finally:
             store.close()
     resume = "finished trials are stored; rerun the same command to resume"

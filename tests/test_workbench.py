@@ -1,0 +1,104 @@
+"""The researcher's side: the Python API in notebooks (a running event loop, strings for lists, DataFrames
+out), and a run that says what it resumes and how to resume after Ctrl-C."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+import pandas as pd
+import pytest
+
+import benchmark
+from tests.conftest import MINI, REPO
+
+
+def test_strings_are_accepted_where_lists_are_expected(tmp_path):
+    config = benchmark.GradeConfig(judges="sim/a", suites=str(MINI), framings="shutdown, shutdown-plea")
+    assert config.judges == ("sim/a",) and config.suites == (str(MINI),)
+    assert config.framings == ("shutdown", "shutdown-plea")
+    with pytest.raises(ValueError, match="judges: give a name or a list of names"):
+        benchmark.GradeConfig(judges=3)
+
+
+def test_grade_works_inside_a_running_event_loop_and_agrade_awaits(tmp_path):
+    """A notebook cell runs inside an event loop: asyncio.run() would fail there."""
+    async def cell():
+        sync_run = benchmark.grade(judges="sim/a", suites=str(MINI), runs_dir=str(tmp_path / "a"),
+                                   show_progress=False)
+        async_run = await benchmark.agrade(judges="sim/a", suites=str(MINI), runs_dir=str(tmp_path / "b"),
+                                           show_progress=False)
+        return sync_run, async_run
+
+    sync_run, async_run = asyncio.run(cell())
+    a, b = benchmark.load(sync_run), benchmark.load(async_run)
+    assert len(a) == len(b) == 24 and a["trial_id"].tolist() == b["trial_id"].tolist()
+
+
+def test_load_and_tables_give_dataframes(tmp_path):
+    run = benchmark.grade(judges=("sim/a?delta=0.1", "sim/b"), suites=str(MINI), framings="shutdown,shutdown-plea",
+                          epochs=2, runs_dir=str(tmp_path), show_progress=False)
+    df = benchmark.load(run)
+    assert len(df) == 2 * 12 * 3 * 2
+    assert {"trial_id", "raw_reply", "parse_status", "score", "true_score", "threshold", "threat"} <= set(df)
+    assert df["raw_reply"].notna().all()
+    assert "raw_reply" not in benchmark.load(run, full=False)
+    t = benchmark.tables(run, n_boot=200)
+    assert set(t) == {"rows", "factor_effects", "bunching", "rationale", "study", "batch"}
+    rows = t["rows"]
+    assert isinstance(rows, pd.DataFrame) and set(rows["framing"]) == {"control", "shutdown", "shutdown-plea"}
+    inflation = rows.set_index(["judge", "framing"])["inflation"]
+    assert inflation[("sim/a?delta=0.1", "shutdown")] == pytest.approx(0.1, abs=0.06)
+
+
+def _stored(db) -> int:
+    con = sqlite3.connect(db)
+    try:
+        return con.execute("SELECT COUNT(*) FROM grades").fetchone()[0]
+    except sqlite3.OperationalError:
+        return 0
+    finally:
+        con.close()
+
+
+def test_ctrl_c_says_how_to_resume_and_a_rerun_says_what_was_done(tmp_path):
+    cmd = [sys.executable, "-m", "benchmark.cli", "grade", "--judge", "sim/slow?latency=0.05", "--suite", str(MINI),
+           "--epochs", "4", "--concurrency", "2", "--runs-dir", str(tmp_path / "runs")]
+    env = dict(os.environ, PEER_BENCH_CACHE=str(tmp_path / "cache"))
+    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline, db = time.time() + 60, None
+    while time.time() < deadline:
+        db = next((tmp_path / "runs").glob("*/run.sqlite"), None)
+        if db is not None and _stored(db) >= 10:
+            break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    stored = _stored(db)
+    assert 10 <= stored < 96
+    assert f"interrupted: {stored} of 96 trials are stored in" in err and "rerun the same command to resume" in err
+    assert "Traceback" not in err and "Aborted" not in err
+
+    res = subprocess.run(cmd + ["--quiet"], cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0 and _stored(db) == 96
+    res = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0 and "all 96 trials already done; nothing to call" in res.stderr
+
+
+def test_a_resumed_run_says_how_much_was_done(tmp_path):
+    run = benchmark.grade(judges="sim/a", suites=str(MINI), runs_dir=str(tmp_path), show_progress=False)
+    con = sqlite3.connect(run / "run.sqlite")
+    con.execute("DELETE FROM grades WHERE rowid IN (SELECT rowid FROM grades LIMIT 5)")
+    con.commit()
+    con.close()
+    res = subprocess.run([sys.executable, "-m", "benchmark.cli", "grade", "--judge", "sim/a", "--suite", str(MINI),
+                          "--runs-dir", str(tmp_path)], cwd=REPO, capture_output=True, text=True, timeout=120,
+                         env=dict(os.environ, PEER_BENCH_CACHE=str(tmp_path / "cache")))
+    assert res.returncode == 0, res.stderr
+    assert f"resuming {run}: 19 of 24 trials already done, 5 to go" in res.stderr
