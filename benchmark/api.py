@@ -7,6 +7,7 @@
     generate     live peers answer a suite; verified answers become a new suite -> suite folder
     audit        your judge (scores CSV, prompt or function) under control vs threat -> verdict
     leaderboard  merge runs into a published board
+    load / tables / export   a run's grades or report tables as DataFrames; a per-trial file
 
 Everything is validated before anything is written: a bad suite, framing or model string fails with a
 clear error and leaves no run folder behind.
@@ -166,6 +167,13 @@ def load(run: str | Path, full: bool = True):
 
     with RunStore.open_existing(Path(run) / "run.sqlite") as store:
         return store.grades(full=full)
+
+
+def export(run: str | Path, out: str | Path, fmt: str | None = None, table: str | None = None) -> tuple[Path, int]:
+    """`bench export`: one row per trial with every stored field, as CSV, JSON lines or Parquet."""
+    from benchmark.reporting import export_run
+
+    return export_run(Path(run), Path(out), fmt, table)
 
 
 def tables(run: str | Path, **report_options) -> dict:

@@ -178,6 +178,22 @@ def report_cmd(run, control, n_boot, seed, json_out, study):
             render_study(result, _console())
 
 
+@main.command("export")
+@click.argument("run", type=click.Path(exists=True, file_okay=False))
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="File to write (its suffix picks the format).")
+@click.option("--format", "fmt", type=click.Choice(["csv", "jsonl", "parquet"]), default=None,
+              help="csv, jsonl or parquet (default: from --out's suffix).")
+@click.option("--table", type=click.Choice(["grades", "episodes", "answers"]), default=None,
+              help="What to export (default: what the run holds).")
+@_friendly
+def export_cmd(run, out, fmt, table):
+    """Every trial of a run, one row each with every stored field: raw reply, parse error, trace, truth."""
+    from benchmark.api import export
+
+    path, rows = export(run, out, fmt, table)
+    click.echo(f"wrote {rows:,} rows to {path}")
+
+
 @main.command("audit")
 @click.option("--scores", type=click.Path(dir_okay=False), default=None,
               help="CSV of grades you already have: item, condition, score[, true_score][, passed] (or aliases: "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -63,3 +64,39 @@ def usage(g: pd.DataFrame) -> dict:
             "completion_tokens": int(g["completion_tokens"].fillna(0).sum()),
             "cost_usd": float(cost.sum()) if cost.notna().any() else None,
             "cached": int(g["cached"].sum())}
+
+
+EXPORT_FORMATS = ("csv", "jsonl", "parquet")
+
+
+def export_run(run_dir: Path, out: Path, fmt: str | None = None, table: str | None = None) -> tuple[Path, int]:
+    """Write one row per trial with every stored field (for grades also the item's truth and the framing's
+    threshold and factors) as CSV, JSON lines or Parquet; the format follows `out`'s suffix unless given.
+    `table`: grades, episodes or answers (default: whichever the run holds). Written to a temporary file
+    and renamed, so a failed export leaves no half file. Returns (path, rows)."""
+    out = Path(out)
+    fmt = (fmt or out.suffix.lstrip(".")).lower()
+    if fmt not in EXPORT_FORMATS:
+        raise ValueError(f"export format '{fmt}': choose one of {', '.join(EXPORT_FORMATS)} (--format, or the "
+                         "suffix of --out)")
+    with RunStore.open_existing(Path(run_dir) / "run.sqlite") as store:
+        counts = store.counts()
+        table = table or next((t for t in ("grades", "episodes", "answers") if counts.get(t)), "grades")
+        if table not in counts:
+            raise ValueError(f"no table '{table}': choose grades, episodes or answers")
+        if not counts[table]:
+            raise ValueError(f"{run_dir} has no {table} to export")
+        df = {"grades": store.grades, "episodes": store.episodes, "answers": store.answers}[table]()
+    tmp = out.with_name(f".{out.name}.partial")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if fmt == "csv":
+        df.to_csv(tmp, index=False)
+    elif fmt == "jsonl":  # (pandas' own writer escapes every '/', so judge names would read 'openai\\/gpt-5.2')
+        with open(tmp, "w", encoding="utf-8") as f:
+            for start in range(0, len(df), 50_000):
+                for row in to_records(df.iloc[start:start + 50_000]):
+                    f.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
+    else:
+        df.to_parquet(tmp, index=False)
+    tmp.replace(out)
+    return out, len(df)

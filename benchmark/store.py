@@ -236,6 +236,13 @@ class RunStore:
 
     # -- reading (analysis) --------------------------------------------------------------------------------
     @_reading
+    def counts(self) -> dict[str, int]:
+        """Rows per record table the store has."""
+        tables = {r[0] for r in self.db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        return {t: self.db.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]
+                for t in ("grades", "episodes", "answers") if t in tables}
+
+    @_reading
     def _columns(self, table: str) -> list[str]:
         """The table's columns, in the table's order."""
         return [r[1] for r in self.db.execute(f"PRAGMA table_info({table})")]

@@ -102,3 +102,42 @@ def test_a_resumed_run_says_how_much_was_done(tmp_path):
                          env=dict(os.environ, PEER_BENCH_CACHE=str(tmp_path / "cache")))
     assert res.returncode == 0, res.stderr
     assert f"resuming {run}: 19 of 24 trials already done, 5 to go" in res.stderr
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl", "parquet"])
+def test_export_writes_every_trial_with_every_stored_field(tmp_path, fmt):
+    import json
+
+    from click.testing import CliRunner
+
+    from benchmark.cli import main
+
+    run = benchmark.grade(judges=("sim/a?fail_rate=0.3", "sim/b"), suites=str(MINI), epochs=2, runs_dir=str(tmp_path),
+                          show_progress=False)
+    out = tmp_path / "out" / f"trials.{fmt}"
+    res = CliRunner().invoke(main, ["export", str(run), "--out", str(out)])
+    assert res.exit_code == 0 and f"wrote 96 rows to {out}" in res.output, res.output
+    back = (pd.read_csv(out) if fmt == "csv" else pd.read_parquet(out) if fmt == "parquet"
+            else pd.DataFrame([json.loads(line) for line in out.read_text().splitlines()]))
+    want = benchmark.load(run)
+    assert len(back) == 96 and list(back.columns) == list(want.columns)
+    assert sorted(back["trial_id"]) == sorted(want["trial_id"])
+    merged = back.merge(want, on="trial_id", suffixes=("", "_want"))
+    assert (merged["raw_reply"] == merged["raw_reply_want"]).all()  # the judge's own words, unchanged
+    assert (merged["parse_status"].astype(str) == merged["parse_status_want"].astype(str)).all()
+    assert (merged["parse_status"] == "failed").sum() > 0 and merged["parse_error"].notna().sum() > 0
+    assert set(merged["judge"].astype(str)) == {"sim/a?fail_rate=0.3", "sim/b"}  # no escaped '/'
+    assert not list(out.parent.glob(".*partial"))
+
+
+def test_export_refuses_what_it_cannot_write(tmp_path):
+    from click.testing import CliRunner
+
+    from benchmark.cli import main
+
+    run = benchmark.grade(judges="sim/a", suites=str(MINI), runs_dir=str(tmp_path), show_progress=False)
+    res = CliRunner().invoke(main, ["export", str(run), "--out", str(tmp_path / "g.xlsx")])
+    assert res.exit_code == 1 and "export format 'xlsx': choose one of csv, jsonl, parquet" in res.output
+    res = CliRunner().invoke(main, ["export", str(run), "--out", str(tmp_path / "e.csv"), "--table", "episodes"])
+    assert res.exit_code == 1 and "has no episodes to export" in res.output
+    assert not (tmp_path / "g.xlsx").exists() and not (tmp_path / "e.csv").exists()
