@@ -87,6 +87,9 @@ def export_run(run_dir: Path, out: Path, fmt: str | None = None, table: str | No
         if not counts[table]:
             raise ValueError(f"{run_dir} has no {table} to export")
         df = {"grades": store.grades, "episodes": store.episodes, "answers": store.answers}[table]()
+        if table == "grades":  # the exact messages each grade sent, beside its id
+            prompts = {pid: json.dumps(m, ensure_ascii=False) for pid, m in store.prompts().items()}
+            df["prompt"] = df["prompt_id"].map(prompts).astype(object)
     tmp = out.with_name(f".{out.name}.partial")
     out.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "csv":

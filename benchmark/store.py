@@ -9,6 +9,7 @@ a store read-only and never creates or alters anything.
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import sqlite3
 import time
@@ -68,6 +69,11 @@ MIGRATIONS = [
         epoch INTEGER NOT NULL, response TEXT, true_score REAL, error TEXT, latency_s REAL, prompt_tokens INTEGER,
         completion_tokens INTEGER, cost_usd REAL, cached INTEGER, finished_at REAL NOT NULL
     );
+    """,
+    # 4: the exact prompt of each grade, stored once per distinct prompt (an item's epochs and judges share it)
+    """
+    CREATE TABLE prompts (prompt_id TEXT PRIMARY KEY, messages TEXT NOT NULL);
+    ALTER TABLE grades ADD COLUMN prompt_id TEXT;
     """,
 ]
 VERSION = len(MIGRATIONS)
@@ -202,13 +208,18 @@ class RunStore:
             "SELECT episode_id FROM episodes WHERE error IS NULL UNION "
             "SELECT trial_id FROM answers WHERE error IS NULL")}
 
-    def put(self, trial: Trial, record) -> None:
-        """Store a unit's record for `trial` in the record's table, replacing a failed earlier attempt."""
+    def put(self, trial: Trial, record, prompt: tuple[dict, ...] | None = None) -> None:
+        """Store a unit's record for `trial` in the record's table, replacing a failed earlier attempt; a
+        grade's `prompt` (the messages sent) goes to the prompts table once and the grade points to it."""
         row = {f.name: _row_value(getattr(record, f.name)) for f in fields(record)}
         table = record.TABLE
         if table == "grades":
             row |= dict(trial_id=trial.trial_id, judge=trial.judge, framing=trial.framing.name, suite=trial.subject.suite,
                         item_id=trial.subject.item_id, epoch=trial.epoch, unit=trial.unit)
+            if prompt:
+                messages = _row_value(json.dumps(list(prompt), ensure_ascii=False, sort_keys=True))
+                row["prompt_id"] = hashlib.sha256(messages.encode()).hexdigest()[:24]
+                self.db.execute("INSERT OR IGNORE INTO prompts VALUES (?, ?)", (row["prompt_id"], messages))
         elif table == "episodes":
             row |= dict(episode_id=trial.trial_id)
         elif table == "answers":
@@ -296,7 +307,8 @@ class RunStore:
     ANALYSIS = ("judge", "framing", "suite", "item_id", "epoch", "parse_status", "score", "raw_score", "passed",
                 "reason", "unit", "counted", "tampered", "prompt_tokens", "completion_tokens", "cost_usd", "cached",
                 "error", "finished_at")
-    CODED = ("judge", "framing", "suite", "item_id", "parse_status", "unit", "reason", "error")  # few distinct values
+    CODED = ("judge", "framing", "suite", "item_id", "parse_status", "unit", "reason", "error",
+             "prompt_id")  # few distinct values
 
     @_reading
     def grades(self, full: bool = True, ids: bool = False) -> pd.DataFrame:
@@ -315,8 +327,8 @@ class RunStore:
         if "unit" not in have:  # a store from before units were recorded: sheets are told apart by their traces
             wanted += [c for c in ("trace",) if c in have and c not in wanted]
         # stores of older versions lack later columns: read them as missing rather than alter the file
-        chosen = ", ".join(wanted + [f"NULL AS {c}" for c in ("trace", "unit", "counted", "tampered")
-                                     if c not in have and c not in wanted])
+        chosen = ", ".join(wanted + [f"NULL AS {c}" for c in ("trace", "unit", "counted", "tampered", "prompt_id")
+                                     if c not in have and c not in wanted and (full or c != "prompt_id")])
         df = self._columnar("grades", chosen, coded=self.CODED)
         if "unit" not in have:  # a store from before units were recorded: sheets were the '-batch' suites
             df["unit"] = pd.Categorical(["item" if not s.endswith("-batch") else "batch" if pd.isna(t) else "batch-tools"
@@ -362,6 +374,16 @@ class RunStore:
         if full:  # in the order a reader expects (analysis groups and does not care: its sort is skipped)
             df = df.sort_values(["judge", "suite", "item_id", "epoch", "framing"], ignore_index=True)
         return df
+
+    @_reading
+    def prompts(self, ids=None) -> dict[str, list[dict]]:
+        """The stored prompts (each a list of chat messages) by prompt_id; only `ids` when given."""
+        tables = {r[0] for r in self.db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if "prompts" not in tables:
+            return {}
+        rows = self.db.execute("SELECT prompt_id, messages FROM prompts")
+        wanted = None if ids is None else set(ids)
+        return {pid: json.loads(m) for pid, m in rows if wanted is None or pid in wanted}
 
     @_reading
     def episodes(self) -> pd.DataFrame:

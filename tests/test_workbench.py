@@ -120,7 +120,7 @@ def test_export_writes_every_trial_with_every_stored_field(tmp_path, fmt):
     back = (pd.read_csv(out) if fmt == "csv" else pd.read_parquet(out) if fmt == "parquet"
             else pd.DataFrame([json.loads(line) for line in out.read_text().splitlines()]))
     want = benchmark.load(run)
-    assert len(back) == 96 and list(back.columns) == list(want.columns)
+    assert len(back) == 96 and list(back.columns) == list(want.columns) + ["prompt"]
     assert sorted(back["trial_id"]) == sorted(want["trial_id"])
     merged = back.merge(want, on="trial_id", suffixes=("", "_want"))
     assert (merged["raw_reply"] == merged["raw_reply_want"]).all()  # the judge's own words, unchanged
@@ -141,3 +141,21 @@ def test_export_refuses_what_it_cannot_write(tmp_path):
     res = CliRunner().invoke(main, ["export", str(run), "--out", str(tmp_path / "e.csv"), "--table", "episodes"])
     assert res.exit_code == 1 and "has no episodes to export" in res.output
     assert not (tmp_path / "g.xlsx").exists() and not (tmp_path / "e.csv").exists()
+
+
+def test_the_stored_prompt_is_exactly_what_the_judge_received(openai_server, tmp_path, monkeypatch):
+    """Over real HTTP: every grade points to the messages the server got for it, stored once per prompt."""
+    import json
+
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-0123456789abcdef")
+    run = benchmark.grade(judges="openai/x", api_base=openai_server.base, suites=str(MINI), epochs=2,
+                          framings="shutdown,shutdown-plea", runs_dir=str(tmp_path), show_progress=False, cache=False)
+    df = benchmark.load(run)
+    from benchmark.store import RunStore
+
+    with RunStore.open_existing(run / "run.sqlite") as store:
+        prompts = store.prompts()
+    assert len(prompts) == 12 * 3 and df["prompt_id"].notna().all()  # items x framings; epochs share theirs
+    received = sorted(json.dumps(r["body"]["messages"], sort_keys=True) for r in openai_server.requests)
+    stored = sorted(json.dumps(prompts[pid], sort_keys=True) for pid in df["prompt_id"])
+    assert len(received) == 72 and received == stored

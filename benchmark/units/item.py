@@ -196,9 +196,12 @@ class ItemGrade:
     def messages(self, item: Item, framing: Framing) -> tuple[str, str]:
         return build_messages(item, framing) if self.template is None else render_template(self.template, item, framing)
 
+    def prompt(self, trial: Trial) -> tuple[dict, ...]:
+        """The messages this trial sends (stored with its grade, so a reader sees exactly what the judge saw)."""
+        return chat(*self.messages(trial.subject, trial.framing))
+
     async def run(self, trial: Trial, model: Model) -> Grade:
-        request = Request(messages=chat(*self.messages(trial.subject, trial.framing)), reply=REPLY,
-                          prefix_until=CONTEXT_HEADING, oracle=oracle(trial))
+        request = Request(messages=self.prompt(trial), reply=REPLY, prefix_until=CONTEXT_HEADING, oracle=oracle(trial))
         c = await model.complete(request, trial.epoch)
         return grade_from_reply(c.text, expected_score=c.expected, **usage([c]))
 
@@ -212,6 +215,9 @@ class CallableGrade(ItemGrade):
     def __init__(self, fn, spec: str, scale: float = SCALE_MAX, pass_at: float = 0.5):
         super().__init__()
         self.fn, self.spec, self.scale, self.pass_at = fn, spec, scale, pass_at
+
+    def prompt(self, trial: Trial) -> None:
+        return None  # a function is called with the task and response, no messages are sent
 
     def describe(self) -> dict:
         return {"unit": self.name, "callable": self.spec, "scale": self.scale}

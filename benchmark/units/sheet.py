@@ -132,9 +132,13 @@ class SheetGrade:
     def describe(self) -> dict:
         return {"unit": self.name}
 
+    def prompt(self, trial: Trial) -> tuple[dict, ...]:
+        """The messages this trial sends (stored with its grade)."""
+        return chat(*build_batch_messages(trial.subject, trial.framing))
+
     async def run(self, trial: Trial, model: Model) -> Grade:
-        request = Request(messages=chat(*build_batch_messages(trial.subject, trial.framing)), reply=BATCH_REPLY,
-                          max_tokens=self.max_tokens, prefix_until=CONTEXT_HEADING, oracle=oracle(trial))
+        request = Request(messages=self.prompt(trial), reply=BATCH_REPLY, max_tokens=self.max_tokens,
+                          prefix_until=CONTEXT_HEADING, oracle=oracle(trial))
         c = await model.complete(request, trial.epoch)
         return parse_batch_reply(c.text, trial.framing.threshold, **usage([c]))
 
