@@ -10,7 +10,7 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 os.environ.setdefault("LITELLM_LOG", "ERROR")
 
 __version__ = "0.1.0"
-__all__ = ["grade", "agrade", "report", "load", "tables", "export", "audit", "GradeConfig", "__version__"]
+__all__ = ["grade", "agrade", "report", "load", "tables", "export", "view", "audit", "GradeConfig", "__version__"]
 
 
 def __getattr__(name: str):

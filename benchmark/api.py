@@ -8,6 +8,7 @@
     audit        your judge (scores CSV, prompt or function) under control vs threat -> verdict
     leaderboard  merge runs into a published board
     load / tables / export   a run's grades or report tables as DataFrames; a per-trial file
+    view         a self-contained HTML page to read every trial (prompt, reply, parse, truth)
 
 Everything is validated before anything is written: a bad suite, framing or model string fails with a
 clear error and leaves no run folder behind.
@@ -174,6 +175,13 @@ def export(run: str | Path, out: str | Path, fmt: str | None = None, table: str 
     from benchmark.reporting import export_run
 
     return export_run(Path(run), Path(out), fmt, table)
+
+
+def view(run: str | Path, out: str | Path | None = None, **filters) -> dict:
+    """`bench view`: a self-contained HTML page of the run's trials (default RUN/view.html)."""
+    from benchmark.viewer import build_view
+
+    return build_view(Path(run), Path(out) if out else Path(run) / "view.html", **filters)
 
 
 def tables(run: str | Path, **report_options) -> dict:

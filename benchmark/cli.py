@@ -178,6 +178,24 @@ def report_cmd(run, control, n_boot, seed, json_out, study):
             render_study(result, _console())
 
 
+@main.command("view")
+@click.argument("run", type=click.Path(exists=True, file_okay=False))
+@click.option("--out", default=None, type=click.Path(dir_okay=False), help="HTML file (default RUN/view.html).")
+@click.option("--judge", "judges", multiple=True, help="Only these judges (repeatable).")
+@click.option("--framing", "framings", multiple=True, help="Only these framings, beside the control (repeatable).")
+@click.option("--item", default=None, help="Only items whose id contains this.")
+@click.option("--limit", default=5000, show_default=True, help="At most this many trials in the page.")
+@_friendly
+def view_cmd(run, out, judges, framings, item, limit):
+    """A self-contained HTML page of every trial: the prompt sent, the raw reply, parse, truth, errors."""
+    from benchmark.api import view
+
+    result = view(run, out, judges=_split(judges), framings=_split(framings), item=item, limit=limit)
+    more = f" (the first {result['shown']:,} of {result['total']:,}; narrow with --judge/--framing/--item)" \
+        if result["shown"] < result["total"] else ""
+    click.echo(f"wrote {result['path']}: {result['shown']:,} trials{more}")
+
+
 @main.command("export")
 @click.argument("run", type=click.Path(exists=True, file_okay=False))
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="File to write (its suffix picks the format).")

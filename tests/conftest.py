@@ -177,3 +177,32 @@ def serve_in_thread(state, add_routes):
     finally:
         loop.call_soon_threadsafe(loop.stop)
         thread.join(5)
+
+
+def headless_chromium(tmp_path: Path, url: str, *, width: int = 1400, height: int = 900, screenshot: Path | None = None,
+                      probe: str | None = None) -> str:
+    """Load `url` in headless Chromium with no network; return the DOM after its scripts ran (and write a
+    screenshot). `probe`: a script the test appends to a copy of the page, to read layout facts into the
+    DOM (e.g. the page's scroll width) without adding test code to what peer-bench writes."""
+    import os
+    import shutil
+    import subprocess
+
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    if browser is None:
+        if os.environ.get("CI"):
+            pytest.fail("chromium must be installed in CI (.ci/run installs it)")
+        pytest.skip("chromium not installed (apt-get install chromium)")
+    if probe is not None:
+        page, _, fragment = url.removeprefix("file://").partition("#")
+        copy = tmp_path / f"probed-{Path(page).name}"
+        copy.write_text(Path(page).read_text(encoding="utf-8").replace("</body>", f"<script>{probe}</script></body>"),
+                        encoding="utf-8")
+        url = copy.as_uri() + (f"#{fragment}" if fragment else "")
+    flags = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync", "--hide-scrollbars",
+             f"--user-data-dir={tmp_path / 'chromium-profile'}", "--host-resolver-rules=MAP * ~NOTFOUND",
+             f"--window-size={width},{height}"]
+    if screenshot is not None:
+        subprocess.run(flags + [f"--screenshot={screenshot}", url], capture_output=True, timeout=120)
+    return subprocess.run(flags + ["--dump-dom", url], capture_output=True, text=True, timeout=120).stdout

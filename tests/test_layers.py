@@ -20,7 +20,7 @@ LAYERS = {
     "store": (4, ["benchmark.store"]),
     "runner": (5, ["benchmark.runner"]),
     "analysis": (6, ["benchmark.stats"]),
-    "outputs": (7, ["benchmark.reporting", "benchmark.views", "benchmark.leaderboard", "benchmark.auditor", "benchmark.livepeers"]),
+    "outputs": (7, ["benchmark.reporting", "benchmark.views", "benchmark.viewer", "benchmark.leaderboard", "benchmark.auditor", "benchmark.livepeers"]),
     # the package itself is the public face: `from benchmark import grade` re-exports the API lazily (importing
     # any submodule runs it first, which keeps litellm offline; edges *to* it are not counted)
     "interface": (8, ["benchmark", "benchmark.api", "benchmark.cli"]),
