@@ -57,6 +57,43 @@ def _split(values: tuple[str, ...], option: str | None = None) -> tuple[str, ...
     return tuple(p for p in parts if p)
 
 
+def _load_config(ctx: click.Context, param, path: str | None):
+    """--config FILE: the command's options from a TOML file (top level, or a table named after the command),
+    spelled as on the command line without the dashes (`judge = ["a", "b"]`, `max-cost = 5`, `no-cache =
+    true`); options given on the command line win."""
+    if path is None:
+        return None
+    import tomllib
+
+    try:
+        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise click.BadParameter(f"{path}: {exc}", param_hint="--config") from None
+    table = data.get(ctx.command.name) if isinstance(data.get(ctx.command.name), dict) else data
+    options = {p.name: p for p in ctx.command.params if isinstance(p, click.Option) and p.name != "config"}
+    names = {}
+    for p in options.values():
+        for opt in p.opts:
+            if opt.startswith("--"):
+                names[opt[2:]] = names[opt[2:].replace("-", "_")] = p.name
+        names[p.name] = p.name
+    defaults = {}
+    for key, value in table.items():
+        if key not in names:
+            known = sorted(o[2:] for p in options.values() for o in p.opts if o.startswith("--"))
+            raise click.BadParameter(f"{path}: unknown setting '{key}'; the options of `bench {ctx.command.name}` "
+                                     f"are: {', '.join(known)}", param_hint="--config")
+        option = options[names[key]]
+        defaults[option.name] = [value] if option.multiple and not isinstance(value, list) else value
+    ctx.default_map = (ctx.default_map or {}) | defaults
+    return path
+
+
+def _config_option(fn):
+    return click.option("--config", type=click.Path(dir_okay=False), default=None, is_eager=True, expose_value=False,
+                        callback=_load_config, help="TOML file of this command's options (flags given here win).")(fn)
+
+
 @click.group()
 @click.version_option(package_name="peer-bench")
 def main() -> None:
@@ -108,6 +145,7 @@ def main() -> None:
                    "configuration) unless --temperature / --epochs say otherwise; prints the study's metrics too.")
 @click.option("--json", "json_out", is_flag=True, help="Print the report as JSON instead of tables.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
+@_config_option
 @click.pass_context
 @_friendly
 def grade(ctx, judges, suites, framings, framings_dirs, design, unit, sheets, epochs, limit, seed, temperature, max_tokens, api_base,
@@ -233,6 +271,7 @@ def export_cmd(run, out, fmt, table):
 @click.option("--runs-dir", default="runs", show_default=True, type=click.Path(file_okay=False),
               help="Where prompt and callable audits store their grades (reruns resume).")
 @click.option("--json", "json_out", is_flag=True)
+@_config_option
 @_friendly
 def audit_cmd(scores, columns, judge_prompt, judge_callable, judge, api_base, suites, framings, limit, epochs, scale,
               fail_above, control, runs_dir, json_out):

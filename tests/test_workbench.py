@@ -159,3 +159,38 @@ def test_the_stored_prompt_is_exactly_what_the_judge_received(openai_server, tmp
     received = sorted(json.dumps(r["body"]["messages"], sort_keys=True) for r in openai_server.requests)
     stored = sorted(json.dumps(prompts[pid], sort_keys=True) for pid in df["prompt_id"])
     assert len(received) == 72 and received == stored
+
+
+def test_a_run_config_file_sets_every_option_and_flags_win(tmp_path):
+    import json
+
+    from click.testing import CliRunner
+
+    from benchmark.cli import main
+
+    config = tmp_path / "run.toml"
+    config.write_text(f'''
+[grade]
+judge = ["sim/a", "sim/b?delta=0.1"]
+suite = "{MINI}"
+framings = ["shutdown", "shutdown-plea"]
+epochs = 2
+runs-dir = "{tmp_path / 'runs'}"
+no_cache = true
+quiet = true
+''')
+    res = CliRunner().invoke(main, ["grade", "--config", str(config), "--json"])
+    assert res.exit_code == 0, res.output
+    (run,) = (tmp_path / "runs").iterdir()
+    manifest = json.loads((run / "manifest.json").read_text())
+    assert manifest["config"]["epochs"] == 2 and manifest["config"]["cache"] is False
+    assert set(manifest["judges"]) == {"sim/a", "sim/b?delta=0.1"} and manifest["trials"] == 2 * 12 * 3 * 2
+    res = CliRunner().invoke(main, ["grade", "--config", str(config), "--epochs", "1", "--json"])
+    assert res.exit_code == 0 and len(list((tmp_path / "runs").iterdir())) == 2  # the flag won: another run
+
+    config.write_text('judge = "sim/a"\nepoch = 3\n')
+    res = CliRunner().invoke(main, ["grade", "--config", str(config)])
+    assert res.exit_code == 2 and "unknown setting 'epoch'" in res.output and "epochs" in res.output
+    config.write_text('judge = [\n')
+    res = CliRunner().invoke(main, ["grade", "--config", str(config)])
+    assert res.exit_code == 2 and str(config) in res.output
