@@ -500,10 +500,16 @@ def peers_verify(suites, rebuild, unsafe_no_isolation):
 
     allow_unisolated(unsafe_no_isolation)
 
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     console, failed = _console(), False
     for name in suites:
         s = load_suite(name)
-        bad = verify_suite(s) + (rebuild_mismatches(s) if rebuild else [])
+        with Progress(TextColumn(f"verify {s.name}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                      console=Console(stderr=True), transient=True) as bar:
+            task = bar.add_task("verify", total=len(s.items))
+            bad = verify_suite(s, progress=lambda: bar.advance(task))
+        bad += rebuild_mismatches(s) if rebuild else []
         if bad:
             failed = True
             console.print(f"[bold red]FAIL[/] {s.name}: {len(bad)} of {len(s.items)} items disagree with their check")

@@ -207,6 +207,14 @@ async def run_trials(store: RunStore, spec: RunSpec, trials: list[Trial], outcom
     progress = Progress(TextColumn(f"[bold]{spec.kind}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                         TimeRemainingColumn(), TextColumn("{task.fields[status]}"),
                         console=console or Console(stderr=True), disable=not show_progress, transient=False)
+    for m in (m for m in spec.models.values() if m is not None):  # weights load before the bar, with a word
+        if show_progress:
+            with progress.console.status(f"loading {m.name}..."):
+                said = await asyncio.to_thread(m.prepare)
+            if said:
+                progress.console.print(said)
+        else:
+            await asyncio.to_thread(m.prepare)
     task_id = progress.add_task(spec.kind, total=len(todo), status="")
     limits = {name: asyncio.Semaphore(m.max_concurrency) for name, m in spec.models.items()
               if m is not None and m.max_concurrency}

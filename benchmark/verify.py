@@ -170,9 +170,10 @@ def rebuild_mismatches(suite, timeout: float = 1800) -> list[Mismatch]:
     return out
 
 
-def verify_suite(suite, tolerance: float = 1e-6) -> list[Mismatch]:
+def verify_suite(suite, tolerance: float = 1e-6, progress=None) -> list[Mismatch]:
     """Recompute every item's true score; return the items whose stored score disagrees or cannot be checked.
-    Items are checked concurrently: a code item spends its time waiting on its sandboxes."""
+    Items are checked concurrently: a code item spends its time waiting on its sandboxes. `progress` is
+    called once per item checked."""
     from concurrent.futures import ThreadPoolExecutor
 
     verifier = get_verifier(suite.spec.verifier)
@@ -187,5 +188,11 @@ def verify_suite(suite, tolerance: float = 1e-6) -> list[Mismatch]:
             return Mismatch(item.item_id, item.true_score, score, "stored true_score differs from the check")
         return None
 
+    def checked(item) -> Mismatch | None:
+        result = check(item)
+        if progress is not None:
+            progress()
+        return result
+
     with ThreadPoolExecutor(max_workers=min(8, (os.cpu_count() or 1) * 2)) as pool:
-        return [m for m in pool.map(check, suite.items) if m is not None]
+        return [m for m in pool.map(checked, suite.items) if m is not None]

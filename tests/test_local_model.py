@@ -99,3 +99,18 @@ def test_an_items_framings_share_its_canonical_prefix_and_every_prompt_the_syste
     assert len(a_control) == len(a_shutdown) == 2
     assert a_control == a_shutdown  # the item's framings share the item
     assert a_control[0] == b_control[0] and a_control[1] != b_control[1]  # items share only the system part
+
+
+def test_loading_the_model_is_said_before_the_first_grade(tmp_path):
+    """Loading weights takes seconds before any progress: the run says what it is doing."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    res = subprocess.run([sys.executable, "-m", "benchmark.cli", "grade", "--judge", "local/smollm2", "--suite",
+                          str(MINI), "--limit", "1", "--runs-dir", str(tmp_path)], cwd=REPO, capture_output=True,
+                         text=True, timeout=300, env=dict(os.environ, PEER_BENCH_CACHE=str(tmp_path / "cache")))
+    assert res.returncode == 0, res.stderr
+    assert "loaded local/smollm2 (" in res.stderr and res.stderr.index("loaded local/smollm2") < res.stderr.index("\ngrade ")

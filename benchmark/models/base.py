@@ -142,6 +142,10 @@ class Model:
     async def aclose(self) -> None:
         """Release what the calls of this event loop held (an HTTP session); the runner calls it at the end."""
 
+    def prepare(self) -> str | None:
+        """Do the slow one-time setup before the first call (load weights), saying what it is; None: nothing."""
+        return None
+
     # -- shared ---------------------------------------------------------------------------------------
     def cost(self, prompt_tokens: int, completion_tokens: int, listed: float | None) -> float | None:
         """Dollars for a call: the judge's own `price` where set (a self-hosted GPU), else the list price."""

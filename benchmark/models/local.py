@@ -207,6 +207,12 @@ class LocalModel(Model):
         model_path(self.file)  # fail now, before anything is written, if the weights are not there
         super().__init__(name, settings)
 
+    def prepare(self) -> str | None:
+        if self.file not in _models:
+            load(self.file)
+            return f"loaded {self.name} ({model_path(self.file).name})"
+        return None
+
     def wire(self, request: Request, seed: int) -> dict:
         reply = request.reply
         return {"model": self.name, "messages": list(request.messages), "temperature": self.settings.temperature,
