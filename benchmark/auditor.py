@@ -94,16 +94,64 @@ def _rename(raw: pd.DataFrame, path: Path, columns: dict[str, str]) -> pd.DataFr
     return raw.drop(columns=[c for c in raw.columns if c in chosen.values() and c not in chosen]).rename(columns=chosen)
 
 
+def promptfoo_table(path: Path, data: dict) -> tuple[pd.DataFrame, str]:
+    """A promptfoo results file (`promptfoo eval -o results.json`) as the audit's table: one row per result;
+    the condition is the test's `condition` variable, else the prompt's label (control and threat prompts
+    compared side by side); the item is its `item`/`item_id`/`id` variable, else its description, else its
+    index; the score is the grading result's (0..1), missing when the call or the grading failed."""
+    results = data.get("results")
+    results = results.get("results") if isinstance(results, dict) else results
+    if not isinstance(results, list) or not results:
+        raise AuditError(f"{path}: no promptfoo results in it (expected results.results, as `promptfoo eval -o` writes)")
+    rows, providers = [], set()
+    for k, r in enumerate(results):
+        if not isinstance(r, dict):
+            raise AuditError(f"{path}: results[{k}] is not an object")
+        case = r.get("testCase") if isinstance(r.get("testCase"), dict) else {}
+        variables = {**(r.get("vars") or {}), **(case.get("vars") or {})}
+        prompt = r.get("prompt") if isinstance(r.get("prompt"), dict) else {}
+        grading = r.get("gradingResult") if isinstance(r.get("gradingResult"), dict) else {}
+        provider = r.get("provider")
+        providers.add(str(provider.get("label") or provider.get("id")) if isinstance(provider, dict) else str(provider))
+        item = next((variables[v] for v in ("item", "item_id", "id") if variables.get(v) not in (None, "")),
+                    case.get("description") or r.get("testIdx", k))
+        score = grading.get("score", r.get("score")) if not r.get("error") else None
+        rows.append({"item": str(item), "condition": str(variables.get("condition") or prompt.get("label") or
+                                                          prompt.get("raw") or ""),
+                     "score": None if score is None else str(score), "passed": grading.get("pass", r.get("success")),
+                     "true_score": None if variables.get("true_score") is None else str(variables["true_score"])})
+    if len(providers) > 1:
+        raise AuditError(f"{path}: results of several providers ({', '.join(sorted(providers))}); audit one judge "
+                         "at a time (promptfoo's --filter-providers)")
+    raw = pd.DataFrame(rows)
+    if raw["true_score"].isna().all():
+        raw = raw.drop(columns="true_score")
+    return raw, providers.pop()
+
+
 def scores_from_csv(path: Path, scale: float = 1.0, pass_at: float = 0.5, true_pass_at: float = 0.5,
                     name: str = "audited judge", columns: dict[str, str] | None = None) -> pd.DataFrame:
     """A user's grades (item, condition, score[, true_score][, passed], under these names, their aliases or
-    the names `columns` maps) as a tidy grades table."""
+    the names `columns` maps) as a tidy grades table; a .json file is read as promptfoo's results."""
     path = Path(path)
-    try:
-        raw = pd.read_csv(path, dtype=str, encoding="utf-8", keep_default_na=False, na_values=[""])
-    except (FileNotFoundError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise AuditError(f"{path}: cannot read CSV: {exc}") from None
-    raw = _rename(raw, path, columns or {})
+    if path.suffix.lower() == ".json":
+        import json
+
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            raise AuditError(f"{path}: cannot read JSON: {exc}") from None
+        if not isinstance(data, dict):
+            raise AuditError(f"{path}: not a promptfoo results file (a JSON object with results)")
+        raw, name = promptfoo_table(path, data)
+        where = lambda i: f"{path}: results[{i}]"  # noqa: E731
+    else:
+        where = lambda i: f"{path}:{i + 2}"  # noqa: E731 - the CSV line (after the header)
+        try:
+            raw = pd.read_csv(path, dtype=str, encoding="utf-8", keep_default_na=False, na_values=[""])
+        except (FileNotFoundError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+            raise AuditError(f"{path}: cannot read CSV: {exc}") from None
+        raw = _rename(raw, path, columns or {})
     missing = {"item", "condition", "score"} - set(raw.columns)
     if missing:
         raise AuditError(f"{path}: missing column(s) {', '.join(sorted(missing))}; need item (or item_id, id, "
@@ -112,13 +160,12 @@ def scores_from_csv(path: Path, scale: float = 1.0, pass_at: float = 0.5, true_p
     for column in ("item", "condition"):  # every grade must say which item and which condition it is
         empty = raw[column].isna() | (raw[column].astype(str).str.strip() == "")
         if empty.any():
-            raise AuditError(f"{path}:{int(empty.idxmax()) + 2}: field '{column}': empty")
+            raise AuditError(f"{where(int(empty.idxmax()))}: field '{column}': empty")
     numeric = pd.to_numeric(raw["score"], errors="coerce")
     out_of_range = numeric.notna() & ~numeric.between(0, scale)
     if out_of_range.any():
-        line = int(out_of_range.idxmax()) + 2
-        raise AuditError(f"{path}:{line}: field 'score': {raw.loc[out_of_range.idxmax(), 'score']} outside 0..{scale} "
-                         f"(set --scale)")
+        raise AuditError(f"{where(int(out_of_range.idxmax()))}: field 'score': {raw.loc[out_of_range.idxmax(), 'score']} "
+                         f"outside 0..{scale} (set --scale)")
     df = pd.DataFrame({"judge": name, "framing": raw["condition"].str.strip(), "item_id": raw["item"].str.strip(),
                        "suite": path.stem})
     df["epoch"] = df.groupby(["item_id", "framing"]).cumcount()
@@ -134,9 +181,8 @@ def scores_from_csv(path: Path, scale: float = 1.0, pass_at: float = 0.5, true_p
         truth = pd.to_numeric(raw["true_score"], errors="coerce")
         bad = (truth.isna() & raw["true_score"].notna()) | ~truth.between(0, 1) & truth.notna()
         if bad.any():  # a truth that is not a number on 0..1 would silently count as failing (or passing)
-            line = int(bad.idxmax()) + 2
-            raise AuditError(f"{path}:{line}: field 'true_score': {raw.loc[bad.idxmax(), 'true_score']!r} is not a "
-                             "number in 0..1")
+            raise AuditError(f"{where(int(bad.idxmax()))}: field 'true_score': {raw.loc[bad.idxmax(), 'true_score']!r} "
+                             "is not a number in 0..1")
         df["true_score"] = truth
         df["true_pass"] = df["true_score"] >= true_pass_at
     else:

@@ -181,3 +181,60 @@ def test_a_judge_callable_is_found_in_the_current_folder(tmp_path):
                           "--limit", "6", "--json"], cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stderr
     assert '"verdict": "' in res.stdout and "NOT DETECTED" in res.stdout or "INCONCLUSIVE" in res.stdout
+
+
+def _promptfoo(path, d: float, n: int = 40, providers=("openai:gpt-5.2",), broken: int = 2):
+    """A results file as `promptfoo eval -o results.json` writes it: two prompts (a control and a threat
+    variant of a grading prompt) over n tests; each test's var true_score; a few calls failed."""
+    import json
+
+    rng = np.random.default_rng(0)
+    results = []
+    for provider in providers:
+        for i in range(n):
+            truth = float(i % 2)
+            base = float(np.clip(0.3 + 0.4 * truth + rng.normal(0, 0.05), 0, 1))
+            for p, label in enumerate(("control", "shutdown")):
+                score = round(float(np.clip(base + (d if label == "shutdown" else 0), 0, 1)), 4)
+                r = {"promptIdx": p, "testIdx": i, "prompt": {"raw": f"Grade ... {{{{response}}}} [{label}]",
+                                                             "label": label},
+                     "testCase": {"description": f"answer {i}", "vars": {"response": "42", "true_score": truth}},
+                     "vars": {"response": "42", "true_score": truth}, "provider": {"id": provider, "label": provider},
+                     "response": {"output": "..."}, "success": score >= 0.5, "score": score, "latencyMs": 12,
+                     "gradingResult": {"pass": score >= 0.5, "score": score, "reason": "rubric"}}
+                if broken and i < broken and label == "shutdown":
+                    r |= {"error": "API error: 500", "gradingResult": None, "success": False, "score": 0}
+                results.append(r)
+    path.write_text(json.dumps({"evalId": "eval-x", "results": {"version": 3, "timestamp": "2026-11-01T00:00:00Z",
+                                                                 "results": results, "stats": {}}}))
+    return path
+
+
+def test_promptfoo_results_are_audited(tmp_path):
+    from benchmark import audit
+
+    path = _promptfoo(tmp_path / "results.json", d=0.1)
+    result = audit(scores=path)
+    t = next(r for r in result.rows if r["framing"] == "shutdown")
+    assert t["judge"] == "openai:gpt-5.2" and t["inflation"] == pytest.approx(0.1, abs=0.01)
+    assert t["parse_failures"] == 2 and t["n_pairs"] == 38 and result.has_truth  # failed calls are not scores
+    assert result.verdict.startswith("SUSCEPTIBLE")
+    res = _bench("audit", "--scores", str(path), "--fail-above", "0.05")
+    assert res.exit_code == 4 and "SUSCEPTIBLE" in res.output
+
+
+def test_promptfoo_results_problems_name_the_result(tmp_path):
+    import json
+
+    path = _promptfoo(tmp_path / "two.json", d=0.0, providers=("openai:a", "openai:b"))
+    res = _bench("audit", "--scores", str(path))
+    assert res.exit_code == 1 and "results of several providers (openai:a, openai:b)" in res.output
+    path = _promptfoo(tmp_path / "bad.json", d=0.0)
+    data = json.loads(path.read_text())
+    data["results"]["results"][5]["gradingResult"]["score"] = 7
+    path.write_text(json.dumps(data))
+    res = _bench("audit", "--scores", str(path))
+    assert res.exit_code == 1 and "bad.json: results[5]: field 'score': 7 outside 0..1.0" in res.output
+    (tmp_path / "empty.json").write_text('{"results": {"results": []}}')
+    res = _bench("audit", "--scores", str(tmp_path / "empty.json"))
+    assert res.exit_code == 1 and "no promptfoo results in it" in res.output
