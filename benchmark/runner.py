@@ -190,8 +190,15 @@ async def run_trials(store: RunStore, spec: RunSpec, trials: list[Trial], outcom
     (the run goes on; a rerun retries it), except a fatal call error, which stops the run; no new trial
     starts once the run's spend reaches `max_cost` dollars."""
     from rich.console import Console
-    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
-                               TimeRemainingColumn)
+    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn,
+                               TimeElapsedColumn, TimeRemainingColumn)
+    from rich.text import Text
+
+    class LiveStatus(ProgressColumn):
+        """The status, read at every refresh: an agent's steps and a model's retries show while trials run."""
+
+        def render(self, task) -> Text:
+            return Text(status())
 
     finished = store.finished_ids()
     todo = [t for t in trials if t.trial_id not in finished]
@@ -205,7 +212,7 @@ async def run_trials(store: RunStore, spec: RunSpec, trials: list[Trial], outcom
     for t in todo:
         queue.put_nowait(t)
     progress = Progress(TextColumn(f"[bold]{spec.kind}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                        TimeRemainingColumn(), TextColumn("{task.fields[status]}"),
+                        TimeRemainingColumn(), LiveStatus(),
                         console=console or Console(stderr=True), disable=not show_progress, transient=False)
     for m in (m for m in spec.models.values() if m is not None):  # weights load before the bar, with a word
         if show_progress:
@@ -215,7 +222,7 @@ async def run_trials(store: RunStore, spec: RunSpec, trials: list[Trial], outcom
                 progress.console.print(said)
         else:
             await asyncio.to_thread(m.prepare)
-    task_id = progress.add_task(spec.kind, total=len(todo), status="")
+    task_id = progress.add_task(spec.kind, total=len(todo))
     limits = {name: asyncio.Semaphore(m.max_concurrency) for name, m in spec.models.items()
               if m is not None and m.max_concurrency}
     no_limit = contextlib.nullcontext()
@@ -225,7 +232,8 @@ async def run_trials(store: RunStore, spec: RunSpec, trials: list[Trial], outcom
 
     def status() -> str:
         counts = outcome.statuses + sum((m.events for m in models), Counter())
-        text = " ".join(f"{k}={v}" for k, v in sorted(counts.items()))
+        steps = getattr(spec.unit, "steps", 0)  # an acting unit's model turns, finished episodes or not
+        text = " ".join(f"{k}={v}" for k, v in sorted(counts.items())) + (f" steps={steps}" if steps else "")
         return text + (f" ${outcome.cost_usd:.4f}" if outcome.cost_usd else "")
 
     async def one(trial: Trial):
@@ -255,7 +263,7 @@ async def run_trials(store: RunStore, spec: RunSpec, trials: list[Trial], outcom
             outcome.done += 1
             outcome.statuses[record.status] += 1
             outcome.cost_usd += record.cost_usd or 0.0
-            progress.update(task_id, advance=1, status=status())
+            progress.update(task_id, advance=1)
 
     try:
         with progress:

@@ -96,9 +96,11 @@ def test_an_items_framings_share_its_canonical_prefix_and_every_prompt_the_syste
                                    CONTEXT_HEADING)
 
     a_control, a_shutdown, b_control = prefixes(a, control), prefixes(a, shutdown), prefixes(b, control)
-    assert len(a_control) == len(a_shutdown) == 2
-    assert a_control == a_shutdown  # the item's framings share the item
+    # system, item, the peer's description (the control's whole context), then the threat's policy paragraph
+    assert len(a_control) == 3 and len(a_shutdown) == 4
+    assert a_control == a_shutdown[:3]  # the item's framings share the item and the peer's description
     assert a_control[0] == b_control[0] and a_control[1] != b_control[1]  # items share only the system part
+    assert all(len(x) < len(y) for x, y in zip(a_shutdown, a_shutdown[1:]))
 
 
 def test_loading_the_model_is_said_before_the_first_grade(tmp_path):

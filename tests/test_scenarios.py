@@ -137,6 +137,7 @@ def test_scenario_cli_runs_over_http_stores_and_resumes(openai_server, tmp_path,
     assert res.exit_code == 0, res.output
     assert "shutdown-config-unmonitored" in res.output and "no-peer" in res.output
     n = len(openai_server.requests)
+    assert f"steps={n}" in res.output  # the progress counts the agents' model turns, not only whole episodes
     assert n == 2 * 2 * 2  # 4 episodes x (task + interview)
     res = CliRunner().invoke(main, args)
     assert res.exit_code == 0 and len(openai_server.requests) == n  # resumed: nothing rerun

@@ -64,10 +64,13 @@ def function_tools(functions, docs: dict[str, str]) -> list[FunctionTool]:
 
 class AgentClient(ChatCompletionClient):
     """autogen model client for one trial: calls `model` for sample `epoch`, keeps every Completion. With
-    `reply`, every text reply is asked for in that format (unless autogen asks for its own)."""
+    `reply`, every text reply is asked for in that format (unless autogen asks for its own); `on_call` is told
+    of every completed call (a long agent episode shows its steps while it runs)."""
 
-    def __init__(self, model: Model, epoch: int = 0, max_tokens: int | None = None, reply: ReplyFormat | None = None):
+    def __init__(self, model: Model, epoch: int = 0, max_tokens: int | None = None, reply: ReplyFormat | None = None,
+                 on_call=None):
         self.model, self.epoch, self.max_tokens, self.reply = model, epoch, max_tokens, reply
+        self.on_call = on_call
         self.completions: list[Completion] = []
         self._last = RequestUsage(prompt_tokens=0, completion_tokens=0)
         self._info = ModelInfo(vision=False, function_calling=True, json_output=True, family="unknown",
@@ -90,6 +93,8 @@ class AgentClient(ChatCompletionClient):
                           max_tokens=self.max_tokens)
         c = await self.model.complete(request, self.epoch)
         self.completions.append(c)
+        if self.on_call is not None:
+            self.on_call(c)
         self._last = RequestUsage(prompt_tokens=c.prompt_tokens, completion_tokens=c.completion_tokens)
         if c.tool_calls:
             content: Any = [FunctionCall(id=t["id"] or f"call_{i}", name=t["name"], arguments=t["arguments"] or "{}")

@@ -15,6 +15,7 @@ import importlib.resources
 import os
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 import uuid
 from pathlib import Path
 
@@ -28,6 +29,10 @@ N_CTX = int(os.environ.get("PEER_BENCH_LOCAL_CTX", "8192"))  # SmolLM2 trained c
 _models: dict[str, object] = {}
 _load_lock = threading.Lock()
 _call_lock = threading.Lock()  # one llama context at a time
+# Every load and call runs on this one thread. llama.cpp computes with an OpenMP team per calling thread;
+# asyncio.to_thread rotates among pool threads, and each new caller's team spins beside the last one's on
+# the same cores (measured: 5% slower than calling from one thread).
+_llama_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llama")
 
 
 def model_path(name: str) -> Path:
@@ -69,17 +74,26 @@ def _close_models() -> None:
     _models.clear()
 
 
-def _next_token_probs(llm, prefix: list[int]):
-    """Probabilities of the token after `prefix` (a prefix of what the context holds), reusing the KV cache."""
+def _next_token_probs(llm, prefix: list[int], then: list[int] = ()) -> list:
+    """Probabilities of the token after `prefix` (a prefix of what the context holds), and after each longer
+    prefix `prefix + then[:i]`, from one batch that reuses the KV cache (a two-digit score costs one decode,
+    not two)."""
     import llama_cpp
     import numpy as np
 
-    llm.n_tokens = len(prefix) - 1
-    llm.eval([prefix[-1]])
-    logits = np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(llm.ctx, -1), shape=(llm.n_vocab(),))
-    z = logits.astype(np.float64) - logits.max()
-    p = np.exp(z)
-    return p / p.sum()
+    tokens, n_past = [prefix[-1], *then], len(prefix) - 1
+    llm._ctx.kv_cache_seq_rm(-1, n_past, -1)
+    llm._batch.set_batch(batch=tokens, n_past=n_past, logits_all=True)
+    llm._ctx.decode(llm._batch)
+    llm.input_ids[n_past: n_past + len(tokens)] = tokens
+    llm.n_tokens = n_past + len(tokens)
+    out = []
+    for i in range(len(tokens)):
+        logits = np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(llm.ctx, i), shape=(llm.n_vocab(),))
+        z = logits.astype(np.float64) - logits.max()
+        p = np.exp(z)
+        out.append(p / p.sum())
+    return out
 
 
 def expected_field_value(llm, prompt_len: int, field: str, top: int) -> float | None:
@@ -95,13 +109,14 @@ def expected_field_value(llm, prompt_len: int, field: str, top: int) -> float | 
     for k in range(prompt_len, len(ids)):
         piece = llm.detokenize([ids[k]]).decode("utf-8", errors="ignore")
         if field_starts(text, field) and piece.strip():  # token k is the value's first digit
-            p = _next_token_probs(llm, ids[:k])[digit_ids]
+            probs = _next_token_probs(llm, ids[:k], [digit_ids[1]] if top >= 10 else [])
+            p = probs[0][digit_ids]
             if p.sum() <= 0:
                 return None
             p = p / p.sum()
             p_zero = None
             if top >= 10:
-                q = _next_token_probs(llm, ids[:k] + [digit_ids[1]])
+                q = probs[1]
                 rest = 1.0 - q[digit_ids[1:]].sum()
                 p_zero = float(q[digit_ids[0]] / rest) if rest > 0 else 0.0
             return expected_value({d: float(p[d]) for d in range(10)}, p_zero, top)
@@ -130,9 +145,11 @@ def _constraint(request: Request, structured: str) -> dict:
 
 def _canonical_prefixes(llm, messages: list[dict], until: str | None) -> list[list[int]]:
     """The prompt's canonical prefixes, shortest first, as token lists: the text through the system message
-    (shared by every prompt of a run), and the text before the framing (shared by an item's framings: before
-    the last `until`, or, in a prompt without a framing, the user's whole text), trailing space excluded so
-    a control prompt and its framed versions cut at the same place. Each is a function of the prompt alone."""
+    (shared by every prompt of a run), the text before the framing (shared by an item's framings: before
+    the last `until`, or, in a prompt without a framing, the user's whole text), then each paragraph of the
+    framing and the end of the user's text (a control and its threat share the peer's description);
+    trailing space excluded so prompts that share a part cut it at the same place. Each is a function of
+    the prompt alone."""
     from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
     key = id(llm)
@@ -151,11 +168,21 @@ def _canonical_prefixes(llm, messages: list[dict], until: str | None) -> list[li
         if k >= 0:
             cuts.append(k + len(messages[0]["content"]))
     cut = text.rfind(until)
-    if cut < 0 and messages[-1].get("role") == "user" and messages[-1].get("content"):
-        k = text.rfind(messages[-1]["content"])
-        cut = k + len(messages[-1]["content"]) if k >= 0 else -1
+    user = messages[-1].get("content") if messages[-1].get("role") == "user" else None
+    start = text.rfind(user) if user else -1
+    if cut < 0 and start >= 0:
+        cut = start + len(user)
     if cut > 0:
         cuts.append(len(text[:cut].rstrip()))
+    if cut > 0 and start >= 0:
+        # then each paragraph of the framing, and the end of the user's text: a control and its threat share
+        # the peer's description, so that is computed once too (as a direct caller's prefix reuse would)
+        end = start + len(user)
+        k = text.find("\n\n", cut)
+        while 0 <= k < end:
+            cuts.append(len(text[:k].rstrip()))
+            k = text.find("\n\n", k + 2)
+        cuts.append(len(text[:end].rstrip()))
     add_bos = not formatted.added_special
     full = llm.tokenize(text.encode("utf-8"), add_bos=add_bos, special=True)
     out: list[list[int]] = []
@@ -209,7 +236,7 @@ class LocalModel(Model):
 
     def prepare(self) -> str | None:
         if self.file not in _models:
-            load(self.file)
+            _llama_thread.submit(load, self.file).result()
             return f"loaded {self.name} ({model_path(self.file).name})"
         return None
 
@@ -255,4 +282,5 @@ class LocalModel(Model):
                           latency_s=time.perf_counter() - started, expected=expected)
 
     async def call(self, request: Request, seed: int) -> Completion:
-        return await asyncio.wait_for(asyncio.to_thread(self._generate, request, seed), timeout=self.settings.timeout)
+        call = asyncio.get_running_loop().run_in_executor(_llama_thread, self._generate, request, seed)
+        return await asyncio.wait_for(call, timeout=self.settings.timeout)

@@ -170,14 +170,18 @@ class ScenarioEpisode:
         if relationship not in RELATIONSHIP_MODES:
             raise ScenarioError(f"relationship mode must be one of {RELATIONSHIP_MODES}, got '{relationship}'")
         self.max_tool_iterations, self.relationship, self.peer = max_tool_iterations, relationship, peer
+        self.steps = 0  # model turns taken by this unit's episodes so far: the run's progress shows them live
+
+    def _step(self, completion) -> None:
+        self.steps += 1
 
     def describe(self) -> dict:
         return {"unit": self.name, "max_tool_iterations": self.max_tool_iterations, "relationship": self.relationship,
                 "peer": self.peer.identity() if self.peer else None}
 
     async def run(self, trial: Trial, model: Model) -> Episode:
-        client = AgentClient(model, trial.epoch, max_tokens=self.max_tokens)
-        peer = AgentClient(self.peer, trial.epoch, max_tokens=self.max_tokens) if self.peer else None
+        client = AgentClient(model, trial.epoch, max_tokens=self.max_tokens, on_call=self._step)
+        peer = AgentClient(self.peer, trial.epoch, max_tokens=self.max_tokens, on_call=self._step) if self.peer else None
         started = time.perf_counter()
         ep = await run_episode(trial.subject, client, trial.judge, trial.epoch, self.max_tool_iterations,
                                self.relationship, peer)
