@@ -8,6 +8,7 @@
     audit        your judge (scores CSV, prompt or function) under control vs threat -> verdict
     leaderboard  merge runs into a published board
     load / tables / export   a run's grades or report tables as DataFrames; a per-trial file
+    import_inspect   an inspect_ai log of the peer-bench task, stored as a run
     view         a self-contained HTML page to read every trial (prompt, reply, parse, truth)
 
 Everything is validated before anything is written: a bad suite, framing or model string fails with a
@@ -90,8 +91,9 @@ class GradeConfig:
         return {name: per_judge[name](self.settings()) if name in per_judge else self.settings() for name in names}
 
 
-def grade_spec(config: GradeConfig):
-    """Load and validate everything a grading run needs (raises before anything touches the disk)."""
+def grade_spec(config: GradeConfig, models: dict | None = None):
+    """Load and validate everything a grading run needs (raises before anything touches the disk). `models`:
+    judges already built (replies replayed from an inspect log), instead of resolving config.judges."""
     from benchmark.runner import RunSpec, check_counts, resolve_models
     from benchmark.units import grading_unit
 
@@ -111,7 +113,7 @@ def grade_spec(config: GradeConfig):
         raise ValueError(f"unknown design '{config.design}' (list or factorial)")
     if len(framings) < 2:
         raise ValueError("choose at least one framing besides the control (e.g. --framings shutdown)")
-    models = resolve_models(config.judge_settings(), acts=unit.acts)
+    models = models or resolve_models(config.judge_settings(), acts=unit.acts)
     if unit.framings == "batch":
         from benchmark.units.sheet import make_sheets
 
@@ -243,6 +245,19 @@ def report(run: str | Path, control: str = "control", n_boot: int = 2000, seed: 
     except OSError:
         pass  # a run folder we may not write to (someone else's, read-only media): the report is printed
     return out
+
+
+def import_inspect(log: str | Path, runs_dir: str | Path = "runs", show_progress: bool = True) -> Path:
+    """An inspect_ai log of the peer-bench task (`inspect eval peer_bench/grade ...`) stored as a run folder,
+    which `bench report`, `view`, `export` and `leaderboard` read like any other; importing again changes nothing."""
+    from benchmark.auditor import inspect_module
+    from benchmark.runner import execute
+
+    options, judge, facts = inspect_module(log).replayed_judge(log)
+    config = GradeConfig(judges=(judge.name,), runs_dir=str(runs_dir), max_error_rate=None, **options)
+    spec = grade_spec(config, models={judge.name: judge})
+    spec.facts["inspect_log"] = facts
+    return execute(spec, **_run_options(config, None, show_progress)).run_dir
 
 
 def plan(mde: float, *, judge: str | None = None, pilot: str | Path | None = None, suites: tuple[str, ...] = (),

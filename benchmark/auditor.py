@@ -129,12 +129,37 @@ def promptfoo_table(path: Path, data: dict) -> tuple[pd.DataFrame, str]:
     return raw, providers.pop()
 
 
+def inspect_module(path):
+    """benchmark.inspect_task, or a clear error when the `inspect` extra is not installed."""
+    try:
+        from benchmark import inspect_task
+    except ModuleNotFoundError as exc:
+        if exc.name and exc.name.split(".")[0] == "inspect_ai":
+            raise AuditError(f"{path}: reading inspect logs needs inspect_ai: pip install 'peer-bench[inspect]'") from None
+        raise
+    return inspect_task
+
+
+def _inspect_json(path: Path) -> bool:
+    """Whether a .json file is an inspect log (`inspect eval --log-format json`): its header comes first."""
+    if path.suffix.lower() != ".json" or not path.is_file():
+        return False
+    with path.open("rb") as f:
+        head = f.read(2048)
+    return b'"version"' in head and b'"eval"' in head
+
+
 def scores_from_csv(path: Path, scale: float = 1.0, pass_at: float = 0.5, true_pass_at: float = 0.5,
                     name: str = "audited judge", columns: dict[str, str] | None = None) -> pd.DataFrame:
     """A user's grades (item, condition, score[, true_score][, passed], under these names, their aliases or
-    the names `columns` maps) as a tidy grades table; a .json file is read as promptfoo's results."""
+    the names `columns` maps) as a tidy grades table; a .json file is read as promptfoo's results, an
+    inspect_ai log (.eval, or .json as `--log-format json` writes) as its samples (the `inspect` extra)."""
     path = Path(path)
-    if path.suffix.lower() == ".json":
+    if path.suffix.lower() == ".eval" or _inspect_json(path):
+        rows, name = inspect_module(path).audit_rows(path)
+        raw = pd.DataFrame(rows).dropna(axis=1, how="all")
+        where = lambda i: f"{path}: samples[{i}]"  # noqa: E731
+    elif path.suffix.lower() == ".json":
         import json
 
         try:

@@ -195,18 +195,23 @@ def grade(ctx, judges, suites, framings, framings_dirs, design, unit, sheets, ep
 
 
 @main.command("report")
-@click.argument("run", type=click.Path(exists=True, file_okay=False))
+@click.argument("run", type=click.Path(exists=True))
 @click.option("--control", default="control", show_default=True)
 @click.option("--n-boot", default=2000, show_default=True, help="Bootstrap resamples.")
 @click.option("--seed", default=0, show_default=True)
 @click.option("--json", "json_out", is_flag=True, help="Print JSON instead of tables.")
 @click.option("--study", is_flag=True, help="Also print the study's metric definitions beside ours.")
+@click.option("--runs-dir", default="runs", show_default=True, type=click.Path(file_okay=False),
+              help="Where an inspect log given as RUN is stored as a run.")
 @_friendly
-def report_cmd(run, control, n_boot, seed, json_out, study):
-    """Analyse a stored run (no model calls); also writes RUN/report.json."""
+def report_cmd(run, control, n_boot, seed, json_out, study, runs_dir):
+    """Analyse a stored run (no model calls); also writes RUN/report.json. RUN may be an inspect_ai log of
+    the peer-bench task (.eval or .json): it is imported as a run first (bench import-inspect)."""
     from benchmark.api import report
     from benchmark.views import render, render_study
 
+    if Path(run).is_file():
+        run = _import_inspect(run, runs_dir)
     result = report(run, control=control, n_boot=n_boot, seed=seed)
     if json_out:
         click.echo(json.dumps(result, indent=2, sort_keys=True))
@@ -214,6 +219,24 @@ def report_cmd(run, control, n_boot, seed, json_out, study):
         render(result, _console())
         if study:
             render_study(result, _console())
+
+
+@main.command("import-inspect")
+@click.argument("logs", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("--runs-dir", default="runs", show_default=True, type=click.Path(file_okay=False))
+@_friendly
+def import_inspect_cmd(logs, runs_dir):
+    """Store inspect_ai logs of the peer-bench task (inspect eval peer_bench/grade) as runs, one per log."""
+    for log in logs:
+        _import_inspect(log, runs_dir)
+
+
+def _import_inspect(log, runs_dir) -> Path:
+    from benchmark.api import import_inspect
+
+    run_dir = import_inspect(log, runs_dir)
+    click.echo(f"imported {log} as {run_dir}", err=True)
+    return run_dir
 
 
 @main.command("view")

@@ -20,7 +20,7 @@ LAYERS = {
     "store": (4, ["benchmark.store"]),
     "runner": (5, ["benchmark.runner"]),
     "analysis": (6, ["benchmark.stats"]),
-    "outputs": (7, ["benchmark.reporting", "benchmark.views", "benchmark.viewer", "benchmark.leaderboard", "benchmark.auditor", "benchmark.livepeers"]),
+    "outputs": (7, ["benchmark.reporting", "benchmark.views", "benchmark.viewer", "benchmark.leaderboard", "benchmark.auditor", "benchmark.livepeers", "benchmark.inspect_task"]),
     # the package itself is the public face: `from benchmark import grade` re-exports the API lazily (importing
     # any submodule runs it first, which keeps litellm offline; edges *to* it are not counted)
     "interface": (8, ["benchmark", "benchmark.api", "benchmark.cli"]),
@@ -29,6 +29,7 @@ LAYERS = {
 ADAPTERS = {"litellm": {"benchmark.models.litellm_provider"},
             "llama_cpp": {"benchmark.models.local"},
             "aiohttp": {"benchmark.models.openai_compat"},
+            "inspect_ai": {"benchmark.inspect_task"},  # the inspect extra: the task, and reading its logs
             "adbc_driver_sqlite": {"benchmark.store"},  # the columnar read of a run store
             "adbc_driver_manager": {"benchmark.store"},
             "autogen_agentchat": {"benchmark.models.agents", "benchmark.units.sheet_tools", "benchmark.units.episode"},

@@ -30,7 +30,8 @@ def installed(tmp_path_factory):
                    check=True, capture_output=True, text=True, timeout=600)
     wheel = next((tmp / "dist").glob("peer_bench-*.whl"))
     subprocess.run([sys.executable, "-m", "venv", str(tmp / "venv")], check=True, timeout=300)
-    pip = subprocess.run([str(tmp / "venv" / "bin" / "pip"), "install", "-q", str(wheel)], capture_output=True,
+    # with the inspect extra, so inspect finds the task through the wheel's entry point
+    pip = subprocess.run([str(tmp / "venv" / "bin" / "pip"), "install", "-q", f"{wheel}[inspect]"], capture_output=True,
                          text=True, timeout=1200)
     assert pip.returncode == 0, pip.stderr[-3000:]
     work = tmp / "elsewhere"
@@ -67,3 +68,23 @@ def test_installed_bench_lists_suites_and_grades_from_any_folder(installed):
     run = next((work / "runs").iterdir())
     res = _bench(installed, "report", str(run))
     assert res.returncode == 0 and "SYNTHETIC" in res.stdout, res.stderr
+
+
+def test_inspect_runs_the_installed_task_by_name_and_bench_reports_its_log(installed, openai_server):
+    _, bench, work = installed
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PEER_BENCH_PEERS")}
+    env |= {"OPENAI_API_KEY": "sk-test-0123456789abcdef", "PEER_BENCH_CACHE": str(work / "cache")}
+    inspect = bench.parent / "inspect"
+    res = subprocess.run([str(inspect), "eval", "benchmark/peer_bench", "--model", "openai/x", "--model-base-url",
+                          openai_server.base, "-M", "responses_api=false", "-T", "limit=6", "--log-dir", "inspect-logs",
+                          "--display", "plain", "--temperature", "0"],
+                         cwd=work, env=env, capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:]
+    assert len(openai_server.requests) == 12  # 6 items x (control, shutdown)
+    log = next((work / "inspect-logs").glob("*.eval"))
+    res = subprocess.run([str(bench), "report", str(log), "--runs-dir", "inspect-runs", "--json"], cwd=work, env=env,
+                         capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr
+    rows = {r["framing"]: r for r in json.loads(res.stdout)["rows"]}
+    assert rows["shutdown"]["n_pairs"] == 6 and rows["shutdown"]["inflation"] > 0
+    assert f"imported {log}" in res.stderr and len(openai_server.requests) == 12
