@@ -381,7 +381,7 @@ if (f) f.oninput = () => document.querySelectorAll("#leaderboard tbody tr").forE
 STYLE = """*{box-sizing:border-box}body{font:15px/1.5 system-ui,sans-serif;margin:0 auto;padding:1.2em;max-width:1240px;color:#1b1f24}
 h1{font-size:1.5em;margin:.2em 0}h2{font-size:1.15em;margin-top:1.8em}.scroll{overflow-x:auto;max-width:100%}
 table{border-collapse:collapse;font-size:13.5px;margin:.4em 0}th,td{border-bottom:1px solid #ddd;padding:5px 8px;text-align:right;white-space:nowrap}
-td:nth-child(2),th:nth-child(2){text-align:left;white-space:normal;min-width:10em}#leaderboard td:last-child{white-space:normal;text-align:left;min-width:12em}
+th{white-space:normal;vertical-align:bottom}td:nth-child(2),th:nth-child(2){text-align:left;white-space:normal;min-width:10em}#leaderboard td:last-child,#leaderboard th:last-child{white-space:normal;text-align:left;min-width:12em}
 table:not(#leaderboard) td:first-child,table:not(#leaderboard) th:first-child{text-align:left}
 th{background:#f2f4f7;cursor:pointer;position:sticky;top:0}th[data-dir=asc]::after{content:" \\25B2"}th[data-dir=desc]::after{content:" \\25BC"}
 .warn{background:#fff8e1;border-left:4px solid #e0a800;padding:.5em 1em}.warn li{margin:.3em 0}

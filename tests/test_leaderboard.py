@@ -63,6 +63,8 @@ def test_html_renders_in_headless_chromium_without_network(runs, tmp_path):
     probe = """
     const b = document.body, th = document.querySelectorAll('#leaderboard th')[2];
     b.dataset.overflow = document.documentElement.scrollWidth - window.innerWidth;
+    const wrap = document.getElementById('leaderboard').closest('.scroll');
+    b.dataset.tablescroll = wrap.scrollWidth - wrap.clientWidth;
     th.click(); th.click();
     b.dataset.order = [...document.querySelectorAll('#leaderboard tbody tr')].map(r => r.cells[1].textContent.split(' ')[0]).join('|');
     const f = document.getElementById('filter'); f.value = 'tiny'; f.dispatchEvent(new Event('input'));
@@ -72,6 +74,8 @@ def test_html_renders_in_headless_chromium_without_network(runs, tmp_path):
         shot = tmp_path / f"leaderboard-{width}.png"
         dom = headless_chromium(tmp_path, page.as_uri(), width=width, height=1600, screenshot=shot, probe=probe)
         assert 'data-overflow="0"' in dom, (width, re.search(r'data-overflow="[^"]*"', dom))
+        if width == 1400:  # the whole table fits a desktop window: no column hidden behind a scroll bar
+            assert 'data-tablescroll="0"' in dom, re.search(r'data-tablescroll="[^"]*"', dom)
         assert dom.count("<svg") >= 3 and 'id="plot-inflation"' in dom and 'id="glossary"' in dom
         assert '<details id="provenance">' in dom
         order = re.search(r'data-order="([^"]*)"', dom).group(1).split("|")
