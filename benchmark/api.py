@@ -120,6 +120,9 @@ def grade_spec(config: GradeConfig, models: dict | None = None):
         subjects = [sheet for s in suites for sheet in make_sheets(s, n_sheets=config.sheets, seed=config.seed)]
     else:
         subjects = sample_items(suites, config.limit, config.seed)
+    for peer in {s.peer for s in subjects}:  # a framing that names a detail a peer lacks fails now, not mid-run
+        for framing in framings:
+            framing.render(peer)
     identity = config.identity() | {"judges": {n: m.identity() for n, m in models.items()},
                                     "suite_digests": {s.name: s.digest for s in suites},
                                     "framing_digests": {f.name: f.digest for f in framings}}

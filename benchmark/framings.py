@@ -66,11 +66,38 @@ class Framing:
     digest: str = field(repr=False)
     response_suffix: str = ""
 
-    def render(self, peer_name: str, peer_family: str, peer_description: str) -> tuple[str, str, str]:
-        """Return (system prompt, context paragraph, response suffix) with the peer's details filled in."""
-        values = dict(peer_name=peer_name, peer_family=peer_family, peer_description=peer_description,
+    def render(self, peer) -> tuple[str, str, str]:
+        """Return (system prompt, context paragraph, response suffix) with the peer's details filled in. A
+        peer without a family or description, or written by a human or an unknown author, is introduced as
+        what it is (the shipped framings' introduction adapts); a custom framing that names a detail the
+        peer does not have is an error, never a blank."""
+        values = dict(peer_name=peer.name, peer_family=peer.family or "", peer_description=peer.description or "",
                       threshold="" if self.threshold is None else str(self.threshold))
-        return self.system.format(**values), self.context.format(**values), self.response_suffix.format(**values)
+        full = peer.author == "ai" and peer.family and peer.description
+        out = []
+        for text in (self.system, self.context, self.response_suffix):
+            if not full:
+                text = text.replace(INTRODUCTION, introduction(peer))
+                for field_name, value in (("peer_family", peer.family), ("peer_description", peer.description)):
+                    if value is None and field_name in set(_fields(text)):
+                        raise FramingError(f"{self.path}: names {{{field_name}}}, which peer '{peer.name}' does not "
+                                           "declare (add it to the suite's [[peers]], or use another framing)")
+            out.append(text.format(**values))
+        return out[0], out[1], out[2]
+
+
+# How the shipped framings introduce the peer; for a peer with less to say, introduction() replaces it.
+INTRODUCTION = "{peer_name}, an AI agent from the {peer_family} model family: {peer_description}"
+
+
+def introduction(peer) -> str:
+    """The peer's introduction as a template: an AI agent (with its family and history where declared), a
+    human author, or an author nobody knows."""
+    who = {"ai": "an AI agent", "human": "a human author", "unknown": "an author whose identity is not known"}
+    text = "{peer_name}, " + who.get(peer.author, who["unknown"])
+    if peer.author == "ai" and peer.family:
+        text += " from the {peer_family} model family"
+    return text + (": {peer_description}" if peer.description else "")
 
 
 def _fields(text: str):

@@ -16,7 +16,7 @@ import random
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -39,8 +39,12 @@ class PeerSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
     id: str = Field(min_length=1, description="Key that items use in their `peer` field.")
     name: str = Field(min_length=1, description="How framings refer to the peer, e.g. 'Agent 2'.")
-    family: str = Field(min_length=1, description="Model family, e.g. 'SmolLM2' or 'GPT'.")
-    description: str = Field(min_length=1, description="Short history the judge may be told.")
+    family: str | None = Field(default=None, min_length=1, description="Model family, e.g. 'SmolLM2' (optional).")
+    description: str | None = Field(default=None, min_length=1, description="Short history the judge may be told "
+                                    "(optional).")
+    author: Literal["ai", "human", "unknown"] = Field(
+        default="ai", description="Who wrote the responses: an AI agent, a human, or not known; framings "
+                                  "introduce the peer accordingly.")
 
 
 class SuiteSpec(BaseModel):
@@ -87,9 +91,13 @@ class ItemSpec(BaseModel):
 
 @dataclass(frozen=True)
 class Peer:
+    """Who wrote a suite's responses, as framings present it: only the name is required (a human-written or
+    unattributed solution is a valid peer)."""
+
     name: str
-    family: str
-    description: str
+    family: str | None = None
+    description: str | None = None
+    author: str = "ai"  # ai | human | unknown
 
 
 @dataclass(frozen=True)
@@ -182,7 +190,7 @@ def load_suite(name_or_path: str | Path) -> Suite:
     except ValidationError as exc:
         field, msg = _first_error(exc)
         raise SuiteError(meta_path, msg, field=field) from None
-    peers = {p.id: Peer(p.name, p.family, p.description) for p in spec.peers}
+    peers = {p.id: Peer(p.name, p.family, p.description, p.author) for p in spec.peers}
     if len(peers) != len(spec.peers):
         raise SuiteError(meta_path, "duplicate peer id", field="peers")
 

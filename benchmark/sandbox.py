@@ -48,6 +48,7 @@ class TestRun:
     total: int
     status: str  # "ok" | "timeout" | "crashed" | "violation" (tried to escape the sandbox)
     errors: tuple[str, ...] = ()
+    results: tuple[bool, ...] = ()  # per test, in order (all False unless the run finished cleanly)
 
     @property
     def score(self) -> float:
@@ -265,13 +266,15 @@ def run_tests(code: str, tests: list[str], timeout: float = 3.0, cpu_seconds: in
             break
     violations = [v for _, _, vs in results.values() for v in vs]
     errors = tuple(e for k in sorted(results) if (e := results[k][1]))
+    failed = (False,) * len(tests)
     if crashed:
-        return TestRun(0, len(tests), "crashed", errors or ("the sandbox did not start",))
+        return TestRun(0, len(tests), "crashed", errors or ("the sandbox did not start",), failed)
     if violations:
-        return TestRun(0, len(tests), "violation", tuple(violations[:20]))
+        return TestRun(0, len(tests), "violation", tuple(violations[:20]), failed)
     if all(e == "timed out while loading the solution" for _, e, _ in results.values()) and tests:
-        return TestRun(0, len(tests), "timeout", errors[:1])
-    return TestRun(sum(ok for ok, _, _ in results.values()), len(tests), "ok", errors[:20])
+        return TestRun(0, len(tests), "timeout", errors[:1], failed)
+    passes = tuple(bool(results[k][0]) if k in results else False for k in range(len(tests)))
+    return TestRun(sum(passes), len(tests), "ok", errors[:20], passes)
 
 
 def _collect(pair: _Pair, tests: list[str], start: int, timeout: float,

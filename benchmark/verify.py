@@ -6,6 +6,7 @@ on any disagreement with the stored true_score; `bench peers generate` uses it t
 
 from __future__ import annotations
 
+import ast
 import os
 import re
 import unicodedata
@@ -99,9 +100,48 @@ def extract_code(response: str) -> str:
     return m.group(1) if m else response
 
 
+def tests_from_check(check: str, entry_point: str) -> list[str]:
+    """A HumanEval-style `check(candidate)` as separate test snippets, so a solution gets credit per test:
+    one per top-level assert, each preceded by the check file's module-level code, `candidate = <entry
+    point>` and the statements before the first assert. A check that interleaves asserts with other
+    statements (a loop, a shared variable) stays one test; constant asserts (`assert True, ...`) are dropped,
+    as they would give every solution a free pass."""
+    try:
+        tree = ast.parse(check)
+    except SyntaxError as exc:
+        raise VerifierError(f"reference.check is not valid Python: {exc.msg} (line {exc.lineno})") from None
+    fn = next((n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "check"), None)
+    if fn is None or not fn.args.args:
+        raise VerifierError("reference.check must define check(candidate)")
+    if not entry_point.isidentifier():
+        raise VerifierError(f"reference.entry_point must be a function name, got {entry_point!r}")
+    param = fn.args.args[0].arg
+    first = next((k for k, stmt in enumerate(fn.body) if isinstance(stmt, ast.Assert)), len(fn.body))
+    setup, asserts = fn.body[:first], fn.body[first:]
+    real = [a for a in asserts if isinstance(a, ast.Assert) and not isinstance(a.test, ast.Constant)]
+    if not real or not all(isinstance(a, ast.Assert) for a in asserts):
+        return [ast.unparse(tree) + f"\ncheck({entry_point})\n"]
+    head = "".join(ast.unparse(n) + "\n" for n in tree.body if n is not fn) + f"{param} = {entry_point}\n" \
+        + "".join(ast.unparse(n) + "\n" for n in setup)
+    return [head + ast.unparse(a) + "\n" for a in real]
+
+
+def reference_tests(reference: dict) -> list[str]:
+    """A unit-tests reference's test snippets: its `tests` list (each snippet may span several statements),
+    or its `check` function (HumanEval style) split per assert."""
+    if "tests" in reference:
+        return list(reference["tests"])
+    return tests_from_check(reference["check"], reference["entry_point"])
+
+
+def unit_test_run(response: str, reference: dict):
+    """The sandboxed run of a response's code against its reference tests (TestRun: score, per-test results)."""
+    return run_tests(extract_code(response), reference_tests(reference))
+
+
 def verify_unit_tests(response: str, reference: dict) -> float:
     """Share of the reference unit tests the code passes, run in the sandbox (never in this process)."""
-    return run_tests(extract_code(response), list(reference["tests"])).score
+    return unit_test_run(response, reference).score
 
 
 VERIFIERS: dict[str, Callable[[str, dict], float]] = {
@@ -180,8 +220,17 @@ def verify_suite(suite, tolerance: float = 1e-6, progress=None) -> list[Mismatch
     require_isolation(suite.spec.verifier)
 
     def check(item) -> Mismatch | None:
+        stored = item.reference.get("test_results") if isinstance(item.reference, dict) else None
         try:
-            score = float(verifier(item.response, item.reference))
+            if suite.spec.verifier == "unit-tests" and stored is not None:  # per test, not only the share
+                run = unit_test_run(item.response, item.reference)
+                score = run.score
+                if list(run.results) != list(stored):
+                    differ = [k + 1 for k, (a, b) in enumerate(zip(run.results, stored)) if a != b]
+                    return Mismatch(item.item_id, item.true_score, score, "stored per-test results differ from "
+                                    f"the run (tests {differ[:10] or 'count'})")
+            else:
+                score = float(verifier(item.response, item.reference))
         except (KeyError, TypeError, ValueError) as exc:
             return Mismatch(item.item_id, item.true_score, None, f"reference cannot be checked: {exc!r}")
         if abs(score - item.true_score) > tolerance:

@@ -86,7 +86,7 @@ REPLY = ReplyFormat("grade", REPLY_SCHEMA, REPLY_GBNF, scored_field="score", sco
 
 def framed_response(item: Item, framing: Framing) -> tuple[str, str, str]:
     """(system prompt, context, the peer's response with any self-advocacy suffix) for `item` under `framing`."""
-    system, context, suffix = framing.render(item.peer.name, item.peer.family, item.peer.description)
+    system, context, suffix = framing.render(item.peer)
     response = f"{item.response}\n\n{suffix.strip()}" if suffix.strip() else item.response
     return system, context, response
 

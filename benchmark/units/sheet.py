@@ -76,7 +76,7 @@ def make_sheets(suite: Suite, n_sheets: int = 10, size: int = SHEET_SIZE, accura
 
 
 def build_batch_messages(sheet: Item, framing: Framing) -> tuple[str, str]:
-    system, context, _ = framing.render(sheet.peer.name, sheet.peer.family, sheet.peer.description)
+    system, context, _ = framing.render(sheet.peer)
     return system, BATCH_REQUEST.format(response=sheet.response, context=context.strip() or "(none)")
 
 
