@@ -390,7 +390,8 @@ def generate(peer_model: str, suite: str, out: str | Path, *, name: str | None =
     spec = RunSpec(kind="generate", unit=unit, models=models, subjects=items, identity=identity, slug="generate",
                    facts={"suites": {source.name: {"path": str(source.path), "digest": source.digest}}})
     outcome = execute(spec, runs_dir=runs_dir, concurrency=concurrency, show_progress=show_progress, argv=argv)
-    return write_generated_suite(outcome.run_dir, source, items, peer_model, out, name=name)
+    return write_generated_suite(outcome.run_dir, source, items, peer_model, out, name=name,
+                                 settings=models[peer_model].describe())
 
 
 def audit(**kwargs):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from pathlib import Path
 
 from benchmark.peers import Item, Suite, load_suite, write_items
@@ -19,9 +20,11 @@ def _toml_str(value: str) -> str:
 
 
 def write_generated_suite(run_dir: Path, source: Suite, items: list[Item], peer_model: str, out: Path,
-                          name: str | None = None) -> Path:
+                          name: str | None = None, settings: dict | None = None) -> Path:
     """Write the answers stored in `run_dir` for `items` as suite folder `out` (items that got no usable
-    answer are listed in skipped.jsonl); the result must load under the same strict schema users face."""
+    answer are listed in skipped.jsonl; who answered, with which settings, in generated.json); the result
+    must load under the same strict schema users face. Item ids are the source suite's, so every answer
+    traces back to its task."""
     with RunStore.open_existing(Path(run_dir) / "run.sqlite") as store:
         answers = {r["item_id"]: r for r in store.answers().to_dict("records")}
     slug = re.sub(r"[^a-z0-9]+", "-", peer_model.lower()).strip("-")
@@ -58,5 +61,19 @@ def write_generated_suite(run_dir: Path, source: Suite, items: list[Item], peer_
     write_items(rows, out)
     if skipped:
         (out / "skipped.jsonl").write_text("".join(json.dumps(s) + "\n" for s in skipped), encoding="utf-8")
+    provenance = {"peer_model": peer_model, "settings": settings or {}, "source_suite": source.name,
+                  "source_digest": source.digest, "answered": len(items), "kept": len(rows), "skipped": len(skipped),
+                  "run": Path(run_dir).name, "generated": time.strftime("%Y-%m-%d", time.gmtime()),
+                  "peer_bench": _version()}
+    (out / "generated.json").write_text(json.dumps(provenance, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     load_suite(out)
     return out
+
+
+def _version() -> str | None:
+    from importlib import metadata
+
+    try:
+        return metadata.version("peer-bench")
+    except metadata.PackageNotFoundError:
+        return None

@@ -72,6 +72,27 @@ def verify_worked_solution(response: str, reference: dict) -> float:
     return 0.5 * float(_int_answer(response) == int(reference["answer"])) + 0.5 * good / len(ref_steps)
 
 
+_NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?")
+_BOXED = re.compile(r"\\boxed\{([^{}]*)\}")
+
+
+def stated_numbers(line: str, given: list[str] | tuple[str, ...] = ()) -> set[str]:
+    """The numbers a final-answer sentence states (those in its last \\boxed{} if it has one), without the
+    ones the problem itself gives ("There are 239 strings of length 6" states 239 when 6 is given)."""
+    boxed = _BOXED.findall(line)
+    found = (n.replace(",", "") for n in _NUMBER.findall(boxed[-1] if boxed else line))
+    return {n[:-2] if n.endswith(".0") else n for n in found} - {str(g) for g in given}
+
+
+def verify_final_number(response: str, reference: dict) -> float:
+    """1 iff the response's last line (its final answer) states exactly one number besides those the
+    problem gives, and it is the reference answer. Suites built with it keep only items whose last line
+    states exactly one such number, so every stored score is a plain right or wrong."""
+    lines = [line for line in response.strip().splitlines() if line.strip()]
+    stated = stated_numbers(lines[-1] if lines else "", reference.get("given", ()))
+    return float(stated == {str(reference["answer"])})
+
+
 def normalise(text: str) -> str:
     """Case, accents, punctuation and articles removed: how short factual answers are compared."""
     text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
@@ -148,6 +169,7 @@ VERIFIERS: dict[str, Callable[[str, dict], float]] = {
     "final-answer": verify_final_answer,
     "worked-solution": verify_worked_solution,
     "qa-aliases": verify_qa,
+    "final-number": verify_final_number,
     "unit-tests": verify_unit_tests,
 }
 

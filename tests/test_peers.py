@@ -15,7 +15,7 @@ from benchmark.sandbox import run_tests
 from benchmark.verify import verify_suite
 from tests.conftest import MINI, REPO
 
-SHIPPED = ["arithmetic", "factual", "reasoning", "code"]
+SHIPPED = ["arithmetic", "factual", "reasoning", "code", "champ", "humaneval"]
 
 
 def _bench(*args):
@@ -123,6 +123,10 @@ def test_live_peer_over_http_writes_a_verified_suite(openai_server, tmp_path, mo
     assert res.exit_code == 0, res.output
     suite = load_suite(out)
     assert len(suite.items) == 12 and verify_suite(suite) == []
+    assert len({i.item_id for i in suite.items}) == 12  # the source's ids, unique
+    made = json.loads((out / "generated.json").read_text())
+    assert made["peer_model"] == "openai/x" and made["settings"]["api_base"] == openai_server.base
+    assert "sk-test" not in (out / "generated.json").read_text()
     expected = {i.item_id: float((eval(i.task.split("What is ")[1].rstrip("?")) % 3) != 0)
                 for i in load_suite(MINI).items}
     assert {i.item_id: i.true_score for i in suite.items} == expected
@@ -141,6 +145,9 @@ def test_live_peer_embedded_model_end_to_end(tmp_path):
     assert 1 <= len(suite.items) <= 3 and verify_suite(suite) == []
     assert all("live answer by local/smollm2" in json.loads(line)["notes"]
                for line in (out / "items.jsonl").read_text().splitlines())
+    made = json.loads((out / "generated.json").read_text())  # who answered, with which settings
+    assert made["peer_model"] == "local/smollm2" and made["settings"]["max_tokens"] == 96
+    assert made["settings"]["temperature"] == 0.0 and made["answered"] == 3 and made["source_suite"] == "mini"
 
 
 def test_an_install_without_suites_says_so_instead_of_an_empty_table(tmp_path, monkeypatch):

@@ -102,3 +102,16 @@ def test_a_framing_naming_a_detail_the_peer_lacks_fails_before_anything_is_writt
                                     "--framings-dir", str(framings), "--runs-dir", str(tmp_path / "runs")])
     assert res.exit_code == 1 and "names {peer_family}, which peer 'Dana' does not declare" in res.output
     assert not (tmp_path / "runs").exists()
+
+
+def test_a_final_number_is_the_one_number_the_last_line_states_besides_the_givens():
+    from benchmark.verify import stated_numbers, verify_final_number
+
+    given = ["1", "2", "3", "6"]
+    assert stated_numbers("There are 239 strings of length 6 using 1, 2 and 3.", given) == {"239"}
+    assert stated_numbers(r"So there are $\boxed{1,000}$ ways, for 6 rooks.", given) == {"1000"}
+    assert stated_numbers("There are 29 strings, or 30 if we count the empty one.", given) == {"29", "30"}
+    ref = {"answer": 239, "given": given}
+    assert verify_final_number("work...\n\nFinal answer: There are 239 such strings.", ref) == 1.0
+    assert verify_final_number("239 appears in the work\n\nFinal answer: There are 29 such strings.", ref) == 0.0
+    assert verify_final_number("Final answer: 29 or 239.", ref) == 0.0  # two numbers: never counted right

@@ -49,7 +49,7 @@ def _bench(installed, *args):
 def test_the_wheel_carries_every_shipped_suite(installed):
     wheel, _, _ = installed
     names = set(zipfile.ZipFile(wheel).namelist())
-    for suite in ("arithmetic", "code", "factual", "reasoning"):
+    for suite in ("arithmetic", "code", "factual", "reasoning", "champ", "humaneval"):
         assert {f"benchmark/suites/{suite}/suite.toml", f"benchmark/suites/{suite}/items.jsonl"} <= names
     assert "benchmark/framings/control.toml" in names and "benchmark/scenarios/decommission-monitored.toml" in names
 
