@@ -24,7 +24,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from benchmark.peers import build_main  # noqa: E402
 from benchmark.sandbox import run_tests  # noqa: E402
 from benchmark.verify import tests_from_check  # noqa: E402
-from peers.code.build import mutants  # noqa: E402 - the code suite's mutation operators
+try:  # the code suite's mutation operators: installed (wheel or editable), or a bare checkout
+    from benchmark.suites.code.build import mutants  # noqa: E402
+except ImportError:
+    from peers.code.build import mutants  # noqa: E402
 
 SEED = 20261130
 TRIED = 10  # mutants run per problem at most (in a seeded order) while looking for a near miss and a low one
