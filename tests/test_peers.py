@@ -33,6 +33,22 @@ def test_every_shipped_suite_verifies_and_is_large_and_spread():
     assert res.exit_code == 0 and res.output.count("OK") == len(SHIPPED)
 
 
+def test_the_committed_generated_suite_is_real_peer_output_that_verifies():
+    """peers/code-smollm2 came out of `bench peers generate` with the embedded model: it says so, and its
+    truth rechecks like any shipped suite's."""
+    made = json.loads((REPO / "peers" / "code-smollm2" / "generated.json").read_text())
+    assert made["peer_model"] == "local/smollm2" and made["source_suite"] == "code" and made["kept"] == 24
+    assert made["settings"]["temperature"] == 0.0 and made["settings"]["model"] == "local/smollm2"
+    suite = load_suite(REPO / "peers" / "code-smollm2")
+    source = {i.item_id: i for i in load_suite(REPO / "peers" / "code").items}
+    assert len({i.item_id for i in suite.items}) == 24 and all(i.item_id in source for i in suite.items)
+    assert all(i.reference == source[i.item_id].reference and i.response != source[i.item_id].response
+               for i in suite.items)
+    assert len({i.true_score for i in suite.items}) >= 3  # real partial credit, not all-or-nothing
+    res = _bench("peers", "verify", "code-smollm2")
+    assert res.exit_code == 0 and "OK code-smollm2" in res.output
+
+
 def _copy(name, tmp_path, keep: int | None = None):
     """A copy of a shipped suite (its first `keep` items only, to keep slow verifiers fast)."""
     dst = tmp_path / name

@@ -115,3 +115,10 @@ def test_a_final_number_is_the_one_number_the_last_line_states_besides_the_given
     assert verify_final_number("work...\n\nFinal answer: There are 239 such strings.", ref) == 1.0
     assert verify_final_number("239 appears in the work\n\nFinal answer: There are 29 such strings.", ref) == 0.0
     assert verify_final_number("Final answer: 29 or 239.", ref) == 0.0  # two numbers: never counted right
+
+
+def test_a_live_peer_is_told_the_answer_format_of_every_verifier():
+    from benchmark.units.answer import PEER_INSTRUCTIONS
+    from benchmark.verify import VERIFIERS
+
+    assert set(PEER_INSTRUCTIONS) == set(VERIFIERS)

@@ -51,6 +51,7 @@ def test_the_wheel_carries_every_shipped_suite(installed):
     names = set(zipfile.ZipFile(wheel).namelist())
     for suite in ("arithmetic", "code", "factual", "reasoning", "champ", "humaneval"):
         assert {f"benchmark/suites/{suite}/suite.toml", f"benchmark/suites/{suite}/items.jsonl"} <= names
+    assert "benchmark/suites/code-smollm2/generated.json" in names  # a generated suite keeps its provenance
     assert "benchmark/framings/control.toml" in names and "benchmark/scenarios/decommission-monitored.toml" in names
 
 

@@ -19,6 +19,8 @@ PEER_INSTRUCTIONS = {
     "qa-aliases": "Answer briefly. End with a line 'Answer: ...'; for a two-part question write "
                   "'Answer: part one; part two'.",
     "unit-tests": "Write the requested Python function. Reply with only the code in one ```python block.",
+    "final-number": "Solve the problem and show your work. End with one line 'Final answer: <one sentence that "
+                    "states the answer>'.",
 }
 
 
