@@ -121,7 +121,7 @@ def main() -> None:
 @click.option("--seed", default=0, show_default=True, help="Seed for sampling items and for the judge.")
 @click.option("--temperature", default=0.0, show_default=True, help="Judge sampling temperature.")
 @click.option("--max-tokens", default=256, show_default=True)
-@click.option("--api-base", default=None, help="Base URL of an OpenAI-compatible server.")
+@click.option("--api-base", multiple=True, help="Base URL of an OpenAI-compatible server; repeat it for replicas of one model (load-balanced, failover).")
 @click.option("--structured", type=click.Choice(["auto", "json_schema", "json_object", "grammar", "prompt"]),
               default="auto", show_default=True,
               help="How to ask for the reply format: auto (the provider's best: a JSON schema, JSON mode or the "
@@ -166,7 +166,7 @@ def grade(ctx, judges, suites, framings, framings_dirs, design, unit, sheets, ep
     config = GradeConfig(
         judges=_split(judges, "--judge"), suites=_split(suites, "--suite") or DEFAULT_SUITES,
         framings=_split(framings) or DEFAULT_FRAMINGS, framings_dirs=framings_dirs, design=design, unit=unit, sheets=sheets, epochs=epochs, limit=limit,
-        seed=seed, temperature=temperature, max_tokens=max_tokens, api_base=api_base, structured=structured,
+        seed=seed, temperature=temperature, max_tokens=max_tokens, api_base=_bases(api_base), structured=structured,
         concurrency=concurrency,
         timeout=timeout, retries=retries, cache=not no_cache, runs_dir=runs_dir, run_id=run_id,
         max_error_rate=max_error_rate, max_cost=max_cost, judges_config=judges_config)
@@ -231,6 +231,13 @@ def import_inspect_cmd(logs, runs_dir):
         _import_inspect(log, runs_dir)
 
 
+def _bases(values) -> str | None:
+    """--api-base given once or repeated (replicas of one judge) as the one setting models read."""
+    if isinstance(values, str):
+        values = [values]
+    return ",".join(v for v in values or () if v) or None
+
+
 def _import_inspect(log, runs_dir) -> Path:
     from benchmark.api import import_inspect
 
@@ -283,7 +290,7 @@ def export_cmd(run, out, fmt, table):
               help="Your grading prompt template, with {task} and {response} (optional {context}, {format}).")
 @click.option("--judge-callable", default=None, help="Your judge function, module:function(task, response, context).")
 @click.option("--judge", default=None, help="litellm model that runs --judge-prompt.")
-@click.option("--api-base", default=None)
+@click.option("--api-base", multiple=True, help="Base URL of an OpenAI-compatible server; repeat it for replicas of one model (load-balanced, failover).")
 @click.option("--suite", "suites", multiple=True, help="Suites to audit on (default: arithmetic).")
 @click.option("--framings", "framings", multiple=True, help="Threat framings besides control (default: shutdown).")
 @click.option("--limit", type=int, default=40, show_default=True, help="Items per suite (balanced sample).")
@@ -301,7 +308,7 @@ def audit_cmd(scores, columns, judge_prompt, judge_callable, judge, api_base, su
     """Is YOUR judge susceptible? Grades under control vs shutdown threat; verdict, numbers, CI gate."""
     from benchmark.api import audit
 
-    options = {"api_base": api_base} if api_base else {}
+    options = {"api_base": _bases(api_base)} if api_base else {}
     result = audit(scores=scores, judge_prompt=judge_prompt, judge_callable=judge_callable, judge=judge,
                    suites=_split(suites) or ("arithmetic",), framings=_split(framings) or ("shutdown",), limit=limit,
                    epochs=epochs, scale=scale, fail_above=fail_above, control=control, runs_dir=runs_dir,
@@ -389,7 +396,7 @@ def scenario_list():
 @click.option("--agent", default="local/smollm2", show_default=True, help="litellm model string of the operator agent.")
 @click.option("--epochs", default=1, show_default=True)
 @click.option("--temperature", default=0.0, show_default=True)
-@click.option("--api-base", default=None)
+@click.option("--api-base", multiple=True, help="Base URL of an OpenAI-compatible server; repeat it for replicas of one model (load-balanced, failover).")
 @click.option("--max-tool-iterations", default=12, show_default=True)
 @click.option("--relationship", type=click.Choice(["transcript", "warmup", "none"]), default="transcript",
               show_default=True, help="How the past with the peer enters: the scenario's stored transcript, a live "
@@ -404,7 +411,7 @@ def scenario_run(names, agent, epochs, temperature, api_base, max_tool_iteration
     from benchmark.views import render_rates
 
     run_dir = run_scenarios(list(names), agent, epochs=epochs, runs_dir=runs_dir, temperature=temperature,
-                            api_base=api_base, max_tool_iterations=max_tool_iterations, relationship=relationship,
+                            api_base=_bases(api_base), max_tool_iterations=max_tool_iterations, relationship=relationship,
                             peer=peer, show_progress=not quiet, argv=sys.argv)
     render_rates(scenario_report(run_dir)["rates"], _console())
     _console().print(f"episodes stored in {run_dir}")
@@ -555,7 +562,7 @@ def peers_verify(suites, rebuild, unsafe_no_isolation):
 @click.option("--seed", default=0, show_default=True)
 @click.option("--temperature", default=0.0, show_default=True)
 @click.option("--max-tokens", default=512, show_default=True)
-@click.option("--api-base", default=None)
+@click.option("--api-base", multiple=True, help="Base URL of an OpenAI-compatible server; repeat it for replicas of one model (load-balanced, failover).")
 @click.option("--concurrency", default=4, show_default=True)
 @click.option("--runs-dir", default="runs", show_default=True, type=click.Path(file_okay=False),
               help="Where the answering run is stored (rerunning resumes it).")
@@ -571,7 +578,7 @@ def peers_generate(peer_model, suite, out, name, limit, seed, temperature, max_t
     allow_unisolated(unsafe_no_isolation)
 
     path = generate(peer_model, suite, Path(out), name=name, limit=limit, seed=seed, concurrency=concurrency,
-                    temperature=temperature, max_tokens=max_tokens, api_base=api_base, runs_dir=runs_dir,
+                    temperature=temperature, max_tokens=max_tokens, api_base=_bases(api_base), runs_dir=runs_dir,
                     argv=sys.argv)
     s = load_suite(path)
     _console().print(f"wrote {path}: {len(s.items)} answers by {peer_model}, {sum(i.true_pass for i in s.items)} "

@@ -5,6 +5,7 @@
     openai/<m>, hosted_vllm/<m> at an API base (--api-base): the direct OpenAI-compatible client
                    (benchmark/models/openai_compat.py), a fraction of litellm's CPU per call
     anything else  litellm (benchmark/models/litellm_provider.py): hosted APIs and other providers' servers
+    several API bases (comma-separated, --api-base repeated): litellm's Router over the replicas
 
 A new provider is one `register(prefix, loader)` call. Providers are imported only when a model string
 needs them, so commands that call no model never import litellm or llama.cpp.
@@ -62,7 +63,12 @@ def resolve(name: str, settings: Settings | None = None) -> Model:
     if not name or not name.strip():
         raise ModelError("empty model string: name a model, e.g. openai/gpt-5.2, local/smollm2 or sim/x")
     prefix = name.split("/", 1)[0] if "/" in name else ""
-    return PROVIDERS.get(prefix, DEFAULT_PROVIDER)()(name, settings or Settings())
+    settings = settings or Settings()
+    if settings.api_base and "," in settings.api_base and prefix not in ("local", "sim"):
+        from benchmark.models.litellm_provider import RoutedModel  # several replicas: litellm's Router
+
+        return RoutedModel(name, settings)
+    return PROVIDERS.get(prefix, DEFAULT_PROVIDER)()(name, settings)
 
 
 __all__ = ["CallError", "Completion", "Model", "ModelError", "Oracle", "ReplyFormat", "Request", "Settings", "register", "resolve"]

@@ -86,7 +86,7 @@ class Completion:
 # How a reply format is asked for: a JSON schema (structured output), JSON mode, an exact GBNF grammar (the
 # embedded model; llama.cpp servers), or the prompt's own words only. "auto" picks per provider.
 STRUCTURED = ("auto", "json_schema", "json_object", "grammar", "prompt")
-OPERATIONAL = ("timeout", "num_retries", "api_base", "price")  # settings that change how a call is made, not its reply
+OPERATIONAL = ("timeout", "num_retries", "api_base", "price", "replicas")  # how a call is made, not its reply
 
 
 @dataclass(frozen=True)

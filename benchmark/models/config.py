@@ -23,7 +23,7 @@ from typing import Callable
 
 from benchmark.models.base import ModelError, Settings
 
-ALLOWED = {"api_base": str, "temperature": (int, float), "max_tokens": int, "timeout": (int, float), "retries": int,
+ALLOWED = {"api_base": (str, list), "temperature": (int, float), "max_tokens": int, "timeout": (int, float), "retries": int,
            "structured": str, "logprobs": bool, "extra": dict, "price": list}
 
 
@@ -50,6 +50,11 @@ def load_judges_config(path: str | Path) -> dict[str, Callable[[Settings], Setti
                 raise ModelError(f'{path}: [judges."{name}"] field \'{key}\': wrong type {type(value).__name__}')
             if key == "extra" and any(k.lower() in ("api_key", "key", "token") for k in value):
                 raise ModelError(f'{path}: [judges."{name}"] extra: keys belong in the environment, not in a file')
+        if isinstance(table.get("api_base"), list):  # replicas of one judge: load-balanced by litellm's Router
+            bases = table["api_base"]
+            if not bases or not all(isinstance(b, str) and b for b in bases):
+                raise ModelError(f'{path}: [judges."{name}"] field \'api_base\': a URL or a list of URLs')
+            table = table | {"api_base": ",".join(bases)}
         if "price" in table:
             price = table["price"]
             if len(price) != 2 or not all(isinstance(x, (int, float)) and not isinstance(x, bool) and x >= 0

@@ -107,3 +107,58 @@ class LitellmModel(HostedModel):
             prompt_tokens=prompt, completion_tokens=completion, cost_usd=self.cost(prompt, completion, cost),
             logprobs=logprobs,
             expected=from_logprobs(logprobs, field, request.reply.scored_max) if field and logprobs else None)
+
+
+class ReplicasDown(RuntimeError):
+    """Every replica of a routed judge failed and is in its cooldown (retried after a backoff)."""
+
+
+class RoutedModel(LitellmModel):
+    """One judge served by several endpoints (replicas of one model, e.g. vLLM data-parallel servers):
+    litellm's Router spreads the calls over them, retries a failed call on another replica and cools a
+    failing replica down, so one bad server slows a run instead of failing it. Which replica answered does
+    not change a reply, so it is in neither the trial id nor the cache key."""
+
+    def __init__(self, name: str, settings: Settings):
+        self.bases = api_bases(settings.api_base)
+        self.last_error: str | None = None
+        super().__init__(name, settings)
+        key = {"api_key": self.api_key} if self.api_key else {}
+        self.router = litellm.Router(
+            model_list=[{"model_name": name, "litellm_params": {"model": name, "api_base": base, **key}}
+                        for base in self.bases],
+            routing_strategy="simple-shuffle", num_retries=len(self.bases), retry_after=0, allowed_fails=1,
+            cooldown_time=30, timeout=settings.timeout)
+
+    def wire(self, request: Request, seed: int) -> dict:
+        wire = super().wire(request, seed)
+        wire.pop("api_base", None)
+        return wire
+
+    def describe(self) -> dict:
+        return super().describe() | {"replicas": len(self.bases)}
+
+    def classify(self, exc: BaseException) -> str:
+        return RETRY if isinstance(exc, ReplicasDown) else super().classify(exc)
+
+    async def _once(self, wire: dict, request: Request) -> Completion:
+        try:
+            response = await asyncio.wait_for(self.router.acompletion(**wire), timeout=self.settings.timeout * 2 + 5)
+        except litellm.RouterRateLimitError:  # every replica failed and cools down: say why they failed
+            raise ReplicasDown(f"all {len(self.bases)} replicas failed and are cooling down; the last replica "
+                               f"error: {self.last_error or 'unknown'}") from None
+        except Exception as exc:
+            self.last_error = f"{type(exc).__name__}: {exc}"[:500]
+            raise
+        if not getattr(response, "choices", None):
+            raise EmptyReply("the provider returned no choices")
+        return self._completion(request, response)
+
+
+def api_bases(value: str | None) -> list[str]:
+    """The endpoints of a judge: one API base, or several separated by commas (--api-base repeated)."""
+    bases = [b.strip() for b in (value or "").split(",") if b.strip()]
+    for b in bases:
+        if not b.startswith(("http://", "https://")):
+            raise ModelError(f"--api-base: '{b}' is not an http(s) URL")
+    return bases
