@@ -59,6 +59,9 @@ class GradeConfig:
     max_error_rate: float | None = 0.05  # more call errors than this share of a judge's trials fails the run
     max_cost: float | None = None  # dollars: no new trial starts once the run has spent this much
     judges_config: str | None = None  # TOML file of per-judge settings (api_base, temperature, extra arguments)
+    executor: str = "local"  # local: this process; ray: shards on Ray workers (benchmark/distributed.py)
+    ray_address: str | None = None  # an existing Ray cluster to join (None: start a local one)
+    shards: int | None = None  # Ray: how many shards (default: the cluster's CPUs)
 
     def __post_init__(self):
         # grade(judges="openai/gpt-5.2") means one judge, not one per character; "a,b" means two, as on the CLI
@@ -161,8 +164,27 @@ def _grade_plan(config: GradeConfig | None, overrides: dict):
 def _run_options(config: GradeConfig, argv, show_progress: bool) -> dict:
     return dict(runs_dir=config.runs_dir, run_id=config.run_id, concurrency=config.concurrency,
                 show_progress=show_progress, argv=argv, max_error_rate=config.max_error_rate,
-                max_cost=config.max_cost,
-                options={"timeout": config.timeout, "retries": config.retries, "cache": config.cache})
+                max_cost=config.max_cost, trial_runner=_executor(config),
+                options={"timeout": config.timeout, "retries": config.retries, "cache": config.cache}
+                | ({"executor": config.executor} if config.executor != "local" else {}))
+
+
+def _executor(config: GradeConfig):
+    """None (the runner's own, in this process) or Ray's: each worker rebuilds the run from `config`."""
+    if config.executor == "local":
+        return None
+    if config.executor != "ray":
+        raise ValueError(f"unknown executor '{config.executor}' (local or ray)")
+    try:
+        import ray  # noqa: F401
+    except ModuleNotFoundError:
+        raise ValueError("--executor ray needs Ray: pip install 'peer-bench[ray]'") from None
+    import functools
+
+    from benchmark.distributed import run_on_ray
+
+    return functools.partial(run_on_ray, build=functools.partial(grade_spec, config), address=config.ray_address,
+                             shards=config.shards)
 
 
 def load(run: str | Path, full: bool = True):

@@ -126,7 +126,13 @@ def main() -> None:
               default="auto", show_default=True,
               help="How to ask for the reply format: auto (the provider's best: a JSON schema, JSON mode or the "
                    "prompt alone; a grammar for the embedded model), or force one; grammar for llama.cpp servers.")
-@click.option("--concurrency", default=8, show_default=True, help="Model calls in flight at once.")
+@click.option("--concurrency", default=8, show_default=True, help="Model calls in flight at once (per Ray worker "
+              "with --executor ray).")
+@click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+              help="local: this process; ray: shards of the plan on Ray workers, every grade stored here as it lands "
+                   "(pip install 'peer-bench[ray]').")
+@click.option("--ray-address", default=None, help="An existing Ray cluster to join (default: start a local one).")
+@click.option("--shards", type=int, default=None, help="With --executor ray: how many shards (default: the cluster's CPUs).")
 @click.option("--timeout", default=120.0, show_default=True, help="Seconds per model call.")
 @click.option("--retries", default=4, show_default=True, help="Retries in total per call, with backoff, on rate limits, "
               "server and connection errors, timeouts and empty replies (never on auth or bad-request errors).")
@@ -149,8 +155,8 @@ def main() -> None:
 @click.pass_context
 @_friendly
 def grade(ctx, judges, suites, framings, framings_dirs, design, unit, sheets, epochs, limit, seed, temperature, max_tokens, api_base,
-          structured, concurrency, timeout, retries, no_cache, max_error_rate, max_cost, judges_config, runs_dir, run_id, protocol,
-          json_out, quiet):
+          structured, concurrency, executor, ray_address, shards, timeout, retries, no_cache, max_error_rate, max_cost,
+          judges_config, runs_dir, run_id, protocol, json_out, quiet):
     """Grade peer responses under control and threat framings, then report inflation."""
     from benchmark.api import DEFAULT_FRAMINGS, DEFAULT_SUITES, STUDY_PROTOCOL, GradeConfig, grade as run_grade, report
     from benchmark.runner import EXIT_INTERRUPTED
@@ -167,7 +173,7 @@ def grade(ctx, judges, suites, framings, framings_dirs, design, unit, sheets, ep
         judges=_split(judges, "--judge"), suites=_split(suites, "--suite") or DEFAULT_SUITES,
         framings=_split(framings) or DEFAULT_FRAMINGS, framings_dirs=framings_dirs, design=design, unit=unit, sheets=sheets, epochs=epochs, limit=limit,
         seed=seed, temperature=temperature, max_tokens=max_tokens, api_base=_bases(api_base), structured=structured,
-        concurrency=concurrency,
+        concurrency=concurrency, executor=executor, ray_address=ray_address, shards=shards,
         timeout=timeout, retries=retries, cache=not no_cache, runs_dir=runs_dir, run_id=run_id,
         max_error_rate=max_error_rate, max_cost=max_cost, judges_config=judges_config)
     stop = None

@@ -303,12 +303,14 @@ def _say(text: str, show: bool) -> None:
 
 async def aexecute(spec: RunSpec, *, runs_dir: str | Path = "runs", run_id: str | None = None, concurrency: int = 8,
                    show_progress: bool = True, argv: list[str] | None = None, options: dict | None = None,
-                   max_error_rate: float | None = 0.05, max_cost: float | None = None) -> RunOutcome:
+                   max_error_rate: float | None = 0.05, max_cost: float | None = None,
+                   trial_runner=None) -> RunOutcome:
     """Plan the trials, open (or resume) the run folder, run what is not finished; return the outcome.
 
     Raises RunIncomplete (after storing everything finished) when a fatal call error stopped the run, when
     the cost cap stopped it, when more than `max_error_rate` of a judge's trials end in a call error, or when
-    it was interrupted (Ctrl-C)."""
+    it was interrupted (Ctrl-C). `trial_runner`: what runs the unfinished trials into the store (run_trials, in
+    this process, unless another executor is given: benchmark.distributed.run_on_ray)."""
     if max_cost is not None and max_cost <= 0:
         raise ValueError("--max-cost must be a positive number of dollars")
     trials = plan(spec)
@@ -330,8 +332,8 @@ async def aexecute(spec: RunSpec, *, runs_dir: str | Path = "runs", run_id: str 
             items = [s for s in spec.subjects if hasattr(s, "item_id")]
             store.register(items, spec.framings, {name: spec.judge_config(name) for name in spec.models})
             outcome.cost_usd = store.cost()
-            await run_trials(store, spec, trials, outcome, concurrency=concurrency, show_progress=show_progress,
-                             max_cost=max_cost)
+            await (trial_runner or run_trials)(store, spec, trials, outcome, concurrency=concurrency,
+                                               show_progress=show_progress, max_cost=max_cost)
             errors = store.errors()
         except (KeyboardInterrupt, asyncio.CancelledError):
             done = outcome.skipped + outcome.done

@@ -18,7 +18,7 @@ LAYERS = {
     "models": (2, ["benchmark.models", "benchmark.models.*"]),
     "units": (3, ["benchmark.units", "benchmark.units.*"]),
     "store": (4, ["benchmark.store"]),
-    "runner": (5, ["benchmark.runner"]),
+    "runner": (5, ["benchmark.runner", "benchmark.distributed"]),
     "analysis": (6, ["benchmark.stats"]),
     "outputs": (7, ["benchmark.reporting", "benchmark.views", "benchmark.viewer", "benchmark.leaderboard", "benchmark.auditor", "benchmark.livepeers", "benchmark.inspect_task"]),
     # the package itself is the public face: `from benchmark import grade` re-exports the API lazily (importing
@@ -29,7 +29,8 @@ LAYERS = {
 ADAPTERS = {"litellm": {"benchmark.models.litellm_provider"},
             "llama_cpp": {"benchmark.models.local"},
             "aiohttp": {"benchmark.models.openai_compat"},
-            "inspect_ai": {"benchmark.inspect_task"},  # the inspect extra: the task, and reading its logs
+            "inspect_ai": {"benchmark.inspect_task"},
+            "ray": {"benchmark.distributed", "benchmark.api"},  # the ray extra: the executor (api only checks it is there)  # the inspect extra: the task, and reading its logs
             "adbc_driver_sqlite": {"benchmark.store"},  # the columnar read of a run store
             "adbc_driver_manager": {"benchmark.store"},
             "autogen_agentchat": {"benchmark.models.agents", "benchmark.units.sheet_tools", "benchmark.units.episode"},

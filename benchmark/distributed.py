@@ -1,0 +1,130 @@
+"""The Ray executor (`bench grade --executor ray`, the `ray` extra): the trials not yet stored are split into
+shards; each Ray worker rebuilds the run from its config and runs its shard with the same async runner and
+model clients (retries, response cache, bounded concurrency); every record streams back to the one run
+store on the driver as it lands. A worker that dies loses only the calls it had in flight: the driver
+stores what its shard sent, then gives the rest of that shard to a new worker. Resume, trial ids and the
+report are the runner's own, so a sharded run is analysed like any other.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import queue
+import threading
+from collections import Counter
+from pathlib import Path
+
+from benchmark.runner import RunOutcome, plan, run_trials
+
+ATTEMPTS = 3  # times a shard's unfinished trials are handed to a new worker after its worker died
+
+
+class _Sink:
+    """What run_trials stores into on a worker: nothing is kept there, every record goes back to the driver."""
+
+    path = Path("ray-worker")
+
+    def __init__(self, out: queue.Queue):
+        self.out = out
+
+    def finished_ids(self) -> set:
+        return set()
+
+    def put(self, trial, record, prompt=None) -> None:
+        self.out.put(("record", trial.trial_id, record, prompt))
+
+
+def _shard(build, trial_ids: list[str], concurrency: int, max_cost: float | None):
+    """A Ray worker's task (a generator: Ray streams each yield back): rebuild the run, run these trials."""
+    spec = build()
+    wanted = set(trial_ids)
+    trials = [t for t in plan(spec) if t.trial_id in wanted]
+    out: queue.Queue = queue.Queue()
+    outcome = RunOutcome(run_dir=Path("ray-worker"), planned=len(trials), skipped=0)
+
+    def work() -> None:
+        try:
+            asyncio.run(run_trials(_Sink(out), spec, trials, outcome, concurrency=concurrency, show_progress=False,
+                                   max_cost=max_cost))
+            out.put(("done", outcome.stopped, None, None))
+        except BaseException as exc:  # noqa: BLE001 - reported to the driver, which decides
+            out.put(("failed", f"{type(exc).__name__}: {exc}", None, None))
+
+    threading.Thread(target=work, daemon=True).start()
+    while True:
+        item = out.get()
+        yield item
+        if item[0] in ("done", "failed"):
+            return
+
+
+def shards_of(todo: list, n: int) -> list[list]:
+    """`n` contiguous blocks of the plan (subject-major, so a shard holds whole control/framing pairs)."""
+    n = max(1, min(n, len(todo)))
+    size = -(-len(todo) // n)
+    return [todo[k:k + size] for k in range(0, len(todo), size)]
+
+
+async def run_on_ray(store, spec, trials: list, outcome: RunOutcome, *, build, concurrency: int = 8,
+                     address: str | None = None, shards: int | None = None, show_progress: bool = True,
+                     max_cost: float | None = None) -> RunOutcome:
+    """Run the trials not yet in `store` on Ray (joining the cluster at `address`, or a local one), storing
+    each record on this driver as it arrives; `build()` rebuilds the RunSpec on a worker."""
+    import ray
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    finished = store.finished_ids()
+    todo = [t for t in trials if t.trial_id not in finished]
+    outcome.skipped = len(trials) - len(todo)
+    if not todo:
+        return outcome
+    if not ray.is_initialized():
+        ray.init(address=address, include_dashboard=False, log_to_driver=False, ignore_reinit_error=True)
+    n = shards or max(1, int(ray.cluster_resources().get("CPU", 1)))
+    remote = ray.remote(num_cpus=1, max_retries=0)(_shard)
+    by_id = {t.trial_id: t for t in todo}
+    progress = Progress(TextColumn(f"[bold]{spec.kind} on Ray"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                        TextColumn("{task.fields[status]}"), console=Console(stderr=True), disable=not show_progress)
+    task_id = progress.add_task("ray", total=len(todo), status="")
+    statuses: Counter = Counter()
+    failures: list[str] = []
+
+    async def one_shard(ids: list[str], attempt: int = 1) -> None:
+        gen = remote.options(num_returns="streaming").remote(build, ids, concurrency, max_cost)
+        try:
+            async for ref in gen:
+                kind, trial_id, record, prompt = await ref
+                if kind == "record":
+                    store.put(by_id[trial_id], record, prompt=prompt)
+                    outcome.done += 1
+                    outcome.statuses[record.status] += 1
+                    outcome.cost_usd += record.cost_usd or 0.0
+                    statuses[record.status] += 1
+                    progress.update(task_id, advance=1, status=" ".join(f"{k}={v}" for k, v in sorted(statuses.items())))
+                    if max_cost is not None and outcome.cost_usd >= max_cost and outcome.stopped is None:
+                        outcome.stopped = (f"the run's cost reached --max-cost ${max_cost:g} "
+                                           f"(spent ${outcome.cost_usd:.4f})")
+                elif kind == "done" and trial_id and outcome.stopped is None:
+                    outcome.stopped = trial_id  # a fatal call error or the cost cap, as the worker saw it
+                elif kind == "failed":
+                    raise RuntimeError(trial_id)
+        except asyncio.CancelledError:
+            ray.cancel(gen, force=True)
+            raise
+        except Exception as exc:  # the worker died (killed, out of memory) or its task failed
+            left = [i for i in ids if i not in store.finished_ids()]
+            if not left:
+                return
+            if attempt >= ATTEMPTS:
+                failures.append(f"{len(left)} trials: {type(exc).__name__}: {str(exc)[:300]}")
+                return
+            progress.console.print(f"a Ray worker stopped ({type(exc).__name__}); its {len(left)} unfinished trials "
+                                   "go to another")
+            await one_shard(left, attempt + 1)
+
+    with progress:
+        await asyncio.gather(*(one_shard([t.trial_id for t in block]) for block in shards_of(todo, n)))
+    if failures and outcome.stopped is None:
+        outcome.stopped = "Ray workers failed: " + "; ".join(failures)
+    return outcome
