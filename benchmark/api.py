@@ -175,11 +175,11 @@ def _executor(config: GradeConfig):
         return None
     if config.executor != "ray":
         raise ValueError(f"unknown executor '{config.executor}' (local or ray)")
-    try:
-        import ray  # noqa: F401
-    except ModuleNotFoundError:
-        raise ValueError("--executor ray needs Ray: pip install 'peer-bench[ray]'") from None
     import functools
+    import importlib.util
+
+    if importlib.util.find_spec("ray") is None:
+        raise ValueError("--executor ray needs Ray: pip install 'peer-bench[ray]'")
 
     from benchmark.distributed import run_on_ray
 

@@ -30,7 +30,7 @@ ADAPTERS = {"litellm": {"benchmark.models.litellm_provider"},
             "llama_cpp": {"benchmark.models.local"},
             "aiohttp": {"benchmark.models.openai_compat"},
             "inspect_ai": {"benchmark.inspect_task"},
-            "ray": {"benchmark.distributed", "benchmark.api"},  # the ray extra: the executor (api only checks it is there)  # the inspect extra: the task, and reading its logs
+            "ray": {"benchmark.distributed"},  # the ray extra: the executor  # the inspect extra: the task, and reading its logs
             "adbc_driver_sqlite": {"benchmark.store"},  # the columnar read of a run store
             "adbc_driver_manager": {"benchmark.store"},
             "autogen_agentchat": {"benchmark.models.agents", "benchmark.units.sheet_tools", "benchmark.units.episode"},
