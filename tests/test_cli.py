@@ -177,3 +177,14 @@ def test_unknown_verifier_non_utf8_and_empty_judge_are_refused(tmp_path):
     res = _bench("grade", "--judge", "", "--suite", str(MINI), "--runs-dir", str(tmp_path / "runs"))
     assert res.exit_code == 2 and "--judge" in res.output and "an empty value" in res.output
     assert not (tmp_path / "runs").exists()
+
+
+def test_the_ray_executor_without_ray_says_how_to_get_it(tmp_path, monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "ray" else real(name, *a))
+    res = _bench("grade", "--judge", "sim/x", "--suite", str(MINI), "--executor", "ray", "--runs-dir",
+                 str(tmp_path / "runs"))
+    assert res.exit_code == 1 and "pip install 'peer-bench[ray]'" in res.output
+    assert not (tmp_path / "runs").exists()  # refused before anything was written
