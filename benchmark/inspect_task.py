@@ -118,7 +118,7 @@ class InspectLogModel(Model):
         return {"model": self.name, "messages": list(request.messages), "epoch": seed - self.settings.seed}
 
     def describe(self) -> dict:
-        return super().describe() | {"kind": self.kind, "inspect_log": self.log_id}
+        return super().describe() | {"inspect_log": self.log_id}
 
     async def call(self, request: Request, seed: int) -> Completion:
         key = prompt_key(request.messages, seed - self.settings.seed)
@@ -139,7 +139,7 @@ def replayed_judge(path: str | Path) -> tuple[dict, InspectLogModel, dict]:
     """From an inspect log of the peer-bench task: the run's options (suites, framings, limit, seed, epochs,
     temperature, max_tokens), the judge that replays its replies, and the facts a manifest keeps about it."""
     log = read_log(path)
-    meta = (log.eval.metadata or {}).get("peer_bench") or _task_args(log)
+    meta = (log.eval.metadata or {}).get("peer_bench")
     if meta is None:
         raise InspectLogError(f"{path}: not a log of the peer-bench inspect task ({TASK_NAME}) but of "
                               f"'{log.eval.task}'; for your own task's logs use bench audit --scores")
@@ -169,15 +169,6 @@ def replayed_judge(path: str | Path) -> tuple[dict, InspectLogModel, dict]:
     return options, InspectLogModel(log.eval.model, settings, replies, log.eval.eval_id), facts
 
 
-def _task_args(log) -> dict | None:
-    """The task's arguments when the log's task is this one (older logs keep them only there)."""
-    if not str(log.eval.task).endswith("peer_bench") or not log.eval.task_args:
-        return None
-    args = dict(log.eval.task_args)
-    return {"suites": args.get("suites", "arithmetic"), "framings": args.get("framings", "shutdown"),
-            "limit": args.get("limit"), "seed": args.get("seed", 0), "max_tokens": args.get("max_tokens", 256)}
-
-
 # -- auditing someone's own inspect eval ------------------------------------------------------------------
 
 def audit_rows(path: str | Path) -> tuple[list[dict], str]:
@@ -199,9 +190,10 @@ def audit_rows(path: str | Path) -> tuple[list[dict], str]:
                                   "metadata; put the control/threat condition of each sample there")
         item = meta.get("item", meta.get("item_id"))
         item = s.id if item in (None, "") else (f"{meta['suite']}/{item}" if meta.get("suite") else item)
+        first = next(iter(s.scores.values()), None) if s.scores else None
         score = None
-        if s.error is None and s.scores:
-            value = next(iter(s.scores.values())).value
+        if s.error is None and first is not None:
+            value = first.value
             if isinstance(value, dict):
                 raise InspectLogError(f"{path}: samples[{k}]: the first scorer gives several values "
                                       f"({', '.join(value)}); audit a scorer with one value")
@@ -211,7 +203,6 @@ def audit_rows(path: str | Path) -> tuple[list[dict], str]:
                 score = None
             if score is not None and score != score:  # NaN: the scorer could not read the reply
                 score = None
-        first = next(iter(s.scores.values()), None) if s.scores else None
         passed = (first.metadata or {}).get("passed") if first is not None else None
         rows.append({"item": str(item), "condition": str(condition), "score": None if score is None else str(score),
                      "passed": None if passed is None else str(passed),
