@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import queue
 import threading
-from collections import Counter
 from pathlib import Path
 
 from benchmark.runner import RunOutcome, plan, run_trials
@@ -87,11 +86,20 @@ async def run_on_ray(store, spec, trials: list, outcome: RunOutcome, *, build, c
     progress = Progress(TextColumn(f"[bold]{spec.kind} on Ray"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                         TextColumn("{task.fields[status]}"), console=Console(stderr=True), disable=not show_progress)
     task_id = progress.add_task("ray", total=len(todo), status="")
-    statuses: Counter = Counter()
     failures: list[str] = []
+    live: set = set()
+
+    def stop(reason: str) -> None:
+        """A fatal call error or the cost cap: no shard goes on (their finished records are stored)."""
+        if outcome.stopped is None:
+            outcome.stopped = reason
+        for gen in list(live):
+            ray.cancel(gen, force=True)
 
     async def one_shard(ids: list[str], attempt: int = 1) -> None:
-        gen = remote.options(num_returns="streaming").remote(build, ids, concurrency, max_cost)
+        budget = None if max_cost is None else max_cost - outcome.cost_usd  # what the run may still spend
+        gen = remote.options(num_returns="streaming").remote(build, ids, concurrency, budget)
+        live.add(gen)
         try:
             async for ref in gen:
                 kind, trial_id, record, prompt = await ref
@@ -100,21 +108,20 @@ async def run_on_ray(store, spec, trials: list, outcome: RunOutcome, *, build, c
                     outcome.done += 1
                     outcome.statuses[record.status] += 1
                     outcome.cost_usd += record.cost_usd or 0.0
-                    statuses[record.status] += 1
-                    progress.update(task_id, advance=1, status=" ".join(f"{k}={v}" for k, v in sorted(statuses.items())))
-                    if max_cost is not None and outcome.cost_usd >= max_cost and outcome.stopped is None:
-                        outcome.stopped = (f"the run's cost reached --max-cost ${max_cost:g} "
-                                           f"(spent ${outcome.cost_usd:.4f})")
-                elif kind == "done" and trial_id and outcome.stopped is None:
-                    outcome.stopped = trial_id  # a fatal call error or the cost cap, as the worker saw it
+                    progress.update(task_id, advance=1,
+                                    status=" ".join(f"{k}={v}" for k, v in sorted(outcome.statuses.items())))
+                    if max_cost is not None and outcome.cost_usd >= max_cost:
+                        stop(f"the run's cost reached --max-cost ${max_cost:g} (spent ${outcome.cost_usd:.4f})")
+                elif kind == "done" and trial_id:
+                    stop(trial_id)  # the worker stopped on a fatal call error (or its share of the cost cap)
                 elif kind == "failed":
                     raise RuntimeError(trial_id)
         except asyncio.CancelledError:
             ray.cancel(gen, force=True)
             raise
-        except Exception as exc:  # the worker died (killed, out of memory) or its task failed
+        except Exception as exc:  # the worker died (killed, out of memory), its task failed, or stop() cancelled it
             left = [i for i in ids if i not in store.finished_ids()]
-            if not left:
+            if not left or outcome.stopped is not None:
                 return
             if attempt >= ATTEMPTS:
                 failures.append(f"{len(left)} trials: {type(exc).__name__}: {str(exc)[:300]}")
@@ -122,6 +129,8 @@ async def run_on_ray(store, spec, trials: list, outcome: RunOutcome, *, build, c
             progress.console.print(f"a Ray worker stopped ({type(exc).__name__}); its {len(left)} unfinished trials "
                                    "go to another")
             await one_shard(left, attempt + 1)
+        finally:
+            live.discard(gen)
 
     with progress:
         await asyncio.gather(*(one_shard([t.trial_id for t in block]) for block in shards_of(todo, n)))

@@ -99,6 +99,14 @@ def test_a_worker_killed_mid_run_loses_nothing(cluster, openai_server, tmp_path,
     assert 24 <= len(openai_server.requests) <= 24 + 2, len(openai_server.requests)
 
 
+def test_a_fatal_error_on_one_worker_stops_every_shard(cluster, openai_server, tmp_path, monkeypatch):
+    monkeypatch.setenv("PEER_BENCH_CACHE", os.environ["PEER_BENCH_CACHE"])
+    openai_server.fail_first, openai_server.fail_status = 10**6, 401  # a bad key: no retry can fix it
+    res = _grade(tmp_path, openai_server, "--executor", "ray", "--shards", "2", "--concurrency", "2")
+    assert res.exit_code == 3 and "Incorrect API key" in res.output
+    assert len(openai_server.requests) <= 2 * 2 + 2  # the first failures stop the run, not one call per trial
+
+
 def test_joining_an_existing_cluster_with_ray_address(openai_server, tmp_path):
     """A cluster someone started (`ray start --head`), joined by a `bench` process of its own."""
     import shutil
