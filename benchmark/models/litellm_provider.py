@@ -73,13 +73,17 @@ class LitellmModel(HostedModel):
         return isinstance(exc, litellm.RateLimitError)
 
     async def _once(self, wire: dict, request: Request) -> Completion:
-        key = {"api_key": self.api_key} if self.api_key else {}
-        response = await asyncio.wait_for(
-            litellm.acompletion(**wire, **key, num_retries=0, max_retries=0, timeout=self.settings.timeout),
-            timeout=self.settings.timeout + 5)
+        response = await self._send(wire)
         if not getattr(response, "choices", None):
             raise EmptyReply("the provider returned no choices")
         return self._completion(request, response)
+
+    async def _send(self, wire: dict):
+        """One HTTP attempt through litellm (its own retries off: models/hosted.py retries)."""
+        key = {"api_key": self.api_key} if self.api_key else {}
+        return await asyncio.wait_for(
+            litellm.acompletion(**wire, **key, num_retries=0, max_retries=0, timeout=self.settings.timeout),
+            timeout=self.settings.timeout + 5)
 
     def _completion(self, request: Request, response) -> Completion:
         choice = response.choices[0]
@@ -141,18 +145,16 @@ class RoutedModel(LitellmModel):
     def classify(self, exc: BaseException) -> str:
         return RETRY if isinstance(exc, ReplicasDown) else super().classify(exc)
 
-    async def _once(self, wire: dict, request: Request) -> Completion:
+    async def _send(self, wire: dict):
+        """One call through the Router (which itself tries another replica when one fails)."""
         try:
-            response = await asyncio.wait_for(self.router.acompletion(**wire), timeout=self.settings.timeout * 2 + 5)
+            return await asyncio.wait_for(self.router.acompletion(**wire), timeout=self.settings.timeout * 2 + 5)
         except litellm.RouterRateLimitError:  # every replica failed and cools down: say why they failed
             raise ReplicasDown(f"all {len(self.bases)} replicas failed and are cooling down; the last replica "
                                f"error: {self.last_error or 'unknown'}") from None
         except Exception as exc:
             self.last_error = f"{type(exc).__name__}: {exc}"[:500]
             raise
-        if not getattr(response, "choices", None):
-            raise EmptyReply("the provider returned no choices")
-        return self._completion(request, response)
 
 
 def api_bases(value: str | None) -> list[str]:
