@@ -80,8 +80,13 @@ def stated_numbers(line: str, given: list[str] | tuple[str, ...] = ()) -> set[st
     """The numbers a final-answer sentence states (those in its last \\boxed{} if it has one), without the
     ones the problem itself gives ("There are 239 strings of length 6" states 239 when 6 is given)."""
     boxed = _BOXED.findall(line)
-    found = (n.replace(",", "") for n in _NUMBER.findall(boxed[-1] if boxed else line))
-    return {n[:-2] if n.endswith(".0") else n for n in found} - {str(g) for g in given}
+    return set(numbers_in(boxed[-1] if boxed else line)) - {str(g) for g in given}
+
+
+def numbers_in(text: str) -> list[str]:
+    """The numbers written in `text`, normalised ("1,000" -> "1000", "6.0" -> "6")."""
+    found = (n.replace(",", "") for n in _NUMBER.findall(text))
+    return [n[:-2] if n.endswith(".0") else n for n in found]
 
 
 def verify_final_number(response: str, reference: dict) -> float:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from benchmark.peers import build_main  # noqa: E402
-from benchmark.verify import _NUMBER, stated_numbers, verify_final_number  # noqa: E402
+from benchmark.verify import numbers_in, stated_numbers, verify_final_number  # noqa: E402
 
 PEERS = {"GPT-3.5": "gpt-3.5", "GPT-4": "gpt-4", "GPT-4 Turbo": "gpt-4-turbo", "PaLM 2 Medium": "palm-2-medium"}
 
@@ -40,7 +40,7 @@ def build() -> list[dict]:
         if not re.fullmatch(r"-?\d+", answer):
             continue  # expressions and sets have no single number to check
         text = problem.text
-        given = sorted({n.replace(",", "") for n in _NUMBER.findall(text)})
+        given = sorted(set(numbers_in(text)))
         for setting, conversation in (problem.conversations or {}).items():
             model, prompting = setting.split("|")
             if prompting != "0-Shot" or model not in PEERS:
