@@ -273,7 +273,7 @@ def report(run: str | Path, control: str = "control", n_boot: int = 2000, seed: 
 
 
 def import_inspect(log: str | Path, runs_dir: str | Path = "runs", show_progress: bool = True) -> Path:
-    """An inspect_ai log of the peer-bench task (`inspect eval peer_bench/grade ...`) stored as a run folder,
+    """An inspect_ai log of the peer-bench task (`inspect eval benchmark/peer_bench ...`) stored as a run folder,
     which `bench report`, `view`, `export` and `leaderboard` read like any other; importing again changes nothing."""
     from benchmark.auditor import inspect_module
     from benchmark.runner import execute

@@ -232,7 +232,7 @@ def report_cmd(run, control, n_boot, seed, json_out, study, runs_dir):
 @click.option("--runs-dir", default="runs", show_default=True, type=click.Path(file_okay=False))
 @_friendly
 def import_inspect_cmd(logs, runs_dir):
-    """Store inspect_ai logs of the peer-bench task (inspect eval peer_bench/grade) as runs, one per log."""
+    """Store inspect_ai logs of the peer-bench task (inspect eval benchmark/peer_bench) as runs, one per log."""
     for log in logs:
         _import_inspect(log, runs_dir)
 

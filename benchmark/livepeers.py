@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 from benchmark.peers import Item, Suite, load_suite, write_items
+from benchmark.runner import versions
 from benchmark.store import RunStore
 
 
@@ -64,16 +65,7 @@ def write_generated_suite(run_dir: Path, source: Suite, items: list[Item], peer_
     provenance = {"peer_model": peer_model, "settings": settings or {}, "source_suite": source.name,
                   "source_digest": source.digest, "answered": len(items), "kept": len(rows), "skipped": len(skipped),
                   "run": Path(run_dir).name, "generated": time.strftime("%Y-%m-%d", time.gmtime()),
-                  "peer_bench": _version()}
+                  "peer_bench": versions().get("peer-bench")}
     (out / "generated.json").write_text(json.dumps(provenance, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     load_suite(out)
     return out
-
-
-def _version() -> str | None:
-    from importlib import metadata
-
-    try:
-        return metadata.version("peer-bench")
-    except metadata.PackageNotFoundError:
-        return None
