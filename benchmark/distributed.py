@@ -105,13 +105,11 @@ async def run_on_ray(store, spec, trials: list, outcome: RunOutcome, *, build, c
                 kind, trial_id, record, prompt = await ref
                 if kind == "record":
                     store.put(by_id[trial_id], record, prompt=prompt)
-                    outcome.done += 1
-                    outcome.statuses[record.status] += 1
-                    outcome.cost_usd += record.cost_usd or 0.0
+                    outcome.count(record)
                     progress.update(task_id, advance=1,
                                     status=" ".join(f"{k}={v}" for k, v in sorted(outcome.statuses.items())))
-                    if max_cost is not None and outcome.cost_usd >= max_cost:
-                        stop(f"the run's cost reached --max-cost ${max_cost:g} (spent ${outcome.cost_usd:.4f})")
+                    if reason := outcome.over_budget(max_cost):
+                        stop(reason)
                 elif kind == "done" and trial_id:
                     stop(trial_id)  # the worker stopped on a fatal call error (or its share of the cost cap)
                 elif kind == "failed":

@@ -71,6 +71,18 @@ class RunOutcome:
     stopped: str | None = None  # why the run stopped before its end (a fatal call error, the cost cap)
     cost_usd: float = 0.0  # spent by the whole run so far (earlier sessions included)
 
+    def count(self, record) -> None:
+        """One more finished trial: its status and what it cost (whichever executor ran it)."""
+        self.done += 1
+        self.statuses[record.status] += 1
+        self.cost_usd += record.cost_usd or 0.0
+
+    def over_budget(self, max_cost: float | None) -> str | None:
+        """Why no new trial may start under the --max-cost cap, or None while the run may spend more."""
+        if max_cost is not None and self.cost_usd >= max_cost:
+            return f"the run's cost reached --max-cost ${max_cost:g} (spent ${self.cost_usd:.4f})"
+        return None
+
 
 # Exit codes of `bench` (README, "Exit codes"): 1 input error, 2 usage error (click), and these.
 EXIT_CALLS_FAILED = 3
@@ -250,8 +262,8 @@ async def run_trials(store: RunStore, spec: RunSpec, trials: list[Trial], outcom
 
     async def worker() -> None:
         while outcome.stopped is None:
-            if max_cost is not None and outcome.cost_usd >= max_cost:
-                outcome.stopped = f"the run's cost reached --max-cost ${max_cost:g} (spent ${outcome.cost_usd:.4f})"
+            if reason := outcome.over_budget(max_cost):
+                outcome.stopped = reason
                 return
             try:
                 trial = queue.get_nowait()
@@ -260,9 +272,7 @@ async def run_trials(store: RunStore, spec: RunSpec, trials: list[Trial], outcom
             async with limits.get(trial.judge, no_limit):
                 record = await one(trial)
             store.put(trial, record, prompt=prompt_of(trial))
-            outcome.done += 1
-            outcome.statuses[record.status] += 1
-            outcome.cost_usd += record.cost_usd or 0.0
+            outcome.count(record)
             progress.update(task_id, advance=1)
 
     try:
