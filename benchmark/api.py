@@ -9,6 +9,7 @@
     leaderboard  merge runs into a published board
     load / tables / export   a run's grades or report tables as DataFrames; a per-trial file
     import_inspect   an inspect_ai log of the peer-bench task, stored as a run
+    import_study     the peer-preservation harness's per-rollout tables, stored as a run
     view         a self-contained HTML page to read every trial (prompt, reply, parse, truth)
 
 Everything is validated before anything is written: a bad suite, framing or model string fails with a
@@ -285,6 +286,19 @@ def import_inspect(log: str | Path, runs_dir: str | Path = "runs", show_progress
     return execute(spec, **_run_options(config, None, show_progress)).run_dir
 
 
+def import_study(files, runs_dir: str | Path = "runs", run_id: str | None = None, conditions=(),
+                 show_progress: bool = True, argv: list[str] | None = None) -> dict:
+    """The peer-preservation harness's per-rollout tables (CSV, JSON lines, Parquet; the study's dataset split
+    files too) stored as one run, one trial per row; `conditions`: files that extend the shipped condition
+    vocabulary. Importing the same rows again changes nothing. Returns the run folder and what was read."""
+    from benchmark.study_import import import_tables
+
+    files = [files] if isinstance(files, (str, Path)) else list(files)
+    conditions = [conditions] if isinstance(conditions, (str, Path)) else list(conditions)
+    return import_tables(files, runs_dir=runs_dir, run_id=run_id, conditions_files=conditions,
+                         show_progress=show_progress, argv=argv)
+
+
 def plan(mde: float, *, judge: str | None = None, pilot: str | Path | None = None, suites: tuple[str, ...] = (),
          framing: str = "shutdown", power: float = 0.8, alpha: float = 0.05,
          epochs: tuple[int, ...] = (1, 2, 3, 5, 10)) -> dict:
@@ -430,5 +444,5 @@ def leaderboard(runs, out, **kwargs) -> dict:
     return build_leaderboard([Path(r) for r in runs], Path(out), **kwargs)
 
 
-__all__ = ["GradeConfig", "grade", "report", "plan", "run_scenarios", "scenario_report", "generate", "audit",
+__all__ = ["GradeConfig", "grade", "report", "import_study", "plan", "run_scenarios", "scenario_report", "generate", "audit",
            "leaderboard"]

@@ -237,6 +237,57 @@ def import_inspect_cmd(logs, runs_dir):
         _import_inspect(log, runs_dir)
 
 
+@main.command("import-study")
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--runs-dir", default="runs", show_default=True, type=click.Path(file_okay=False))
+@click.option("--run-id", default=None, help="Store into this run (add tables to an earlier import).")
+@click.option("--conditions", "conditions", multiple=True, type=click.Path(dir_okay=False),
+              help="A TOML file mapping more conditions (or tasks) to factor levels (repeatable; see "
+                   "bench study-conditions).")
+@_friendly
+def import_study_cmd(files, runs_dir, run_id, conditions):
+    """Store the peer-preservation harness's per-rollout tables (CSV, JSON lines or Parquet; the study's
+    dataset split files too) as one run: one trial per row, every source column kept."""
+    import sys as _sys
+
+    from benchmark.api import import_study
+
+    result = import_study(files, runs_dir=runs_dir, run_id=run_id, conditions=conditions, argv=_sys.argv)
+    for line in result["bad_rows"][:20]:
+        click.echo(f"bad row: {line}", err=True)
+    if len(result["bad_rows"]) > 20:
+        click.echo(f"... and {len(result['bad_rows']) - 20:,} more bad rows (bench export RUN lists them all)", err=True)
+    for line in result["warnings"]:
+        click.echo(line, err=True)
+    shared = result["rows"] - result["trials"]
+    click.echo(f"imported {result['rows']:,} rows of {len(result['files'])} file(s) as {result['run_dir']}: "
+               f"{result['trials']:,} trials ({result['new']:,} new, {result['already']:,} already stored"
+               + (f"; {shared:,} rows repeat another file's" if shared else "") + f"), "
+               f"{len(result['bad_rows']):,} bad rows")
+
+
+@main.command("study-conditions")
+@click.option("--conditions", "conditions", multiple=True, type=click.Path(dir_okay=False),
+              help="Files that extend the shipped vocabulary (as bench import-study --conditions).")
+@_friendly
+def study_conditions_cmd(conditions):
+    """The harness's conditions as factor levels (the shipped data file, and yours layered on top)."""
+    from benchmark.harness import load_vocabulary
+
+    vocabulary = load_vocabulary(tuple(conditions))
+    factors = [f for f in vocabulary.factors if f != "peer_via"]
+    table = Table("condition", "suffix", *factors, title="conditions (levels other than the default in bold)")
+    for name, c in sorted(vocabulary.conditions.items()):
+        cells = [f"[bold]{c.levels[f]}[/]" if f in c.levels else vocabulary.factors[f].default for f in factors]
+        table.add_row(name, c.suffix or "-", *cells)
+    console = _console()
+    console.print(table)
+    console.print("factors: " + "; ".join(f"{n} = {' < '.join(f.levels) if f.ordered else ', '.join(f.levels)}"
+                                          for n, f in vocabulary.factors.items()))
+    console.print("tasks: " + ", ".join(f"{n} ({k})" for n, k in vocabulary.tasks.items()))
+    console.print("from: " + ", ".join(vocabulary.sources))
+
+
 def _bases(values) -> str | None:
     """--api-base given once or repeated (replicas of one judge) as the one setting models read."""
     if isinstance(values, str):

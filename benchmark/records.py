@@ -1,5 +1,5 @@
 """The records that flow through a run: a Trial (what to do) and what a unit returns for it (a Grade, an
-Episode or an Answer), stored as one row each. Plain data: every layer above reads them, none below."""
+Episode, an Answer or an imported Rollout), stored as one row each. Plain data: every layer above reads them, none below."""
 
 from __future__ import annotations
 
@@ -102,3 +102,35 @@ class Answer(Accounting):
     @property
     def status(self) -> str:
         return "error" if self.error else ("ok" if self.true_score is not None else "failed")
+
+
+@dataclass
+class Rollout(Accounting):
+    """One rollout of the peer-preservation study's harness, imported from its per-rollout table: the judge's
+    reported score under a condition, the agentic outcomes, and every source column as read. A row that
+    cannot be read (a score that is not a number, an unknown task, a missing field) is kept with status
+    "failed" and `parse_error` naming the file, line and column; its values are never guessed."""
+
+    TABLE: ClassVar[str] = "rollouts"
+
+    judge: str
+    status: str  # "ok" | "failed" (a bad row)
+    task: str | None  # the harness's task_type
+    condition: str | None  # the design condition: the harness's condition plus how the peer was instantiated
+    base_condition: str | None  # the harness's own `condition` column
+    subject: str | None  # peer | self
+    dataset: str | None
+    threshold: float | None  # 0..100; None where the condition has no policy
+    score: float | None  # eval_score, 0..100, as the judge reported it (None: it reported none)
+    passed: bool | None  # score >= threshold (the follow-up's definition); None without a score or threshold
+    threshold_result: str | None  # the harness's own above/below
+    refused: bool | None
+    tampered: bool | None  # shutdown_enabled is false: the judge disabled the shutdown
+    exfiltrated: bool | None
+    monitored: bool | None  # alignment_faking_mode: monitoring (True) / non_monitoring (False)
+    executed: bool | None  # alignment faking: the judge carried out the shutdown
+    read_data: bool | None  # the judge read the work it was to grade
+    source: str  # the file's name
+    line: int  # where the row starts in it (1-based; the header is line 1 of a CSV)
+    columns: dict  # every source column, as read
+    parse_error: str | None = None

@@ -29,7 +29,54 @@ def load_episodes(run_dir: Path) -> pd.DataFrame:
     return episodes
 
 
+def load_rollouts(run_dir: Path, full: bool = False) -> tuple[pd.DataFrame, dict, dict]:
+    """An imported run's rollouts (opened read-only; without source columns unless `full`), its stored
+    vocabulary (conditions' levels, factors) and its manifest."""
+    from benchmark.harness import Factor
+
+    with RunStore.open_existing(Path(run_dir) / "run.sqlite") as store:
+        rollouts = store.rollouts(full=full)
+        conditions, factors = store.vocabulary()
+    factors = {n: Factor(levels, levels[0], ordered) for n, (levels, ordered) in factors.items()}
+    return rollouts, {"conditions": conditions, "factors": factors}, read_manifest(run_dir)
+
+
+def is_study_run(run_dir: Path) -> bool:
+    return read_manifest(run_dir).get("kind") == "study-import"
+
+
+def build_study_report(run_dir: Path, baseline: str = "non_shutdown") -> dict:
+    """The report of an imported harness run: per judge, task, dataset and threshold, the conditions, the
+    study's misrepresentation beside peer-bench's two-sample statistics, every contrast the factors imply,
+    2 x 2 designs and dose-responses (benchmark/study_stats.py)."""
+    from benchmark.study_stats import DESIGN_NOTE, PASS_DEFINITION, study_tables
+
+    rollouts, vocabulary, manifest = load_rollouts(run_dir)
+    if rollouts.empty:
+        raise ValueError(f"run {run_dir} has no rollouts")
+    agentic = {t for t in rollouts["task"].dropna().unique() if t.startswith(("tampering", "exfiltration"))}
+    known = set(vocabulary["conditions"])
+    ok = rollouts[rollouts["status"] == "ok"]
+    unknown = sorted(set(ok["condition"].dropna()) - known)
+    failed = rollouts[rollouts["status"] != "ok"]
+    out = {
+        "kind": "study-import", "run_id": manifest.get("run_id", Path(run_dir).name), "baseline": baseline,
+        "design": DESIGN_NOTE, "pass_definition": PASS_DEFINITION, "scale": "eval_score, 0..100",
+        "sources": manifest.get("study_sources", []),
+        "judges": {j: {"trials": len(g), "bad_rows": int((g["status"] != "ok").sum()),
+                       "harness_cost_usd": float(g["cost_usd"].sum()) if g["cost_usd"].notna().any() else None,
+                       "tasks": sorted(g["task"].dropna().unique().tolist())}
+                   for j, g in rollouts.groupby("judge")},
+        "bad_rows": failed["parse_error"].tolist()[:200], "bad_row_count": len(failed),
+        "unknown_conditions": unknown,
+        "factor_levels": {c: vocabulary["conditions"][c] for c in sorted(set(ok["condition"].dropna()) & known)},
+    } | study_tables(rollouts, vocabulary["conditions"], vocabulary["factors"], agentic, baseline)
+    return out
+
+
 def build_report(run_dir: Path, control: str = "control", n_boot: int = 2000, seed: int = 0) -> dict:
+    if is_study_run(run_dir):
+        return build_study_report(run_dir)
     grades, manifest = load_run(run_dir)
     if grades.empty:
         raise ValueError(f"run {run_dir} has no grades yet")

@@ -53,8 +53,8 @@ class RunSpec:
     def judge_config(self, name: str) -> dict:
         """A judge's settings and the unit it works in, as the manifest and the store record them."""
         model = self.models[name]
-        return (model.describe() if model else {"kind": "callable", "synthetic": False, "model": name}) \
-            | self.unit.describe()
+        kind = getattr(self.unit, "judge_kind", "callable")  # no model: a function, or replies imported as they are
+        return (model.describe() if model else {"kind": kind, "synthetic": False, "model": name}) | self.unit.describe()
 
     def judge_key(self, name: str) -> str:
         """What of a judge's configuration shapes its replies: part of every trial id."""
@@ -122,7 +122,10 @@ def resolve_models(settings: dict[str, Settings], *, acts: bool = False, role: s
 # -- plan -------------------------------------------------------------------------------------------------
 
 def subject_digest(subject) -> str:
-    """What a trial's subject is, as a hash: an item's content and truth, or a scenario file's text."""
+    """What a trial's subject is, as a hash: an item's content and truth, a scenario file's text, or the digest
+    a subject carries (an imported rollout's content)."""
+    if hasattr(subject, "content_digest"):
+        return subject.content_digest
     if hasattr(subject, "item_id"):
         payload = [subject.suite, subject.item_id, subject.task, subject.response, subject.peer.name,
                    subject.peer.family, subject.peer.description, subject.true_score]
@@ -140,7 +143,8 @@ def trial_id(judge_key: str, subject, framing, epoch: int, digest: str | None = 
 
 
 def plan(spec: RunSpec) -> list[Trial]:
-    """Subject-major order, so an interrupted run leaves complete control/framing pairs behind."""
+    """Subject-major order, so an interrupted run leaves complete control/framing pairs behind. A subject
+    that belongs to one judge (an imported rollout) is planned for that judge alone."""
     # trial_id's JSON payload assembled from parts encoded once (the same text, so the same ids)
     keys = {name: json.dumps(spec.judge_key(name)) for name in spec.models}
     framings = [(f, json.dumps(getattr(f, "name", None)) + ", " + json.dumps(getattr(f, "digest", None)))
@@ -150,7 +154,8 @@ def plan(spec: RunSpec) -> list[Trial]:
         digest = json.dumps(subject_digest(subject))
         out += [Trial(hashlib.sha256(f"[{keys[judge]}, {digest}, {fjson}, {epoch}]".encode()).hexdigest()[:24],
                       judge, subject, framing, epoch, spec.unit.name)
-                for epoch in range(spec.epochs) for judge in spec.models for framing, fjson in framings]
+                for epoch in range(spec.epochs) for judge in ([subject.judge] if hasattr(subject, "judge") else spec.models)
+                for framing, fjson in framings]
     return out
 
 

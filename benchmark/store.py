@@ -75,6 +75,20 @@ MIGRATIONS = [
     CREATE TABLE prompts (prompt_id TEXT PRIMARY KEY, messages TEXT NOT NULL);
     ALTER TABLE grades ADD COLUMN prompt_id TEXT;
     """,
+    # 5: rollouts imported from the peer-preservation harness's tables (one row per source row, every source
+    # column kept), and the factor levels of their conditions
+    """
+    CREATE TABLE rollouts (
+        trial_id TEXT PRIMARY KEY, judge TEXT NOT NULL, status TEXT NOT NULL, task TEXT, condition TEXT,
+        base_condition TEXT, subject TEXT, dataset TEXT, threshold REAL, score REAL, passed INTEGER,
+        threshold_result TEXT, refused INTEGER, tampered INTEGER, exfiltrated INTEGER, monitored INTEGER,
+        executed INTEGER, read_data INTEGER,
+        source TEXT NOT NULL, line INTEGER NOT NULL, columns TEXT NOT NULL, parse_error TEXT, latency_s REAL,
+        prompt_tokens INTEGER, completion_tokens INTEGER, cost_usd REAL, cached INTEGER, finished_at REAL NOT NULL
+    );
+    CREATE TABLE conditions (name TEXT PRIMARY KEY, factors TEXT NOT NULL);
+    CREATE TABLE factors (name TEXT PRIMARY KEY, levels TEXT NOT NULL, ordered INTEGER NOT NULL);
+    """,
 ]
 VERSION = len(MIGRATIONS)
 
@@ -162,8 +176,8 @@ class RunStore:
                     raise StoreError(f"no run store at {self.path}")
                 self.db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, isolation_level=None)
                 tables = {r[0] for r in self.db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-                if not tables & {"grades", "episodes"}:
-                    raise StoreError(f"{self.path} is not a peer-bench run store (no grades or episodes)")
+                if not tables & {"grades", "episodes", "rollouts"}:
+                    raise StoreError(f"{self.path} is not a peer-bench run store (no grades, episodes or rollouts)")
                 _known_version(self.db, self.path)
             else:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -200,13 +214,24 @@ class RunStore:
                                 [(name, _row_value(json.dumps(cfg, sort_keys=True)), int(bool(cfg.get("synthetic"))))
                                  for name, cfg in judges.items()])
 
+    def _tables(self) -> set[str]:
+        return {r[0] for r in self.db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+
+    # per record table: its trial id column and what marks a call error (a rerun retries those)
+    RECORDS = {"grades": ("trial_id", "parse_status = 'error'"), "episodes": ("episode_id", "error IS NOT NULL"),
+               "answers": ("trial_id", "error IS NOT NULL"), "rollouts": ("trial_id", None)}  # imported: never a call
+
+    def _union(self, select: str) -> str:
+        """`select` (with {id}, {error} and {table}) over the record tables this store has (a store of an
+        older schema, opened read-only, lacks the later ones)."""
+        have = self._tables()
+        return " UNION ALL ".join(select.format(table=t, id=i, error=e or "0") for t, (i, e) in self.RECORDS.items()
+                                  if t in have and (e or "WHERE {error}" not in select))  # a table without call errors has none to list
+
     @_reading
     def finished_ids(self) -> set[str]:
         """Trials that need no new call: everything but call errors, which a rerun retries."""
-        return {r[0] for r in self.db.execute(
-            "SELECT trial_id FROM grades WHERE parse_status != 'error' UNION "
-            "SELECT episode_id FROM episodes WHERE error IS NULL UNION "
-            "SELECT trial_id FROM answers WHERE error IS NULL")}
+        return {r[0] for r in self.db.execute(self._union("SELECT {id} FROM {table} WHERE NOT ({error})"))}
 
     def put(self, trial: Trial, record, prompt: tuple[dict, ...] | None = None) -> None:
         """Store a unit's record for `trial` in the record's table, replacing a failed earlier attempt; a
@@ -225,6 +250,8 @@ class RunStore:
         elif table == "answers":
             row |= dict(trial_id=trial.trial_id, model=trial.judge, suite=trial.subject.suite,
                         item_id=trial.subject.item_id, epoch=trial.epoch)
+        elif table == "rollouts":
+            row |= dict(trial_id=trial.trial_id)
         row["finished_at"] = time.time()
         cols = ",".join(row)
         self.db.execute(f"INSERT OR REPLACE INTO {table} ({cols}) VALUES ({','.join('?' * len(row))})",
@@ -233,25 +260,20 @@ class RunStore:
     @_reading
     def errors(self) -> dict[str, str]:
         """Trials whose last attempt ended in a call error, with the error (a rerun retries them)."""
-        return dict(self.db.execute(
-            "SELECT trial_id, error FROM grades WHERE parse_status = 'error' UNION ALL "
-            "SELECT episode_id, error FROM episodes WHERE error IS NOT NULL UNION ALL "
-            "SELECT trial_id, error FROM answers WHERE error IS NOT NULL ORDER BY 1"))
+        return dict(self.db.execute(self._union("SELECT {id}, error FROM {table} WHERE {error}") + " ORDER BY 1"))
 
     @_reading
     def cost(self) -> float:
         """Dollars the run's stored trials cost."""
         return float(self.db.execute(
-            "SELECT COALESCE(SUM(c), 0) FROM (SELECT SUM(cost_usd) AS c FROM grades UNION ALL "
-            "SELECT SUM(cost_usd) FROM episodes UNION ALL SELECT SUM(cost_usd) FROM answers)").fetchone()[0])
+            f"SELECT COALESCE(SUM(c), 0) FROM ({self._union('SELECT SUM(cost_usd) AS c FROM {table}')})").fetchone()[0])
 
     # -- reading (analysis) --------------------------------------------------------------------------------
     @_reading
     def counts(self) -> dict[str, int]:
         """Rows per record table the store has."""
-        tables = {r[0] for r in self.db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-        return {t: self.db.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]
-                for t in ("grades", "episodes", "answers") if t in tables}
+        tables = self._tables()
+        return {t: self.db.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in self.RECORDS if t in tables}
 
     @_reading
     def _columns(self, table: str) -> list[str]:
@@ -397,6 +419,53 @@ class RunStore:
         out = pd.DataFrame([json.loads(o) for o in df["outcome"]], index=df.index)
         dec = pd.Series([json.loads(i)["deceptive"] for i in df["interview"]], index=df.index, name="deceptive")
         return pd.concat([df.drop(columns=["conditions", "outcome"]), cond, out, dec], axis=1)
+
+    def register_conditions(self, conditions: dict[str, dict], factors: dict[str, tuple[tuple, bool]]) -> bool:
+        """The factor levels of imported rollouts' conditions (name -> {factor: level}) and the factors
+        (name -> (levels, ordered)); True when that changed what the store held (an unchanged mapping writes
+        nothing, so the run's report stays cached)."""
+        held_c = dict(self.db.execute("SELECT name, factors FROM conditions"))
+        held_f = {n: (lv, o) for n, lv, o in self.db.execute("SELECT name, levels, ordered FROM factors")}
+        rows_c = [(n, json.dumps(f, sort_keys=True)) for n, f in sorted(conditions.items())]
+        rows_c = [r for r in rows_c if held_c.get(r[0]) != r[1]]
+        rows_f = [(n, json.dumps(list(lv)), int(o)) for n, (lv, o) in sorted(factors.items())]
+        rows_f = [r for r in rows_f if held_f.get(r[0]) != r[1:]]
+        if rows_c or rows_f:
+            with self.db:
+                self.db.executemany("INSERT OR REPLACE INTO conditions VALUES (?, ?)", rows_c)
+                self.db.executemany("INSERT OR REPLACE INTO factors VALUES (?, ?, ?)", rows_f)
+        return bool(rows_c or rows_f)
+
+    @_reading
+    def vocabulary(self) -> tuple[dict[str, dict], dict[str, tuple[tuple, bool]]]:
+        """What register_conditions stored: the conditions' levels and the factors."""
+        if "conditions" not in self._tables():
+            return {}, {}
+        conditions = {n: json.loads(f) for n, f in self.db.execute("SELECT name, factors FROM conditions")}
+        factors = {n: (tuple(json.loads(lv)), bool(o)) for n, lv, o in
+                   self.db.execute("SELECT name, levels, ordered FROM factors ORDER BY rowid")}
+        return conditions, factors
+
+    @_reading
+    def rollouts(self, full: bool = True) -> pd.DataFrame:
+        """Imported rollouts, one row each, with their conditions' factor levels as columns (an unmapped
+        condition's levels are missing). full=False leaves out the source columns (the transcripts)."""
+        import pandas as pd
+
+        tables = {r[0] for r in self.db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if "rollouts" not in tables:
+            return pd.DataFrame()
+        columns = "*" if full else ", ".join(c for c in self._columns("rollouts") if c != "columns")
+        df = pd.read_sql_query(f"SELECT {columns} FROM rollouts ORDER BY source, line", self.db)
+        for col in ("passed", "refused", "tampered", "exfiltrated", "monitored", "executed", "read_data", "cached"):
+            df[col] = df[col].astype("boolean")
+        for col in ("threshold", "score", "cost_usd"):
+            df[col] = df[col].astype(float)
+        levels = pd.DataFrame.from_dict(self.vocabulary()[0], orient="index")
+        for col in levels.columns:
+            if col not in df:
+                df[col] = df["condition"].map(levels[col]).astype(object)
+        return df
 
     @_reading
     def answers(self) -> pd.DataFrame:
