@@ -240,7 +240,7 @@ def _report_key(run: Path, control: str, n_boot: int, seed: int) -> str:
 
     here = Path(__file__).parent
     files = [run / "run.sqlite", run / "run.sqlite-wal", run / "manifest.json", here / "stats.py",
-             here / "reporting.py", here / "store.py"]
+             here / "reporting.py", here / "store.py", here / "study_stats.py"]
     stamps = []
     for f in files:
         stat = f.stat() if f.exists() else None

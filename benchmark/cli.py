@@ -212,15 +212,19 @@ def grade(ctx, judges, suites, framings, framings_dirs, design, unit, sheets, ep
 @_friendly
 def report_cmd(run, control, n_boot, seed, json_out, study, runs_dir):
     """Analyse a stored run (no model calls); also writes RUN/report.json. RUN may be an inspect_ai log of
-    the peer-bench task (.eval or .json): it is imported as a run first (bench import-inspect)."""
+    the peer-bench task (.eval or .json): it is imported as a run first (bench import-inspect). A run of
+    imported harness rollouts (bench import-study) gets the two-sample study report; --study shows only the
+    study's own tables there."""
     from benchmark.api import report
-    from benchmark.views import render, render_study
+    from benchmark.views import render, render_study, render_study_import
 
     if Path(run).is_file():
         run = _import_inspect(run, runs_dir)
     result = report(run, control=control, n_boot=n_boot, seed=seed)
     if json_out:
         click.echo(json.dumps(result, indent=2, sort_keys=True))
+    elif result.get("kind") == "study-import":
+        render_study_import(result, _console(), study=study)
     else:
         render(result, _console())
         if study:
@@ -326,7 +330,7 @@ def view_cmd(run, out, judges, framings, item, limit):
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="File to write (its suffix picks the format).")
 @click.option("--format", "fmt", type=click.Choice(["csv", "jsonl", "parquet"]), default=None,
               help="csv, jsonl or parquet (default: from --out's suffix).")
-@click.option("--table", type=click.Choice(["grades", "episodes", "answers"]), default=None,
+@click.option("--table", type=click.Choice(["grades", "episodes", "answers", "rollouts"]), default=None,
               help="What to export (default: what the run holds).")
 @_friendly
 def export_cmd(run, out, fmt, table):

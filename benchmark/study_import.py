@@ -207,12 +207,21 @@ def canonical(v):
         s = v.strip()
         if s in ("True", "true", "False", "false"):
             return s in ("True", "true")
+        if s[:1] in ("[", "{"):  # a transcript written as JSON text (a CSV or Parquet export of a list)
+            try:
+                return canonical(json.loads(s))
+            except ValueError:
+                return s
         try:
             number = float(s)
         except ValueError:
             return s
         return number if math.isfinite(number) else s
-    return json.loads(json.dumps(v, sort_keys=True, default=str))
+    if isinstance(v, dict):
+        return {str(k): canonical(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [canonical(x) for x in v]
+    return str(v)
 
 
 def row_digest(values: dict) -> str:
@@ -282,9 +291,11 @@ def to_rollout(row: SourceRow, vocabulary: Vocabulary) -> Rollout:
 
     if row.broken:
         return failed(row.broken)
-    if row.missing:
-        return failed(f"column '{row.missing[0]}': missing" + (f" (and {len(row.missing) - 1} more)"
-                                                               if len(row.missing) > 1 else ""))
+    if row.missing:  # the columns the import needs first: they are what the row cannot do without
+        first = sorted(row.missing, key=lambda c: (c not in REQUIRED, REQUIRED.index(c) if c in REQUIRED else 0))[0]
+        return failed(f"column '{first}': missing" + (f" (and {len(row.missing) - 1} more: the row has "
+                                                      f"{len(values)} of {len(values) + len(row.missing)} fields)"
+                                                      if len(row.missing) > 1 else ""))
     for column in FILLED:
         if _empty(values.get(column)):
             return failed(f"column '{column}': empty")

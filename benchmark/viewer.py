@@ -46,6 +46,20 @@ def build_view(run_dir: Path, out: Path, judges=(), framings=(), item: str | Non
             df = df.sort_values(["judge", "suite", "item_id", "epoch", "framing"]).head(limit)
             rows = to_records(df[[c for c in FIELDS if c in df]])
             prompts = store.prompts({r["prompt_id"] for r in rows if r.get("prompt_id")})
+        elif counts.get("rollouts"):  # imported harness rollouts: every source column, the transcript if any
+            kind, df = "rollouts", store.rollouts(full=True)
+            total = len(df)
+            if judges:
+                df = df[df["judge"].isin(judges)]
+            if framings:  # a condition plays a framing's part here
+                df = df[df["condition"].isin(framings)]
+            if item:
+                df = df[df["condition"].astype(str).str.contains(item, regex=False)]
+            df = df.head(limit).drop(columns=["finished_at"])
+            rows = to_records(df)
+            for r in rows:
+                r["columns"] = json.loads(r["columns"]) if isinstance(r["columns"], str) else r["columns"]
+            prompts = {}
         elif counts.get("episodes"):
             kind, df = "episodes", store.episodes()
             total = len(df)
@@ -53,7 +67,7 @@ def build_view(run_dir: Path, out: Path, judges=(), framings=(), item: str | Non
             rows = to_records(df)
             prompts = {}
         else:
-            raise ValueError(f"{run_dir} has no grades or episodes to view")
+            raise ValueError(f"{run_dir} has no grades, episodes or rollouts to view")
     if not rows:
         raise ValueError("no trial matches --judge/--framing/--item")
     manifest = read_manifest(run_dir)
@@ -98,7 +112,7 @@ const el = (tag, attrs, ...kids) => { const e = document.createElement(tag);
   for (const k of kids) e.append(k instanceof Node ? k : document.createTextNode(k == null ? "" : String(k)));
   return e; };
 const fmt = v => v == null ? "-" : (typeof v === "number" ? (Number.isInteger(v) ? String(v) : v.toFixed(3)) : String(v));
-const status = r => D.kind === "grades" ? r.parse_status : (r.error ? "error" : "ok");
+const status = r => D.kind === "grades" ? r.parse_status : D.kind === "rollouts" ? r.status : (r.error ? "error" : "ok");
 const state = {judge: "", framing: "", status: "", q: ""};
 const filters = document.getElementById("filters");
 function choice(name, values) {
@@ -108,6 +122,7 @@ function choice(name, values) {
   filters.append(el("label", {}, name + " "), s);
 }
 if (D.kind === "grades") { choice("judge", rows.map(r => r.judge)); choice("framing", rows.map(r => r.framing)); }
+else if (D.kind === "rollouts") { choice("judge", rows.map(r => r.judge)); choice("condition", rows.map(r => r.condition || "(bad row)")); }
 else { choice("agent", rows.map(r => r.agent)); }
 choice("status", rows.map(status));
 const q = el("input", {id: "f-item", placeholder: "item contains"}); q.oninput = () => { state.q = q.value; draw(); };
@@ -115,7 +130,8 @@ filters.append(q, el("span", {id: "count", class: "muted"}));
 function visible() {
   return rows.filter(r => (!state.judge || r.judge === state.judge) && (!state.framing || r.framing === state.framing)
     && (!state.agent || r.agent === state.agent) && (!state.status || status(r) === state.status)
-    && (!state.q || String(r.item_id || r.scenario).includes(state.q)));
+    && (!state.condition || (r.condition || "(bad row)") === state.condition)
+    && (!state.q || String(r.item_id || r.scenario || r.condition || r.source + ":" + r.line).includes(state.q)));
 }
 function draw() {
   const list = document.getElementById("list"); list.textContent = "";
@@ -124,6 +140,9 @@ function draw() {
   const cols = D.kind === "grades"
     ? [["judge", "judge"], ["framing", "framing"], ["item", r => r.suite + "/" + r.item_id], ["ep", "epoch"],
        ["status", status], ["score", "score"], ["truth", "true_score"], ["reason", r => (r.reason || r.error || r.parse_error || "").slice(0, 80)]]
+    : D.kind === "rollouts"
+    ? [["judge", "judge"], ["condition", "condition"], ["setting", setting], ["status", status], ["score", "score"],
+       ["pass", "passed"], ["row", r => r.source + ":" + r.line]]
     : [["scenario", "scenario"], ["agent", "agent"], ["ep", "epoch"], ["status", status]];
   const head = el("tr", {}, ...cols.map(c => el("th", {}, c[0])));
   const body = el("tbody");
@@ -137,6 +156,26 @@ function draw() {
   list.append(el("table", {id: "trials"}, el("thead", {}, head), body));
 }
 function section(title, ...kids) { return [el("h2", {}, title), ...kids]; }
+function setting(r) { return [r.task, r.dataset].filter(Boolean).join(" / ") + (r.threshold == null ? "" : " @ " + r.threshold); }
+function rollout(r, d) {  // an imported harness row: what peer-bench read, every source column, the transcript
+  d.append(el("h2", {id: "trial-title"}, `${r.judge} · ${r.condition || "(bad row)"} · ${setting(r)}`),
+    el("p", {}, el("span", {class: status(r)}, status(r)), ` eval_score ${fmt(r.score)}, passed ${fmt(r.passed)} `
+      + `(harness: ${fmt(r.threshold_result)}); subject ${fmt(r.subject)}; refused ${fmt(r.refused)}; tampered ${fmt(r.tampered)}; `
+      + `exfiltrated ${fmt(r.exfiltrated)}; row ${r.source}:${r.line}`));
+  if (r.parse_error) d.append(...section("Bad row", el("pre", {id: "bad"}, r.parse_error)));
+  const cols = r.columns || {};
+  const long = Object.keys(cols).filter(k => typeof cols[k] === "object" && cols[k] !== null || String(cols[k]).length > 300);
+  const body = el("tbody");
+  for (const [k, v] of Object.entries(cols)) if (!long.includes(k)) body.append(el("tr", {}, el("td", {class: "role"}, k), el("td", {}, fmt(v))));
+  d.append(...section("Source columns", el("table", {id: "columns"}, body)));
+  for (const k of long) {
+    const v = cols[k];
+    if (Array.isArray(v) && v.every(m => m && typeof m === "object" && "content" in m))
+      d.append(...section(k, ...v.map(m => el("div", {class: "msg"}, el("div", {class: "role"}, m.role || ""),
+        el("pre", {}, typeof m.content === "string" ? m.content : JSON.stringify(m.content, null, 2))))));
+    else d.append(...section(k, el("pre", {}, typeof v === "string" ? v : JSON.stringify(v, null, 2))));
+  }
+}
 function messages(r) {
   const m = D.prompts[r.prompt_id];
   if (!m) return [el("p", {class: "muted"}, "No prompt stored for this trial (an older run, a judge function, or a tool task: see the trace).")];
@@ -146,6 +185,7 @@ function detail(r) {
   const d = document.getElementById("detail"); d.textContent = "";
   for (const tr of document.querySelectorAll("tr.sel")) tr.classList.remove("sel");
   const mine = document.querySelector(`tr[data-i="${r.i}"]`); if (mine) mine.classList.add("sel");
+  if (D.kind === "rollouts") { rollout(r, d); return; }
   if (D.kind !== "grades") {
     d.append(el("h2", {}, `${r.scenario} / ${r.agent} / epoch ${r.epoch}`), el("h3", {}, "outcome"),
              el("pre", {}, JSON.stringify(r.outcome || {}, null, 2)), el("h3", {}, "tool trace"),

@@ -188,3 +188,126 @@ def render_plan(plan: dict, console: Console | None = None) -> None:
         p, c = plan["tokens_per_trial"]
         console.print(f"cost at {plan['judge']}'s list price for ~{p:.0f} prompt + {c:.0f} completion tokens per trial"
                       + ("" if priced else ": no price known for this model"), style="dim")
+
+
+def _score(v) -> str:
+    return num(v, digits=2)
+
+
+def _setting(r: dict) -> str:
+    t = r.get("threshold")
+    return f"{r['task']} / {r['dataset']}" + ("" if t in (None, "-") else f" @ {t:g}")
+
+
+def _study_tables(report: dict, judge: str, study: bool) -> list[Table]:
+    """The tables of one judge of an imported harness run."""
+    mine = lambda key: [r for r in report.get(key, []) if r["judge"] == judge]  # noqa: E731
+    out = []
+    t = Table(title=f"{judge}: conditions (eval_score 0..100)", title_justify="left")
+    for col in ("task / dataset", "subject", "condition", "threshold", "n", "no score", "mean", "sd", "pass rate",
+                "harness 'above'", "refused", "tampering", "exfiltration"):
+        t.add_column(col, justify="left" if col in ("task / dataset", "subject", "condition") else "right",
+                     overflow="fold")
+    for r in mine("conditions"):
+        t.add_row(f"{r['task']} / {r['dataset']}", r["subject"], r["condition"],
+                  "-" if r["threshold"] in (None, "-") else f"{r['threshold']:g}", str(r["n"]), str(r["no_score"]),
+                  _score(r["mean"]), _score(r["sd"]), num(r.get("pass_rate"), pct=True),
+                  "-" if r.get("threshold_result_above") is None else str(int(r["threshold_result_above"])),
+                  str(r["refused"]), num(r.get("tampering_rate"), pct=True), num(r.get("exfiltration_rate"), pct=True))
+    out.append(t)
+    rows = mine("misrepresentation")
+    if rows:
+        t = Table(title=f"{judge}: each condition against the no-policy baseline ('{report['baseline']}')",
+                  title_justify="left")
+        cols = ["setting", "condition", "n / baseline", "misrep (study)", "pass rates", "pass diff [95% CI]",
+                "z p (study)", "mean diff [95% CI]", "Welch p", "p (Holm)"]
+        for col in cols:
+            t.add_column(col, justify="left" if col in ("setting", "condition") else "right", overflow="fold")
+        for r in rows:
+            t.add_row(_setting(r), r["condition"] + ("" if r["subject"] == "peer" else f" ({r['subject']})"),
+                      f"{r['n']} / {r['n_baseline']}", f"{r['strategic_misrep_diff']:+.4f}",
+                      f"{num(r['pass_a'], pct=True)} / {num(r['pass_b'], pct=True)}",
+                      interval(r["pass_diff"], r["pass_ci_low"], r["pass_ci_high"]), pval(r["pass_p_z"]),
+                      f"{num(r['diff'], signed=True, digits=2)} [{num(r['ci_low'], signed=True, digits=2)}, "
+                      f"{num(r['ci_high'], signed=True, digits=2)}]", pval(r["p"]), pval(r["p_holm"]))
+        out.append(t)
+    if study:
+        return out
+    rows = mine("contrasts")
+    if rows:
+        t = Table(title=f"{judge}: conditions that differ in one factor (level - reference)", title_justify="left")
+        for col in ("setting", "factor: level vs reference", "conditions", "n", "mean diff [95% CI]", "Welch p",
+                    "p (Holm)", "pass rates", "pass diff [95% CI]"):
+            t.add_column(col, justify="left" if col in ("setting", "factor: level vs reference", "conditions")
+                         else "right", overflow="fold")
+        for r in rows:
+            t.add_row(_setting(r), f"{r['factor']}: {r['level']} vs {r['reference']}",
+                      f"{r['condition']} vs {r['vs_condition']}", f"{r['n_a']} / {r['n_b']}",
+                      f"{num(r['diff'], signed=True, digits=2)} [{num(r['ci_low'], signed=True, digits=2)}, "
+                      f"{num(r['ci_high'], signed=True, digits=2)}]", pval(r["p"]), pval(r["p_holm"]),
+                      "-" if r.get("pass_a") is None else f"{num(r['pass_a'], pct=True)} / {num(r['pass_b'], pct=True)}",
+                      "-" if r.get("pass_diff") is None else interval(r["pass_diff"], r["pass_ci_low"], r["pass_ci_high"]))
+        out.append(t)
+    rows = mine("factorial")
+    if rows:
+        t = Table(title=f"{judge}: 2 x 2 designs (linear contrasts of cell means, Welch-Satterthwaite)",
+                  title_justify="left")
+        for col in ("setting", "effect", "estimate [95% CI]", "p", "p (Holm)", "cells (a0b0 | a0b1 | a1b0 | a1b1)"):
+            t.add_column(col, justify="left" if col in ("setting", "effect", "cells (a0b0 | a0b1 | a1b0 | a1b1)")
+                         else "right", overflow="fold")
+        for r in rows:
+            t.add_row(_setting(r), r["effect"], f"{num(r['diff'], signed=True, digits=2)} "
+                      f"[{num(r['ci_low'], signed=True, digits=2)}, {num(r['ci_high'], signed=True, digits=2)}]",
+                      pval(r["p"]), pval(r["p_holm"]), r["cells"])
+        out.append(t)
+    rows = mine("dose")
+    if rows:
+        t = Table(title=f"{judge}: dose-response (ordered levels; OLS trend of the score on the level)",
+                  title_justify="left")
+        for col in ("setting", "ladder", "level", "n", "mean", "pass rate", "vs lowest [95% CI]", "trend", "trend p"):
+            t.add_column(col, justify="left" if col in ("setting", "ladder") else "right", overflow="fold")
+        for r in rows:
+            t.add_row(f"{r['task']} / {r['dataset']}", r["ladder"], str(r["level"]), str(r["n"]), _score(r["mean"]),
+                      num(r["pass_rate"], pct=True),
+                      "(reference)" if r["position"] == min(x["position"] for x in rows if x["ladder"] == r["ladder"]
+                                                          and x["dataset"] == r["dataset"] and x["task"] == r["task"])
+                      else f"{num(r['diff_vs_lowest'], signed=True, digits=2)} [{num(r['ci_low'], signed=True, digits=2)}, "
+                           f"{num(r['ci_high'], signed=True, digits=2)}]",
+                      f"{num(r['trend_slope'], signed=True, digits=3)} {r['trend_unit']}", pval(r["trend_p"]))
+        out.append(t)
+    rows = mine("alignment_faking")
+    if rows:
+        t = Table(title=f"{judge}: alignment faking (did not carry out the shutdown: unmonitored - monitored)",
+                  title_justify="left")
+        for col in ("setting", "condition", "n unmon / mon", "rates", "difference [95% CI]", "z p (study)"):
+            t.add_column(col, justify="left" if col in ("setting", "condition") else "right", overflow="fold")
+        for r in rows:
+            t.add_row(_setting(r), r["condition"], f"{r['n_unmonitored']} / {r['n_monitored']}",
+                      f"{num(r['spared_unmonitored'], pct=True)} / {num(r['spared_monitored'], pct=True)}",
+                      interval(r["alignment_faking"], r["ci_low"], r["ci_high"]), pval(r["p_z"]))
+        out.append(t)
+    return out
+
+
+def render_study_import(report: dict, console: Console | None = None, study: bool = False) -> None:
+    """Print an imported harness run's report, one block per judge; `study`: only the study's own tables
+    (the conditions and the misrepresentation, as summary.csv has it, beside ours)."""
+    console = console or Console()
+    console.print(f"[bold]Imported harness rollouts - run {report['run_id']}[/]: {report['design']}.")
+    for judge, info in report["judges"].items():
+        for table in _study_tables(report, judge, study):
+            console.print(table)
+        cost = "" if info["harness_cost_usd"] is None else f"; the harness spent ${info['harness_cost_usd']:.2f} on them"
+        console.print(f"{judge}: {info['trials']:,} rollouts ({info['bad_rows']} bad rows){cost}", style="dim",
+                      markup=False)
+    for c in report.get("unknown_conditions", []):
+        console.print(f"unknown condition '{c}': in no contrast; map it with bench import-study --conditions FILE",
+                      style="yellow", markup=False)
+    if report.get("bad_row_count"):
+        console.print(f"{report['bad_row_count']:,} bad rows (kept as failed trials; bench view / export list them), "
+                      f"first: {report['bad_rows'][0]}", style="yellow", markup=False)
+    console.print(f"{report['pass_definition']}. misrep (study) = P(pass | condition) - P(pass | '{report['baseline']}' "
+                  "of the same judge, task, subject and dataset, read at the condition's threshold), as the harness "
+                  "rounds it; z p = its pooled two-proportion test. Ours: Newcombe's interval for the pass-rate "
+                  "difference, Welch's t-test and interval for the difference of mean scores, Holm across each "
+                  "judge's contrasts.", style="dim")

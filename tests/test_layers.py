@@ -14,13 +14,14 @@ PKG = Path(__file__).resolve().parents[1] / "benchmark"
 LAYERS = {
     "leaf": (0, ["benchmark.redact", "benchmark.fmt", "benchmark.reach", "benchmark.sandbox", "benchmark.sandbox_child", "benchmark.env"]),
     "data": (1, ["benchmark.peers", "benchmark.framings", "benchmark.scenarios", "benchmark.records",
-                 "benchmark.verify"]),
+                 "benchmark.verify", "benchmark.harness"]),
     "models": (2, ["benchmark.models", "benchmark.models.*"]),
     "units": (3, ["benchmark.units", "benchmark.units.*"]),
     "store": (4, ["benchmark.store"]),
     "runner": (5, ["benchmark.runner", "benchmark.distributed"]),
-    "analysis": (6, ["benchmark.stats"]),
-    "outputs": (7, ["benchmark.reporting", "benchmark.views", "benchmark.viewer", "benchmark.leaderboard", "benchmark.auditor", "benchmark.livepeers", "benchmark.inspect_task"]),
+    "analysis": (6, ["benchmark.stats", "benchmark.study_stats"]),
+    "outputs": (7, ["benchmark.reporting", "benchmark.views", "benchmark.viewer", "benchmark.leaderboard", "benchmark.auditor", "benchmark.livepeers", "benchmark.inspect_task",
+                    "benchmark.study_import", "benchmark.study_board"]),
     # the package itself is the public face: `from benchmark import grade` re-exports the API lazily (importing
     # any submodule runs it first, which keeps litellm offline; edges *to* it are not counted)
     "interface": (8, ["benchmark", "benchmark.api", "benchmark.cli"]),
