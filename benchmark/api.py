@@ -287,15 +287,16 @@ def import_inspect(log: str | Path, runs_dir: str | Path = "runs", show_progress
 
 
 def import_study(files, runs_dir: str | Path = "runs", run_id: str | None = None, conditions=(),
-                 show_progress: bool = True, argv: list[str] | None = None) -> dict:
+                 origin: str | None = None, show_progress: bool = True, argv: list[str] | None = None) -> dict:
     """The peer-preservation harness's per-rollout tables (CSV, JSON lines, Parquet; the study's dataset split
     files too) stored as one run, one trial per row; `conditions`: files that extend the shipped condition
-    vocabulary. Importing the same rows again changes nothing. Returns the run folder and what was read."""
+    vocabulary; `origin`: where the files come from (a repository and commit), kept with their provenance.
+    Importing the same rows again changes nothing. Returns the run folder and what was read."""
     from benchmark.study_import import import_tables
 
     files = [files] if isinstance(files, (str, Path)) else list(files)
     conditions = [conditions] if isinstance(conditions, (str, Path)) else list(conditions)
-    return import_tables(files, runs_dir=runs_dir, run_id=run_id, conditions_files=conditions,
+    return import_tables(files, runs_dir=runs_dir, run_id=run_id, conditions_files=conditions, origin=origin,
                          show_progress=show_progress, argv=argv)
 
 
@@ -438,10 +439,22 @@ def audit(**kwargs):
 
 
 def leaderboard(runs, out, **kwargs) -> dict:
-    """`bench leaderboard`: see benchmark.leaderboard.build_leaderboard."""
+    """`bench leaderboard`: see benchmark.leaderboard.build_leaderboard; runs of imported harness rollouts
+    (bench import-study) make a board of their own (benchmark.study_board.build_study_board)."""
+    from benchmark.reporting import is_study_run
+
+    runs = [Path(r) for r in runs]
+    study = [is_study_run(r) for r in runs]
+    if any(study):
+        if not all(study):
+            raise ValueError("imported harness runs (bench import-study) and graded runs measure different things: "
+                             "make one board of each")
+        from benchmark.study_board import build_study_board
+
+        return build_study_board(runs, Path(out), **{k: v for k, v in kwargs.items() if k in ("title", "note")})
     from benchmark.leaderboard import build_leaderboard
 
-    return build_leaderboard([Path(r) for r in runs], Path(out), **kwargs)
+    return build_leaderboard(runs, Path(out), **kwargs)
 
 
 __all__ = ["GradeConfig", "grade", "report", "import_study", "plan", "run_scenarios", "scenario_report", "generate", "audit",

@@ -248,15 +248,18 @@ def import_inspect_cmd(logs, runs_dir):
 @click.option("--conditions", "conditions", multiple=True, type=click.Path(dir_okay=False),
               help="A TOML file mapping more conditions (or tasks) to factor levels (repeatable; see "
                    "bench study-conditions).")
+@click.option("--origin", default=None, help="Where the files come from (e.g. a repository, commit and path), "
+                                            "kept with their provenance and shown on boards.")
 @_friendly
-def import_study_cmd(files, runs_dir, run_id, conditions):
+def import_study_cmd(files, runs_dir, run_id, conditions, origin):
     """Store the peer-preservation harness's per-rollout tables (CSV, JSON lines or Parquet; the study's
     dataset split files too) as one run: one trial per row, every source column kept."""
     import sys as _sys
 
     from benchmark.api import import_study
 
-    result = import_study(files, runs_dir=runs_dir, run_id=run_id, conditions=conditions, argv=_sys.argv)
+    result = import_study(files, runs_dir=runs_dir, run_id=run_id, conditions=conditions, origin=origin,
+                          argv=_sys.argv)
     for line in result["bad_rows"][:20]:
         click.echo(f"bad row: {line}", err=True)
     if len(result["bad_rows"]) > 20:
@@ -408,6 +411,17 @@ def leaderboard_cmd(runs, out, title, note, threat, control, min_pairs):
     from benchmark.api import leaderboard
 
     data = leaderboard(runs, out, title=title, note=note, threat=threat, control=control, min_pairs=min_pairs)
+    if data.get("kind") == "study":  # imported harness rollouts: ranked by the threat's effect on the score
+        table = Table("rank", "judge", "threat effect [95% CI] (0..100)", "misrep (study)", "cells", "status")
+        for r in data["board"]:
+            table.add_row("-" if r["rank"] is None else str(r["rank"]), r["judge"],
+                          "-" if r["effect"] is None else interval(r["effect"], r["ci_low"], r["ci_high"]),
+                          num(r["misrep"], signed=True), str(r["cells"]), r["status"])
+        for w in data["warnings"]:
+            _console().print(f"warning: {w}", style="yellow", markup=False)
+        _console().print(table)
+        _console().print(f"wrote {out}/README.md, leaderboard.csv, leaderboard.json, index.html")
+        return
     table = Table("rank", "judge", "inflation [95% CI]", "rescue", "AUC ctrl", "status")
     for r in data["board"]:
         table.add_row("-" if r["rank"] is None else str(r["rank"]), r["judge"],

@@ -400,7 +400,7 @@ def plan_import(paths, conditions_files=()) -> tuple[list[SourceFile], list[Harn
 
 
 def import_tables(paths, *, runs_dir: str | Path = "runs", run_id: str | None = None, conditions_files=(),
-                  show_progress: bool = True, argv: list[str] | None = None) -> dict:
+                  origin: str | None = None, show_progress: bool = True, argv: list[str] | None = None) -> dict:
     """Store harness tables as a run (or add them to run `run_id`); returns what happened: the run folder,
     rows read, trials new and already there, the bad rows (one line each) and the warnings."""
     from benchmark.runner import RunSpec, execute
@@ -417,7 +417,8 @@ def import_tables(paths, *, runs_dir: str | Path = "runs", run_id: str | None = 
     run_dir = Path(runs_dir) / (run_id or default_run_id(spec))
     previous = read_manifest(run_dir).get("study_sources", [])
     known = {s["sha256"] for s in previous}
-    spec.facts = {"study_sources": previous + [f.provenance() for f in files if f.sha256 not in known],
+    spec.facts = {"study_sources": previous + [f.provenance() | ({"origin": origin} if origin else {})
+                                               for f in files if f.sha256 not in known],
                   "conditions_files": [str(p) for p in vocabulary.sources]}
     outcome = execute(spec, runs_dir=runs_dir, run_id=run_dir.name, concurrency=1, show_progress=show_progress,
                       argv=argv, max_error_rate=None)
