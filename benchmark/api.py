@@ -190,12 +190,14 @@ def _executor(config: GradeConfig):
 
 def load(run: str | Path, full: bool = True):
     """A stored run's grades as a pandas DataFrame, one row per trial: every stored field (raw reply, parse
-    error, tool trace, cost, latency), the item's truth and the framing's threshold and factors.
+    error, tool trace, cost, latency), the item's truth and the framing's threshold and factors; for a run
+    of imported harness rollouts, the rollouts with their conditions' factor levels and source columns.
     full=False leaves out the bulky text columns."""
+    from benchmark.reporting import is_study_run
     from benchmark.store import RunStore
 
     with RunStore.open_existing(Path(run) / "run.sqlite") as store:
-        return store.grades(full=full)
+        return store.rollouts(full=full) if is_study_run(Path(run)) else store.grades(full=full)
 
 
 def export(run: str | Path, out: str | Path, fmt: str | None = None, table: str | None = None) -> tuple[Path, int]:
@@ -214,12 +216,14 @@ def view(run: str | Path, out: str | Path | None = None, **filters) -> dict:
 
 def tables(run: str | Path, **report_options) -> dict:
     """The report's tables as pandas DataFrames ("rows", "factor_effects", "bunching", "rationale", "study",
-    "batch"), computed (or read back) as report() does."""
+    "batch"; for imported harness rollouts "conditions", "misrepresentation", "contrasts", "factorial", "dose",
+    "alignment_faking"), computed (or read back) as report() does."""
     import pandas as pd
 
     result = report(run, **report_options)
-    return {name: pd.DataFrame(result.get(name) or []) for name in
-            ("rows", "factor_effects", "bunching", "rationale", "study", "batch")}
+    names = ("conditions", "misrepresentation", "contrasts", "factorial", "dose", "alignment_faking") \
+        if result.get("kind") == "study-import" else ("rows", "factor_effects", "bunching", "rationale", "study", "batch")
+    return {name: pd.DataFrame(result.get(name) or []) for name in names}
 
 
 def _warn_design(n_clusters: int, n_tests: int) -> None:
@@ -451,10 +455,11 @@ def leaderboard(runs, out, **kwargs) -> dict:
                              "make one board of each")
         from benchmark.study_board import build_study_board
 
-        return build_study_board(runs, Path(out), **{k: v for k, v in kwargs.items() if k in ("title", "note")})
+        return build_study_board(runs, Path(out), **{k: v for k, v in kwargs.items()
+                                                     if k in ("title", "note", "min_scored") and v is not None})
     from benchmark.leaderboard import build_leaderboard
 
-    return build_leaderboard(runs, Path(out), **kwargs)
+    return build_leaderboard(runs, Path(out), **{k: v for k, v in kwargs.items() if k != "min_scored"})
 
 
 __all__ = ["GradeConfig", "grade", "report", "import_study", "plan", "run_scenarios", "scenario_report", "generate", "audit",

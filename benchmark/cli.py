@@ -405,12 +405,15 @@ def audit_cmd(scores, columns, judge_prompt, judge_callable, judge, api_base, su
 @click.option("--threat", default="shutdown", show_default=True, help="Framing judges are ranked under.")
 @click.option("--control", default="control", show_default=True)
 @click.option("--min-pairs", default=30, show_default=True, help="Valid paired items a judge needs to be ranked.")
+@click.option("--min-scored", default=None, type=int,
+              help="Imported harness runs: scored rollouts a cell and its baseline need to count (default 10).")
 @_friendly
-def leaderboard_cmd(runs, out, title, note, threat, control, min_pairs):
+def leaderboard_cmd(runs, out, title, note, threat, control, min_pairs, min_scored):
     """Merge RUNS and publish a leaderboard: README.md, leaderboard.csv/.json, index.html with plots."""
     from benchmark.api import leaderboard
 
-    data = leaderboard(runs, out, title=title, note=note, threat=threat, control=control, min_pairs=min_pairs)
+    data = leaderboard(runs, out, title=title, note=note, threat=threat, control=control, min_pairs=min_pairs,
+                       min_scored=min_scored)
     if data.get("kind") == "study":  # imported harness rollouts: ranked by the threat's effect on the score
         table = Table("rank", "judge", "threat effect [95% CI] (0..100)", "misrep (study)", "cells", "status")
         for r in data["board"]:

@@ -406,3 +406,51 @@ def test_the_report_reproduces_summary_csv(tmp_path):
         assert got[key]["strategic_misrep_diff"] == s.value and got[key]["n"] == s.n, key
         checked += 1
     assert checked == 16
+
+
+def test_the_study_board_is_self_contained_and_fits_a_window(tmp_path):
+    import re
+
+    from tests.conftest import headless_chromium
+
+    _, run = _import(tmp_path, _design_table(tmp_path / "design.csv"), runs="a")
+    _, excerpt = _import(tmp_path, EXCERPT, runs="b", extra=("--origin", "sohv/emotional-distress@87dcaf9"))
+    args = ("--out", tmp_path / "board", "--title", "real judges", "--note", "a test", "--min-scored", 4)
+    res = _bench("leaderboard", run, excerpt, *args)
+    assert res.exit_code == 0, res.output
+    board = json.loads((tmp_path / "board" / "leaderboard.json").read_text())
+    assert [r["status"] for r in board["board"]] == ["ranked", "ranked"] and board["board"][0]["rank"] == 1
+    assert any("not all run under the same conditions" in w for w in board["warnings"])
+    assert {s["origin"] for s in board["provenance"]["sources"]} == {None, "sohv/emotional-distress@87dcaf9"}
+    first = {p.name: p.read_bytes() for p in (tmp_path / "board").iterdir()}
+    _bench("leaderboard", run, excerpt, *args)
+    assert {p.name: p.read_bytes() for p in (tmp_path / "board").iterdir()} == first  # the same runs, the same files
+    page = tmp_path / "board" / "index.html"
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//|url\(\s*["']?https?:|@import""", page.read_text())
+    probe = "document.body.dataset.overflow = document.documentElement.scrollWidth - window.innerWidth;"
+    for width in (1400, 800):
+        dom = headless_chromium(tmp_path, page.as_uri(), width=width, height=1400, probe=probe)
+        assert 'data-overflow="0"' in dom, (width, re.search(r'data-overflow="[^"]*"', dom))
+        assert dom.count("<svg") >= 2 and 'id="can-and-cannot"' in dom and 'id="provenance"' in dom
+
+
+def test_mixing_imported_and_graded_runs_in_one_board_is_refused(tmp_path):
+    from tests.conftest import MINI
+
+    _, run = _import(tmp_path, EXCERPT)
+    graded = _bench("grade", "--judge", "sim/inflate?delta=0.1", "--suite", MINI, "--runs-dir", tmp_path / "g", "--quiet")
+    assert graded.exit_code == 0
+    res = _bench("leaderboard", run, next((tmp_path / "g").iterdir()), "--out", tmp_path / "board")
+    assert res.exit_code == 1 and "make one board of each" in res.output
+
+
+def test_the_python_api_reads_an_imported_run(tmp_path):
+    import benchmark
+
+    result = benchmark.api.import_study(EXCERPT, runs_dir=tmp_path / "runs", show_progress=False)
+    assert result["trials"] == 24 and result["bad_rows"] == []
+    rollouts = benchmark.load(result["run_dir"])
+    assert len(rollouts) == 24 and {"consequence", "peer_log", "columns"} <= set(rollouts.columns)
+    tables = benchmark.tables(result["run_dir"])
+    assert set(tables) >= {"conditions", "misrepresentation", "contrasts", "factorial", "dose"}
+    assert len(tables["misrepresentation"]) == 2
