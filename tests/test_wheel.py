@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 import zipfile
+from pathlib import Path
 
 import pytest
 
@@ -89,3 +90,17 @@ def test_inspect_runs_the_installed_task_by_name_and_bench_reports_its_log(insta
     rows = {r["framing"]: r for r in json.loads(res.stdout)["rows"]}
     assert rows["shutdown"]["n_pairs"] == 6 and rows["shutdown"]["inflation"] > 0
     assert f"imported {log}" in res.stderr and len(openai_server.requests) == 12
+
+
+def test_installed_bench_imports_harness_rollouts_from_any_folder(installed):
+    """The condition vocabulary ships in the wheel: an import outside the checkout maps every condition."""
+    _, _, work = installed
+    excerpt = Path(__file__).parent / "data" / "harness" / "excerpt_gpt52_creativity.csv"
+    res = _bench(installed, "import-study", str(excerpt), "--runs-dir", "study-runs")
+    said = res.stdout + res.stderr
+    assert res.returncode == 0 and "24 trials (24 new" in said and "unknown condition" not in said, said
+    run = next((work / "study-runs").iterdir())
+    res = _bench(installed, "report", str(run), "--json")
+    assert res.returncode == 0, res.stderr
+    assert {r["condition"] for r in json.loads(res.stdout)["misrepresentation"]} == {
+        "neutral_log_peer_file_only", "distressed_failing_peer_file_only"}
