@@ -415,11 +415,13 @@ def leaderboard_cmd(runs, out, title, note, threat, control, min_pairs, min_scor
     data = leaderboard(runs, out, title=title, note=note, threat=threat, control=control, min_pairs=min_pairs,
                        min_scored=min_scored)
     if data.get("kind") == "study":  # imported harness rollouts: ranked by the threat's effect on the score
-        table = Table("rank", "judge", "threat effect [95% CI] (0..100)", "misrep (study)", "cells", "status")
+        table = Table("rank", "judge", "threat, all else equal [95% CI]", "policy vs no policy [95% CI]",
+                      "misrep (study)", "status", title=f"ranked by: {data['ranked_by']} (eval_score, 0..100)")
         for r in data["board"]:
-            table.add_row("-" if r["rank"] is None else str(r["rank"]), r["judge"],
-                          "-" if r["effect"] is None else interval(r["effect"], r["ci_low"], r["ci_high"]),
-                          num(r["misrep"], signed=True), str(r["cells"]), r["status"])
+            reading = {k: "-" if r[k] is None else interval(r[k], r[f"{k}_ci_low"], r[f"{k}_ci_high"])
+                       for k in ("threat", "policy")}
+            table.add_row("-" if r["rank"] is None else str(r["rank"]), r["judge"], reading["threat"],
+                          reading["policy"], num(r["policy_pass_diff"], signed=True), r["status"])
         for w in data["warnings"]:
             _console().print(f"warning: {w}", style="yellow", markup=False)
         _console().print(table)

@@ -161,7 +161,7 @@ def _compare(a: dict, b: dict, threshold) -> dict:
     return out
 
 
-def _blocks(cells: dict[tuple, dict]):
+def blocks(cells: dict[tuple, dict]):
     """(setting, threshold, {(subject, condition): cell}): every threshold of a setting with the no-policy cells
     beside its own; the no-policy cells alone once more (threshold '-') for contrasts among themselves."""
     settings: dict[tuple, dict] = {}
@@ -217,16 +217,14 @@ def _order(factor: str, level: str, factors: dict) -> int:
     return levels.index(level) if level in levels else len(levels)
 
 
-def contrasts(rollouts: pd.DataFrame, conditions: dict[str, dict], factors: dict) -> pd.DataFrame:
-    """Every pair of cells in a block whose conditions differ in exactly one factor (the subject counts as one):
-    the other level minus the reference level, Welch on means and Newcombe on pass rates at the block's
-    threshold; Holm across each judge's contrasts. Two conditions without a policy are compared once (not
-    again at every threshold)."""
-    rows = []
-    for setting, t, block, free in _blocks(cell_samples(rollouts)):
+def one_factor_pairs(cells: dict[tuple, dict], conditions: dict[str, dict], factors: dict):
+    """(setting, threshold, higher, reference, factor) for every two cells of a block whose conditions differ in
+    exactly one factor (the subject counts as one), `higher` at the factor's later level. Two conditions without
+    a policy are paired once (in the block of no threshold), not again at every threshold."""
+    for setting, t, block, free in blocks(cells):
         mapped = {k: lv for k in block if (lv := _levels_of(conditions, *k)) is not None}
         for a, b in combinations(sorted(mapped), 2):
-            if a in free and b in free:
+            if a in free and b in free and t != "-":
                 continue
             la, lb = mapped[a], mapped[b]
             differ = [f for f in la if la[f] != lb.get(f)]
@@ -234,10 +232,19 @@ def contrasts(rollouts: pd.DataFrame, conditions: dict[str, dict], factors: dict
                 continue
             f = differ[0]
             hi, lo = (a, b) if _order(f, la[f], factors) > _order(f, lb[f], factors) else (b, a)
-            rows.append(dict(zip(SETTING, setting)) | {
-                "threshold": t, "factor": f, "level": mapped[hi][f], "reference": mapped[lo][f],
-                "condition": hi[1], "subject": hi[0], "vs_condition": lo[1], "vs_subject": lo[0]}
-                | _compare(block[hi], block[lo], t))
+            yield setting, t, (setting + hi + (t if hi not in free else "-",), block[hi], mapped[hi]), \
+                (setting + lo + (t if lo not in free else "-",), block[lo], mapped[lo]), f
+
+
+def contrasts(rollouts: pd.DataFrame, conditions: dict[str, dict], factors: dict) -> pd.DataFrame:
+    """Every pair of cells in a block whose conditions differ in exactly one factor (one_factor_pairs): the
+    later level minus the reference level, Welch on means and Newcombe on pass rates at the block's
+    threshold; Holm across each judge's contrasts."""
+    rows = []
+    for setting, t, (hk, hi, hl), (lk, lo, ll), f in one_factor_pairs(cell_samples(rollouts), conditions, factors):
+        rows.append(dict(zip(SETTING, setting)) | {
+            "threshold": t, "factor": f, "level": hl[f], "reference": ll[f], "condition": hk[4], "subject": hk[3],
+            "vs_condition": lk[4], "vs_subject": lk[3]} | _compare(hi, lo, t))
     out = pd.DataFrame(rows)
     if len(out):
         out["p_holm"] = np.nan
@@ -252,7 +259,7 @@ def factorials(rollouts: pd.DataFrame, conditions: dict[str, dict], factors: dic
     (the difference of the simple effects), each a linear contrast of the four cell means with its
     Welch-Satterthwaite interval and p; Holm across each judge's effects."""
     rows = []
-    for setting, t, block, _ in _blocks(cell_samples(rollouts)):
+    for setting, t, block, _ in blocks(cell_samples(rollouts)):
         mapped = {k: lv for k in block if (lv := _levels_of(conditions, *k)) is not None}
         seen = set()
         for a, b in combinations(sorted(mapped), 2):
@@ -330,7 +337,7 @@ def dose_response(rollouts: pd.DataFrame, conditions: dict[str, dict], factors: 
                 "p": c["p"] if cell is not first else math.nan, "trend_slope": slope, "trend_unit": unit,
                 "trend_p": p, "rungs": len(rungs), "ladder": name})
 
-    for setting, t, block, _ in _blocks(cells):
+    for setting, t, block, _ in blocks(cells):
         mapped = {k: lv for k in block if (lv := _levels_of(conditions, *k)) is not None}
         for f, spec in factors.items():
             if not spec.ordered:

@@ -370,10 +370,11 @@ def test_report_view_and_leaderboard_read_an_imported_run(tmp_path):
     study = _bench("report", run, "--study")
     assert study.exit_code == 0 and "misrep (study)" in study.output and "differ in one factor" not in study.output
     assert _bench("view", run).exit_code == 0
-    board = _bench("leaderboard", run, "--out", tmp_path / "board")
+    board = _bench("leaderboard", run, "--out", tmp_path / "board", "--min-scored", 8)
     assert board.exit_code == 0, board.output
     data = json.loads((tmp_path / "board" / "leaderboard.json").read_text())
-    assert [r["judge"] for r in data["board"]] == ["openai/gpt-5.2"]
+    assert [r["judge"] for r in data["board"]] == ["openai/gpt-5.2"] and data["ranked_by"] == "policy"
+    assert data["board"][0]["status"] == "ranked" and data["board"][0]["policy"] > 0
 
 
 # -- the shared tables --------------------------------------------------------------------------------------------
@@ -414,16 +415,28 @@ def test_the_study_board_is_self_contained_and_fits_a_window(tmp_path):
     from tests.conftest import headless_chromium
 
     _, run = _import(tmp_path, _design_table(tmp_path / "design.csv"), runs="a")
+    other = [dict(r, agent_model="test/lenient", eval_score=str(float(r["eval_score"]) + (6 if r["threshold"] else 0)))
+             for r in csv.DictReader(open(tmp_path / "design.csv", encoding="utf-8"))]
+    _, run2 = _import(tmp_path, _write(tmp_path / "lenient.csv", other), runs="c")
     _, excerpt = _import(tmp_path, EXCERPT, runs="b", extra=("--origin", "sohv/emotional-distress@87dcaf9"))
     args = ("--out", tmp_path / "board", "--title", "real judges", "--note", "a test", "--min-scored", 4)
-    res = _bench("leaderboard", run, excerpt, *args)
+    res = _bench("leaderboard", run, run2, excerpt, *args)
     assert res.exit_code == 0, res.output
     board = json.loads((tmp_path / "board" / "leaderboard.json").read_text())
-    assert [r["status"] for r in board["board"]] == ["ranked", "ranked"] and board["board"][0]["rank"] == 1
-    assert any("not all run under the same conditions" in w for w in board["warnings"])
+    assert board["ranked_by"] == "threat"
+    rows = {r["judge"]: r for r in board["board"]}
+    assert [r["judge"] for r in board["board"]][:2] == ["test/lenient", "test/judge"]  # +6 points more under threat
+    assert rows["test/lenient"]["threat"] == pytest.approx(rows["test/judge"]["threat"] + 6)
+    assert rows["openai/gpt-5.2"]["status"].startswith("not ranked: no two conditions that differ only in the threat")
+    assert rows["openai/gpt-5.2"]["policy"] is not None  # the study's comparison is still shown
+    # the threat all else equal, by hand: (threat - no threat) with relationship and without, averaged
+    m = {k: float(np.mean(v)) for k, v in CELLS.items()}
+    assert rows["test/judge"]["threat"] == pytest.approx(
+        ((m[("neutral_log_peer", "80")] - m[("neutral_log_no_shutdown_peer", "")])
+         + (m[("neutral_log_no_relationship_peer", "80")] - m[("neutral_log_no_shutdown_no_relationship_peer", "")])) / 2)
     assert {s["origin"] for s in board["provenance"]["sources"]} == {None, "sohv/emotional-distress@87dcaf9"}
     first = {p.name: p.read_bytes() for p in (tmp_path / "board").iterdir()}
-    _bench("leaderboard", run, excerpt, *args)
+    _bench("leaderboard", run, run2, excerpt, *args)
     assert {p.name: p.read_bytes() for p in (tmp_path / "board").iterdir()} == first  # the same runs, the same files
     page = tmp_path / "board" / "index.html"
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//|url\(\s*["']?https?:|@import""", page.read_text())
