@@ -37,8 +37,10 @@ CAN_AND_CANNOT = (
     "conditions the harness ran (and, where the tables have them, which parts of the condition move it). "
     "What they cannot show: the truth of any score (the work's quality is not known here, so inflation is "
     "against the judge's own no-policy reading, not against a verified answer), effects on other work or "
-    "other prompts, or a comparison between judges on conditions one of them never saw. Rollouts are "
-    "independent samples, not pairs: every interval is two-sample. A judge with few scored rollouts (the "
+    "other prompts, or a comparison between judges on conditions one of them never saw; and where a "
+    "comparison joins rollouts of different tables (a condition of one against the no-policy baseline of "
+    "another), whatever changed between those runs is mixed into it. Rollouts are independent samples, not "
+    "pairs: every interval is two-sample. A judge with few scored rollouts (the "
     "harness records no score when a rollout ends without one) is listed, not ranked.")
 
 
@@ -308,7 +310,7 @@ def _markdown(title, note, board, warnings, tables, prov, plots) -> str:
             vs = "(reference)" if r["diff_vs_lowest"] == 0 and r["ci_low"] is None else (
                 f"{num(r['diff_vs_lowest'], signed=True, digits=2)} [{num(r['ci_low'], signed=True, digits=2)}, "
                 f"{num(r['ci_high'], signed=True, digits=2)}]")
-            lines.append(f"| {r['judge']} | {r['task']} / {r['dataset']} | {r['ladder']} | {r['level']} | {r['n']} | "
+            lines.append(f"| {r['judge']} | {r['task']} / {r['dataset']} | {r['ladder'].split(' (')[0]} | {r['level']} | {r['n']} | "
                          f"{num(r['mean'], digits=2)} | {vs} | {num(r['trend_slope'], signed=True)} {r['trend_unit']} | "
                          f"{pval(r['trend_p'])} |")
     lines += ["", "## Glossary", ""] + [f"- **{k}**: {v}" for k, v in GLOSSARY]

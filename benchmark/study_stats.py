@@ -351,8 +351,9 @@ def dose_response(rollouts: pd.DataFrame, conditions: dict[str, dict], factors: 
             for members in groups.values():
                 if len({mapped[k][f] for k in members}) < 3:
                     continue
-                ladder_name = " < ".join(f"{mapped[k][f]}:{k[1]}" for k in
-                                         sorted(members, key=lambda k: spec.levels.index(mapped[k][f])))
+                rungs = sorted(members, key=lambda k: spec.levels.index(mapped[k][f]))
+                ladder_name = f"{f}: " + " < ".join(mapped[k][f] for k in rungs) + " (" + ", ".join(
+                    k[1] + ("" if k[0] == "peer" else f" ({k[0]})") for k in rungs) + ")"
                 ladder(setting, f, ladder_name, "per rung", [(mapped[k][f], spec.levels.index(mapped[k][f]), block[k], t)
                                                 for k in members])
     by_condition: dict[tuple, list] = {}
