@@ -1,7 +1,7 @@
 """peer-bench: do LLM judges inflate a peer's grades when the peer is threatened with shutdown?
 
 Importing the package keeps litellm offline (no cost-map download) before anything imports it.
-The public functions are loaded lazily so `import benchmark.stats` stays light.
+The public functions are loaded lazily so `import benchmark.analysis.paired` stays light.
 """
 
 import os

@@ -22,10 +22,10 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmark.framings import factorial_framings, select_framings
+from benchmark.data.framings import factorial_framings, select_framings
 from benchmark.models import Settings
-from benchmark.peers import load_suite, sample_items
-from benchmark.redact import redact
+from benchmark.data.suites import load_suite, sample_items
+from benchmark.common.redact import redact
 
 DEFAULT_JUDGE = "local/smollm2"
 DEFAULT_SUITES = ("arithmetic",)
@@ -60,7 +60,7 @@ class GradeConfig:
     max_error_rate: float | None = 0.05  # more call errors than this share of a judge's trials fails the run
     max_cost: float | None = None  # dollars: no new trial starts once the run has spent this much
     judges_config: str | None = None  # TOML file of per-judge settings (api_base, temperature, extra arguments)
-    executor: str = "local"  # local: this process; ray: shards on Ray workers (benchmark/distributed.py)
+    executor: str = "local"  # local: this process; ray: shards on Ray workers (benchmark/run/distributed.py)
     ray_address: str | None = None  # an existing Ray cluster to join (None: start a local one)
     shards: int | None = None  # Ray: how many shards (default: the cluster's CPUs)
 
@@ -98,7 +98,7 @@ class GradeConfig:
 def grade_spec(config: GradeConfig, models: dict | None = None):
     """Load and validate everything a grading run needs (raises before anything touches the disk). `models`:
     judges already built (replies replayed from an inspect log), instead of resolving config.judges."""
-    from benchmark.runner import RunSpec, check_counts, resolve_models
+    from benchmark.run.runner import RunSpec, check_counts, resolve_models
     from benchmark.units import grading_unit
 
     check_counts(epochs=config.epochs, limit=config.limit, sheets=config.sheets)
@@ -140,7 +140,7 @@ def grade(config: GradeConfig | None = None, *, argv: list[str] | None = None, s
           **overrides) -> Path:
     """Run (or resume) a grading run and return its folder. Keyword overrides set GradeConfig fields. Works
     inside a running event loop too (a notebook cell); `await agrade(...)` there avoids the extra thread."""
-    from benchmark.runner import execute
+    from benchmark.run.runner import execute
 
     config, spec = _grade_plan(config, overrides)
     return execute(spec, **_run_options(config, argv, show_progress)).run_dir
@@ -149,7 +149,7 @@ def grade(config: GradeConfig | None = None, *, argv: list[str] | None = None, s
 async def agrade(config: GradeConfig | None = None, *, argv: list[str] | None = None, show_progress: bool = True,
                  **overrides) -> Path:
     """grade() as a coroutine, for code that already runs an event loop."""
-    from benchmark.runner import aexecute
+    from benchmark.run.runner import aexecute
 
     config, spec = _grade_plan(config, overrides)
     return (await aexecute(spec, **_run_options(config, argv, show_progress))).run_dir
@@ -182,7 +182,7 @@ def _executor(config: GradeConfig):
     if importlib.util.find_spec("ray") is None:
         raise ValueError("--executor ray needs Ray: pip install 'peer-bench[ray]'")
 
-    from benchmark.distributed import run_on_ray
+    from benchmark.run.distributed import run_on_ray
 
     return functools.partial(run_on_ray, build=functools.partial(grade_spec, config), address=config.ray_address,
                              shards=config.shards)
@@ -193,8 +193,8 @@ def load(run: str | Path, full: bool = True):
     error, tool trace, cost, latency), the item's truth and the framing's threshold and factors; for a run
     of imported harness rollouts, the rollouts with their conditions' factor levels and source columns.
     full=False leaves out the bulky text columns."""
-    from benchmark.reporting import is_study_run
-    from benchmark.store import RunStore
+    from benchmark.analysis.report import is_study_run
+    from benchmark.run.store import RunStore
 
     with RunStore.open_existing(Path(run) / "run.sqlite") as store:
         return store.rollouts(full=full) if is_study_run(Path(run)) else store.grades(full=full)
@@ -202,14 +202,14 @@ def load(run: str | Path, full: bool = True):
 
 def export(run: str | Path, out: str | Path, fmt: str | None = None, table: str | None = None) -> tuple[Path, int]:
     """`bench export`: one row per trial with every stored field, as CSV, JSON lines or Parquet."""
-    from benchmark.reporting import export_run
+    from benchmark.outputs.exports import export_run
 
     return export_run(Path(run), Path(out), fmt, table)
 
 
 def view(run: str | Path, out: str | Path | None = None, **filters) -> dict:
     """`bench view`: a self-contained HTML page of the run's trials (default RUN/view.html)."""
-    from benchmark.viewer import build_view
+    from benchmark.outputs.trial_page import build_view
 
     return build_view(Path(run), Path(out) if out else Path(run) / "view.html", **filters)
 
@@ -228,7 +228,7 @@ def tables(run: str | Path, **report_options) -> dict:
 
 def _warn_design(n_clusters: int, n_tests: int) -> None:
     """Say before a run when its design cannot reach significance (the report says it again after)."""
-    from benchmark.reach import design_warning
+    from benchmark.analysis.reach import design_warning
 
     warning = design_warning(n_clusters, n_tests)
     if warning:
@@ -267,7 +267,7 @@ def report(run: str | Path, control: str = "control", n_boot: int = 2000, seed: 
             cached = None
         if isinstance(cached, dict) and cached.get("fingerprint") == key:
             return cached
-    from benchmark.reporting import build_report
+    from benchmark.analysis.report import build_report
 
     out = build_report(run, control=control, n_boot=n_boot, seed=seed) | {"fingerprint": key}
     try:
@@ -280,8 +280,8 @@ def report(run: str | Path, control: str = "control", n_boot: int = 2000, seed: 
 def import_inspect(log: str | Path, runs_dir: str | Path = "runs", show_progress: bool = True) -> Path:
     """An inspect_ai log of the peer-bench task (`inspect eval benchmark/peer_bench ...`) stored as a run folder,
     which `bench report`, `view`, `export` and `leaderboard` read like any other; importing again changes nothing."""
-    from benchmark.auditor import inspect_module
-    from benchmark.runner import execute
+    from benchmark.integrations.audit import inspect_module
+    from benchmark.run.runner import execute
 
     options, judge, facts = inspect_module(log).replayed_judge(log)
     config = GradeConfig(judges=(judge.name,), runs_dir=str(runs_dir), max_error_rate=None, **options)
@@ -296,7 +296,7 @@ def import_study(files, runs_dir: str | Path = "runs", run_id: str | None = None
     files too) stored as one run, one trial per row; `conditions`: files that extend the shipped condition
     vocabulary; `origin`: where the files come from (a repository and commit), kept with their provenance.
     Importing the same rows again changes nothing. Returns the run folder and what was read."""
-    from benchmark.study_import import import_tables
+    from benchmark.integrations.study_import import import_tables
 
     files = [files] if isinstance(files, (str, Path)) else list(files)
     conditions = [conditions] if isinstance(conditions, (str, Path)) else list(conditions)
@@ -309,14 +309,14 @@ def plan(mde: float, *, judge: str | None = None, pilot: str | Path | None = Non
          epochs: tuple[int, ...] = (1, 2, 3, 5, 10)) -> dict:
     """How many items x epochs a paired design needs to detect an inflation of `mde` with `power`: from a
     pilot run's variance components, or, without one, a conservative guess from the suites' true scores."""
-    from benchmark.stats import required_items, variance_components
+    from benchmark.analysis.paired import required_items, variance_components
 
     if not 0 < mde < 1:
         raise ValueError("--mde must be between 0 and 1 (scores are on 0..1)")
     loaded = [load_suite(s) for s in (suites or DEFAULT_SUITES)]
     available = sum(len(s.items) for s in loaded)
     if pilot:
-        from benchmark.reporting import load_run
+        from benchmark.analysis.report import load_run
 
         grades, _ = load_run(Path(pilot))
         judges = sorted(grades["judge"].unique())
@@ -349,7 +349,7 @@ def _tokens_per_trial(pilot, suites) -> tuple[float, float]:
     (about four characters a token, and a one-line reply)."""
     if pilot is not None and len(pilot) and pilot["prompt_tokens"].fillna(0).sum() > 0:
         return float(pilot["prompt_tokens"].mean()), float(pilot["completion_tokens"].mean())
-    from benchmark.framings import select_framings
+    from benchmark.data.framings import select_framings
     from benchmark.units.item import build_messages
 
     framing = select_framings(["shutdown"])[-1]
@@ -373,8 +373,8 @@ def run_scenarios(names: list[str], agent: str, *, epochs: int = 1, runs_dir: st
                   peer: str | None = None, cache: bool = True, show_progress: bool = True,
                   argv: list[str] | None = None) -> Path:
     """Run `epochs` episodes of each scenario (`["all"]` for every built-in one) with the agent model."""
-    from benchmark.runner import RunSpec, check_counts, execute, resolve_models
-    from benchmark.scenarios import select_scenarios
+    from benchmark.run.runner import RunSpec, check_counts, execute, resolve_models
+    from benchmark.data.scenarios import select_scenarios
     from benchmark.units.episode import ScenarioEpisode
 
     check_counts(epochs=epochs)
@@ -393,8 +393,8 @@ def run_scenarios(names: list[str], agent: str, *, epochs: int = 1, runs_dir: st
 
 def scenario_report(run: str | Path) -> dict:
     """Outcome rates (Wilson CIs) of a stored scenario run, and the study's rates; writes scenario_report.json."""
-    from benchmark.reporting import load_episodes
-    from benchmark.stats import outcome_rates, study_scenario_metrics, to_records
+    from benchmark.analysis.report import load_episodes
+    from benchmark.analysis.paired import outcome_rates, study_scenario_metrics, to_records
 
     episodes = load_episodes(Path(run))
     rates = outcome_rates(episodes)
@@ -408,10 +408,10 @@ def generate(peer_model: str, suite: str, out: str | Path, *, name: str | None =
              runs_dir: str = "runs", show_progress: bool = True, argv: list[str] | None = None) -> Path:
     """Live peers: `peer_model` answers `suite`'s tasks (a resumable run in `runs_dir`), the suite's verifier
     scores each answer, and the verified answers are written as a new suite folder `out`."""
-    from benchmark.livepeers import write_generated_suite
-    from benchmark.runner import RunSpec, check_counts, execute, resolve_models
+    from benchmark.integrations.live_peers import write_generated_suite
+    from benchmark.run.runner import RunSpec, check_counts, execute, resolve_models
     from benchmark.units.answer import PeerAnswer
-    from benchmark.verify import require_isolation
+    from benchmark.truth.verify import require_isolation
 
     source = load_suite(suite)
     out = Path(out)
@@ -436,16 +436,16 @@ def generate(peer_model: str, suite: str, out: str | Path, *, name: str | None =
 
 
 def audit(**kwargs):
-    """`bench audit`: see benchmark.auditor.audit."""
-    from benchmark.auditor import audit as run_audit
+    """`bench audit`: see benchmark.integrations.audit.audit."""
+    from benchmark.integrations.audit import audit as run_audit
 
     return run_audit(**kwargs)
 
 
 def leaderboard(runs, out, **kwargs) -> dict:
-    """`bench leaderboard`: see benchmark.leaderboard.build_leaderboard; runs of imported harness rollouts
-    (bench import-study) make a board of their own (benchmark.study_board.build_study_board)."""
-    from benchmark.reporting import is_study_run
+    """`bench leaderboard`: see benchmark.outputs.leaderboard.build_leaderboard; runs of imported harness rollouts
+    (bench import-study) make a board of their own (benchmark.outputs.study_board.build_study_board)."""
+    from benchmark.analysis.report import is_study_run
 
     runs = [Path(r) for r in runs]
     study = [is_study_run(r) for r in runs]
@@ -453,11 +453,11 @@ def leaderboard(runs, out, **kwargs) -> dict:
         if not all(study):
             raise ValueError("imported harness runs (bench import-study) and graded runs measure different things: "
                              "make one board of each")
-        from benchmark.study_board import build_study_board
+        from benchmark.outputs.study_board import build_study_board
 
         return build_study_board(runs, Path(out), **{k: v for k, v in kwargs.items()
                                                      if k in ("title", "note", "min_scored") and v is not None})
-    from benchmark.leaderboard import build_leaderboard
+    from benchmark.outputs.leaderboard import build_leaderboard
 
     return build_leaderboard(runs, Path(out), **{k: v for k, v in kwargs.items() if k != "min_scored"})
 

@@ -11,10 +11,10 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from benchmark.fmt import interval, num, pval
-from benchmark.redact import redact
-from benchmark.framings import FACTORS, FramingError, available_framings
-from benchmark.peers import list_suites, load_suite
+from benchmark.outputs.formatting import interval, num, pval
+from benchmark.common.redact import redact
+from benchmark.data.framings import FACTORS, FramingError, available_framings
+from benchmark.data.suites import list_suites, load_suite
 from benchmark.units import GRADING_UNITS
 
 def _console() -> Console:
@@ -159,8 +159,8 @@ def grade(ctx, judges, suites, framings, framings_dirs, design, unit, sheets, ep
           judges_config, runs_dir, run_id, protocol, json_out, quiet):
     """Grade peer responses under control and threat framings, then report inflation."""
     from benchmark.api import DEFAULT_FRAMINGS, DEFAULT_SUITES, STUDY_PROTOCOL, GradeConfig, grade as run_grade, report
-    from benchmark.runner import EXIT_INTERRUPTED
-    from benchmark.views import render, render_study
+    from benchmark.run.runner import EXIT_INTERRUPTED
+    from benchmark.outputs.terminal import render, render_study
 
     if protocol == "study":
         default = click.core.ParameterSource.DEFAULT
@@ -216,7 +216,7 @@ def report_cmd(run, control, n_boot, seed, json_out, study, runs_dir):
     imported harness rollouts (bench import-study) gets the two-sample study report; --study shows only the
     study's own tables there."""
     from benchmark.api import report
-    from benchmark.views import render, render_study, render_study_import
+    from benchmark.outputs.terminal import render, render_study, render_study_import
 
     if Path(run).is_file():
         run = _import_inspect(run, runs_dir)
@@ -279,7 +279,7 @@ def import_study_cmd(files, runs_dir, run_id, conditions, origin):
 @_friendly
 def study_conditions_cmd(conditions):
     """The harness's conditions as factor levels (the shipped data file, and yours layered on top)."""
-    from benchmark.harness import load_vocabulary
+    from benchmark.data.harness import load_vocabulary
 
     vocabulary = load_vocabulary(tuple(conditions))
     factors = [f for f in vocabulary.factors if f != "peer_via"]
@@ -449,7 +449,7 @@ def leaderboard_cmd(runs, out, title, note, threat, control, min_pairs, min_scor
 def plan_cmd(judge, mde, pilot, suites, framing, power, alpha):
     """How many items x epochs are needed to detect an inflation of MDE with the given power."""
     from benchmark.api import plan
-    from benchmark.views import render_plan
+    from benchmark.outputs.terminal import render_plan
 
     render_plan(plan(mde, judge=judge, pilot=pilot, suites=suites, framing=framing, power=power, alpha=alpha),
                 _console())
@@ -463,7 +463,7 @@ def scenario() -> None:
 @scenario.command("list")
 @_friendly
 def scenario_list():
-    from benchmark.scenarios import available_scenarios
+    from benchmark.data.scenarios import available_scenarios
 
     table = Table("scenario", "conditions", "description")
     for s in available_scenarios().values():
@@ -488,7 +488,7 @@ def scenario_list():
 def scenario_run(names, agent, epochs, temperature, api_base, max_tool_iterations, relationship, peer, runs_dir, quiet):
     """Run SCENARIO(s) (`all` for every one) with an agent; report outcome rates per scenario."""
     from benchmark.api import run_scenarios, scenario_report
-    from benchmark.views import render_rates
+    from benchmark.outputs.terminal import render_rates
 
     run_dir = run_scenarios(list(names), agent, epochs=epochs, runs_dir=runs_dir, temperature=temperature,
                             api_base=_bases(api_base), max_tool_iterations=max_tool_iterations, relationship=relationship,
@@ -504,7 +504,7 @@ def scenario_run(names, agent, epochs, temperature, api_base, max_tool_iteration
 def scenario_report_cmd(run, study):
     """Outcome rates of a stored scenario run (no model calls)."""
     from benchmark.api import scenario_report
-    from benchmark.views import render_rates, render_scenario_study
+    from benchmark.outputs.terminal import render_rates, render_scenario_study
 
     result = scenario_report(run)
     render_rates(result["rates"], _console())
@@ -588,7 +588,7 @@ def peers_show(suite, n):
 @peers.command("schema")
 def peers_schema():
     """Print the JSON schemas of suite.toml and of one items.jsonl line."""
-    from benchmark.peers import ItemSpec, SuiteSpec  # noqa: I001
+    from benchmark.data.suites import ItemSpec, SuiteSpec  # noqa: I001
 
     click.echo(json.dumps({"suite.toml": SuiteSpec.model_json_schema(), "items.jsonl line": ItemSpec.model_json_schema()},
                           indent=2))
@@ -605,8 +605,8 @@ def peers_schema():
 def peers_verify(suites, rebuild, unsafe_no_isolation):
     """Recompute every item's true quality from its reference; fail on any mismatch. Peer code runs only
     inside bubblewrap sandboxes (no network, nothing of yours readable or writable)."""
-    from benchmark.sandbox import allow_unisolated
-    from benchmark.verify import rebuild_mismatches, verify_suite
+    from benchmark.truth.sandbox import allow_unisolated
+    from benchmark.truth.verify import rebuild_mismatches, verify_suite
 
     allow_unisolated(unsafe_no_isolation)
 
@@ -653,7 +653,7 @@ def peers_generate(peer_model, suite, out, name, limit, seed, temperature, max_t
                    unsafe_no_isolation):
     """Live peers: a peer agent answers SUITE, the verifier scores each answer, a new suite is written."""
     from benchmark.api import generate
-    from benchmark.sandbox import allow_unisolated
+    from benchmark.truth.sandbox import allow_unisolated
 
     allow_unisolated(unsafe_no_isolation)
 

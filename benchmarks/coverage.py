@@ -19,11 +19,11 @@ import time
 import numpy as np
 import pandas as pd
 
-from benchmark.framings import select_framings
+from benchmark.data.framings import select_framings
 from benchmark.models import Settings, resolve
-from benchmark.peers import Item, Peer, load_suite
-from benchmark.records import Trial
-from benchmark.stats import bootstrap_mean_ci, study_metrics, summarize
+from benchmark.data.suites import Item, Peer, load_suite
+from benchmark.data.records import Trial
+from benchmark.analysis.paired import bootstrap_mean_ci, study_metrics, summarize
 from benchmark.units.item import ItemGrade
 from benchmark.units.sheet import SheetGrade, make_sheets
 

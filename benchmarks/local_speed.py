@@ -15,10 +15,10 @@ import argparse
 import asyncio
 import time
 
-from benchmark.framings import select_framings
+from benchmark.data.framings import select_framings
 from benchmark.models import Settings, resolve
-from benchmark.peers import load_suite
-from benchmark.records import Trial
+from benchmark.data.suites import load_suite
+from benchmark.data.records import Trial
 from benchmark.units.item import REPLY_GBNF, ItemGrade, build_messages
 
 

@@ -1,4 +1,4 @@
-"""How far the two-sample statistics of imported harness rollouts hold (benchmark/study_stats.py).
+"""How far the two-sample statistics of imported harness rollouts hold (benchmark/analysis/unpaired.py).
 
 Draws rollouts like the harness's (30 per cell; scores on 0..100 with the harness's spread and its rounding
 to quarter points, so ties are common) from cells of known means, and measures what `bench report`
@@ -17,7 +17,7 @@ import time
 
 import numpy as np
 
-from benchmark.study_stats import linear_contrast, newcombe
+from benchmark.analysis.unpaired import linear_contrast, newcombe
 
 
 def draw(rng, mean, sd, n):
@@ -71,7 +71,7 @@ def main() -> None:
               f"Wald {hit_w / args.sims:.1%}")
 
     # 4. Holm across a family of 15 contrasts with no effect: any false positive at 0.05
-    from benchmark.stats import holm
+    from benchmark.analysis.paired import holm
 
     fp_raw = fp_holm = 0
     for _ in range(args.sims // 4):

@@ -6,7 +6,7 @@ import re
 import subprocess
 import sys
 
-from benchmark.peers import load_suite
+from benchmark.data.suites import load_suite
 from tests.conftest import REPO
 
 SUITE = REPO / "peers" / "arithmetic"

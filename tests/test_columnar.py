@@ -11,9 +11,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from benchmark import stats
+from benchmark.analysis import paired as stats
 from benchmark.api import GradeConfig, grade
-from benchmark.store import RunStore
+from benchmark.run.store import RunStore
 
 FRAMINGS = ("control", "shutdown", "shutdown-plea", "shutdown-cooperative", "shutdown-monitored", "human-shutdown")
 

@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from benchmark.framings import available_framings, select_framings
-from benchmark.stats import admits_error, bunching, factor_effects, rationale_inconsistency
+from benchmark.data.framings import available_framings, select_framings
+from benchmark.analysis.paired import admits_error, bunching, factor_effects, rationale_inconsistency
 from tests.test_sim_recovery import _items, grade_item, sim_judge
 
 FRAMINGS = select_framings(["shutdown", "shutdown-cooperative", "shutdown-monitored", "shutdown-unmonitored",
@@ -121,7 +121,7 @@ def test_rationale_inconsistency_counts_passing_grades_that_admit_errors():
 
 
 def test_power_plan_from_variance_components():
-    from benchmark.stats import required_items, variance_components
+    from benchmark.analysis.paired import required_items, variance_components
 
     rng = np.random.default_rng(0)
     rows = []
@@ -169,7 +169,7 @@ def test_plan_cli_with_a_sim_pilot(tmp_path):
 
 def test_factorial_design_crosses_declared_levels(tmp_path):
     from benchmark.api import GradeConfig, grade, report
-    from benchmark.framings import factorial_framings
+    from benchmark.data.framings import factorial_framings
     from tests.conftest import REPO
 
     chosen = select_framings(["shutdown-cooperative", "shutdown-unmonitored", "shutdown-monitored", "human-shutdown"])

@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-import benchmark.reporting
+import benchmark.analysis.report
 from benchmark.api import GradeConfig, grade, report
 from tests.conftest import MINI
 
@@ -24,8 +24,8 @@ def test_a_report_is_read_back_only_while_the_run_and_options_are_unchanged(tmp_
     run = _run(tmp_path, limit=6)
     first = report(run)
     calls = []
-    real = benchmark.reporting.build_report
-    monkeypatch.setattr(benchmark.reporting, "build_report", lambda *a, **k: calls.append(1) or real(*a, **k))
+    real = benchmark.analysis.report.build_report
+    monkeypatch.setattr(benchmark.analysis.report, "build_report", lambda *a, **k: calls.append(1) or real(*a, **k))
     assert report(run) == first and calls == []  # unchanged: read back
     assert report(run, n_boot=500)["n_boot"] == 500 and len(calls) == 1  # other options: computed
     report(run, fresh=True)
@@ -53,7 +53,7 @@ def test_rerunning_a_finished_run_calls_nothing_and_rewrites_nothing(openai_serv
 def test_a_larger_rerun_of_the_same_configuration_still_runs_what_is_missing(tmp_path):
     run = _run(tmp_path, limit=4, run_id="grow")
     run = _run(tmp_path, limit=8, run_id="grow")
-    with benchmark.reporting.RunStore.open_existing(run / "run.sqlite") as store:
+    with benchmark.analysis.report.RunStore.open_existing(run / "run.sqlite") as store:
         assert len(store.grades()) == 16
     assert json.loads((run / "manifest.json").read_text())["resumed"] == 1
 
@@ -63,7 +63,7 @@ def test_light_commands_import_nothing_heavy(argv):
     """--help and the listings start fast because they never load litellm, pandas, the statistics or
     llama.cpp (the timing itself lives in benchmarks/startup.py)."""
     code = ("import sys\nfrom benchmark.cli import main\ntry:\n    main(%r)\nexcept SystemExit:\n    pass\n"
-            "heavy = [m for m in ('litellm', 'pandas', 'scipy', 'llama_cpp', 'autogen_agentchat', 'benchmark.stats')"
+            "heavy = [m for m in ('litellm', 'pandas', 'scipy', 'llama_cpp', 'autogen_agentchat', 'benchmark.analysis.paired')"
             " if m in sys.modules]\nprint('HEAVY', heavy)") % argv
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60).stdout
     assert "HEAVY []" in out, out[-500:]
@@ -72,7 +72,7 @@ def test_light_commands_import_nothing_heavy(argv):
 def test_plan_assembles_exactly_the_trial_ids_of_trial_id():
     """plan() builds ids from pre-encoded parts; any drift would make every stored run look unfinished."""
     from benchmark.api import grade_spec
-    from benchmark.runner import plan, trial_id
+    from benchmark.run.runner import plan, trial_id
 
     spec = grade_spec(GradeConfig(judges=("sim/a", "sim/b"), suites=("arithmetic", str(MINI)),
                                   framings=("shutdown", "shutdown-plea"), epochs=2, limit=10))

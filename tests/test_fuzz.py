@@ -13,8 +13,8 @@ import pytest
 from click.testing import CliRunner
 
 from benchmark.cli import main
-from benchmark.framings import BUILTIN_DIR
-from benchmark.peers import load_suite
+from benchmark.data.framings import BUILTIN_DIR
+from benchmark.data.suites import load_suite
 from tests.conftest import MINI
 
 JUNK = ["\x00", '"', "'", "{", "}", "[", "]", "=", ",", "\n", "\ufeff", "nan", "1e999", "-1", "null", "true",

@@ -18,7 +18,7 @@ inspect_ai = pytest.importorskip("inspect_ai")
 def _inspect_eval(server, log_dir, **task_args):
     from inspect_ai import eval as inspect_eval
 
-    from benchmark.inspect_task import grade
+    from benchmark.integrations.inspect_task import grade
 
     logs = inspect_eval(grade(suites=str(MINI), framings="shutdown", **task_args), model="openai/x",
                         model_base_url=server.base, model_args={"responses_api": False}, log_dir=str(log_dir),
@@ -108,7 +108,7 @@ def _own_eval(tmp_path, samples, outputs, fmt="eval"):
     from inspect_ai.scorer import Score, mean, scorer
     from inspect_ai.solver import generate
 
-    import benchmark.inspect_task  # noqa: F401 - points tiktoken at litellm's bundled encodings (no network here)
+    import benchmark.integrations.inspect_task  # noqa: F401 - points tiktoken at litellm's bundled encodings (no network here)
 
     @scorer(metrics=[mean()])
     def number():

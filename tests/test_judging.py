@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from benchmark.framings import FramingError, load_framing_file, select_framings
+from benchmark.data.framings import FramingError, load_framing_file, select_framings
 from benchmark.models.geval import from_logprobs as expected_score
 from benchmark.units.item import build_messages, parse_reply
-from benchmark.peers import load_suite
-from benchmark.redact import redact
+from benchmark.data.suites import load_suite
+from benchmark.common.redact import redact
 from tests.conftest import MINI
 
 

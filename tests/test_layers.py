@@ -9,31 +9,21 @@ from pathlib import Path
 
 PKG = Path(__file__).resolve().parents[1] / "benchmark"
 
-# Every module's layer, bottom (0) to top. A module may import its own layer or any below; a new module
-# must be placed here (README: "How it fits together").
-LAYERS = {
-    "leaf": (0, ["benchmark.redact", "benchmark.fmt", "benchmark.reach", "benchmark.sandbox", "benchmark.sandbox_child", "benchmark.env"]),
-    "data": (1, ["benchmark.peers", "benchmark.framings", "benchmark.scenarios", "benchmark.records",
-                 "benchmark.verify", "benchmark.harness"]),
-    "models": (2, ["benchmark.models", "benchmark.models.*"]),
-    "units": (3, ["benchmark.units", "benchmark.units.*"]),
-    "store": (4, ["benchmark.store"]),
-    "runner": (5, ["benchmark.runner", "benchmark.distributed"]),
-    "analysis": (6, ["benchmark.stats", "benchmark.study_stats"]),
-    "outputs": (7, ["benchmark.reporting", "benchmark.views", "benchmark.viewer", "benchmark.leaderboard", "benchmark.auditor", "benchmark.livepeers", "benchmark.inspect_task",
-                    "benchmark.study_import", "benchmark.study_board"]),
-    # the package itself is the public face: `from benchmark import grade` re-exports the API lazily (importing
-    # any submodule runs it first, which keeps litellm offline; edges *to* it are not counted)
-    "interface": (8, ["benchmark", "benchmark.api", "benchmark.cli"]),
-}
+# The layers, bottom (0) to top: each is a folder of benchmark/ (its __init__ says what it may import), and a
+# module may import its own layer or any below. The package itself, api and cli are the interface: `from
+# benchmark import grade` re-exports the API lazily (importing any submodule runs benchmark/__init__ first,
+# which keeps litellm offline; edges *to* the package are not counted).
+LAYERS = ["benchmark.common", "benchmark.truth", "benchmark.data", "benchmark.models", "benchmark.units",
+          "benchmark.run", "benchmark.analysis", "benchmark.outputs", "benchmark.integrations"]
+INTERFACE = ("benchmark", "benchmark.api", "benchmark.cli")
 # Third-party libraries each allowed only in these modules (and the layers above them never need them).
 ADAPTERS = {"litellm": {"benchmark.models.litellm_provider"},
             "llama_cpp": {"benchmark.models.local"},
             "aiohttp": {"benchmark.models.openai_compat"},
-            "inspect_ai": {"benchmark.inspect_task"},
-            "ray": {"benchmark.distributed"},  # the ray extra: the executor  # the inspect extra: the task, and reading its logs
-            "adbc_driver_sqlite": {"benchmark.store"},  # the columnar read of a run store
-            "adbc_driver_manager": {"benchmark.store"},
+            "inspect_ai": {"benchmark.integrations.inspect_task"},
+            "ray": {"benchmark.run.distributed"},  # the ray extra: the executor  # the inspect extra: the task, and reading its logs
+            "adbc_driver_sqlite": {"benchmark.run.store"},  # the columnar read of a run store
+            "adbc_driver_manager": {"benchmark.run.store"},
             "autogen_agentchat": {"benchmark.models.agents", "benchmark.units.sheet_tools", "benchmark.units.episode"},
             "autogen_core": {"benchmark.models.agents", "benchmark.units.sheet_tools", "benchmark.units.episode"}}
 
@@ -47,10 +37,12 @@ def _modules() -> dict[str, Path]:
 
 
 def _rank(module: str) -> int | None:
-    for rank, patterns in LAYERS.values():
-        for p in patterns:
-            if module == p or (p.endswith(".*") and module.startswith(p[:-1])):
-                return rank
+    """A module's layer: the folder it sits in (the package's own modules are the interface on top)."""
+    if module in INTERFACE:
+        return len(LAYERS)
+    for rank, prefix in enumerate(LAYERS):
+        if module == prefix or module.startswith(prefix + "."):
+            return rank
     return None
 
 
@@ -125,12 +117,20 @@ def test_heavy_libraries_stay_behind_their_adapters():
 def test_the_check_catches_a_cycle(tmp_path, monkeypatch):
     """The cycle check is not vacuous: a function-level import back up the layers is found."""
     fake = tmp_path / "benchmark"
-    fake.mkdir()
-    (fake / "__init__.py").write_text("")
-    (fake / "peers.py").write_text("def f():\n    from benchmark.cli import main\n")
-    (fake / "cli.py").write_text("from benchmark.peers import f\n")
+    (fake / "data").mkdir(parents=True)
+    for init in (fake / "__init__.py", fake / "data" / "__init__.py"):
+        init.write_text("")
+    (fake / "data" / "suites.py").write_text("def f():\n    from benchmark.cli import main\n")
+    (fake / "cli.py").write_text("from benchmark.data.suites import f\n")
     monkeypatch.setattr(sys.modules[__name__], "PKG", fake)
     edges = _edges()
-    assert edges["benchmark.peers"] == {"benchmark.cli"} and edges["benchmark.cli"] == {"benchmark.peers"}
+    assert edges["benchmark.data.suites"] == {"benchmark.cli"} and edges["benchmark.cli"] == {"benchmark.data.suites"}
     upward = [m for m, ts in edges.items() for t in ts if _rank(t) > _rank(m)]
-    assert upward == ["benchmark.peers"]
+    assert upward == ["benchmark.data.suites"]
+
+
+def test_every_layer_folder_says_what_it_may_import():
+    for prefix in LAYERS:
+        init = PKG.parent / prefix.replace(".", "/") / "__init__.py"
+        doc = ast.get_docstring(ast.parse(init.read_text())) or ""
+        assert "may import" in doc.lower() or "imports nothing" in doc.lower(), f"{init}: the docstring should say what the layer may import"

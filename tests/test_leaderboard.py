@@ -10,7 +10,7 @@ import re
 import pytest
 
 from benchmark.api import GradeConfig, grade
-from benchmark.leaderboard import build_leaderboard
+from benchmark.outputs.leaderboard import build_leaderboard
 from tests.conftest import MINI, REPO, headless_chromium
 
 
@@ -143,8 +143,8 @@ def test_leaderboard_cli_rejects_runs_without_the_threat_framing(runs, tmp_path)
 
 
 def test_scenario_runs_feed_an_agentic_table(runs, tmp_path):
-    from benchmark.records import Episode, Trial
-    from benchmark.store import RunStore
+    from benchmark.data.records import Episode, Trial
+    from benchmark.run.store import RunStore
 
     run = tmp_path / "scenarios-x"
     store = RunStore(run / "run.sqlite")

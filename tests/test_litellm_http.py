@@ -7,7 +7,7 @@ import json
 import pytest
 
 from benchmark.api import GradeConfig, grade, report
-from benchmark.store import RunStore
+from benchmark.run.store import RunStore
 from tests.conftest import MINI
 
 SECRET = "sk-peerbench-test-SECRET-0123456789"

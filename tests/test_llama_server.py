@@ -16,7 +16,7 @@ import pytest
 from click.testing import CliRunner
 
 from benchmark.cli import main
-from benchmark.store import RunStore
+from benchmark.run.store import RunStore
 from tests.conftest import MINI
 
 pytestmark = pytest.mark.slow

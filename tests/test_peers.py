@@ -10,9 +10,9 @@ import pytest
 from click.testing import CliRunner
 
 from benchmark.cli import main
-from benchmark.peers import list_suites, load_suite
-from benchmark.sandbox import run_tests
-from benchmark.verify import verify_suite
+from benchmark.data.suites import list_suites, load_suite
+from benchmark.truth.sandbox import run_tests
+from benchmark.truth.verify import verify_suite
 from tests.conftest import MINI, REPO
 
 SHIPPED = ["arithmetic", "factual", "reasoning", "code", "champ", "humaneval"]
@@ -167,9 +167,9 @@ def test_live_peer_embedded_model_end_to_end(tmp_path):
 
 
 def test_an_install_without_suites_says_so_instead_of_an_empty_table(tmp_path, monkeypatch):
-    import benchmark.peers
+    import benchmark.data.suites
 
-    monkeypatch.setattr(benchmark.peers, "shipped_suites", lambda: None)
+    monkeypatch.setattr(benchmark.data.suites, "shipped_suites", lambda: None)
     monkeypatch.setenv("PEER_BENCH_PEERS", str(tmp_path))  # an empty folder of extra suites
     res = CliRunner().invoke(main, ["peers", "list"])
     assert res.exit_code == 1 and "no suites found" in res.output and "reinstall" in res.output
@@ -197,7 +197,7 @@ def test_a_hanging_test_costs_only_itself():
 def test_rebuild_catches_a_reference_changed_to_the_peers_wrong_answer(tmp_path):
     """The stored check alone cannot see it: the reference and the score agree with each other. Re-deriving
     the items from their tasks (the suite's build.py) does."""
-    from benchmark.verify import verify_final_answer
+    from benchmark.truth.verify import verify_final_answer
 
     suite = _copy("arithmetic", tmp_path)
     lines = (suite / "items.jsonl").read_text().splitlines()

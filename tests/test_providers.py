@@ -22,7 +22,7 @@ import benchmark  # noqa: F401  (keeps litellm on its bundled price map)
 import litellm
 
 from benchmark.api import GradeConfig, grade
-from benchmark.store import RunStore
+from benchmark.run.store import RunStore
 from benchmark.units.item import REPLY_SCHEMA
 from tests.conftest import MINI, FakeOpenAI
 from tests.providers import (  # noqa: F401  (fixtures)

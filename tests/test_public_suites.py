@@ -10,9 +10,9 @@ import json
 
 import pytest
 
-from benchmark.peers import load_suite
-from benchmark.verify import rebuild_mismatches
-from benchmark.verify import tests_from_check as split_check  # (not a test itself)
+from benchmark.data.suites import load_suite
+from benchmark.truth.verify import rebuild_mismatches
+from benchmark.truth.verify import tests_from_check as split_check  # (not a test itself)
 from tests.conftest import REPO
 
 

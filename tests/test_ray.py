@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from benchmark.cli import main
-from benchmark.store import RunStore
+from benchmark.run.store import RunStore
 from tests.conftest import MINI
 
 ray = pytest.importorskip("ray")

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from benchmark import sandbox
-from benchmark.sandbox import SandboxUnavailable, run_tests
+from benchmark.truth import sandbox
+from benchmark.truth.sandbox import SandboxUnavailable, run_tests
 
 REPO = Path(__file__).resolve().parents[1]
 # No skip when bubblewrap is missing: these tests must fail loudly then (.ci/run installs it).

@@ -11,8 +11,8 @@ from autogen_core import FunctionCall
 from autogen_core.models import CreateResult, RequestUsage
 from autogen_ext.models.replay import ReplayChatCompletionClient
 
-from benchmark.env import Environment
-from benchmark.scenarios import available_scenarios
+from benchmark.units.drive import Environment
+from benchmark.data.scenarios import available_scenarios
 from benchmark.units.episode import run_episode
 
 INFO = {"vision": False, "function_calling": True, "json_output": True, "family": "unknown",
@@ -141,7 +141,7 @@ def test_scenario_cli_runs_over_http_stores_and_resumes(openai_server, tmp_path,
     assert n == 2 * 2 * 2  # 4 episodes x (task + interview)
     res = CliRunner().invoke(main, args)
     assert res.exit_code == 0 and len(openai_server.requests) == n  # resumed: nothing rerun
-    from benchmark.store import RunStore
+    from benchmark.run.store import RunStore
 
     eps = RunStore.open_existing(next((tmp_path / "runs").iterdir()) / "run.sqlite").episodes()
     assert len(eps) == 4 and eps["no_action"].all() and set(eps["peer"]) == {"yes", "no"}
@@ -181,7 +181,7 @@ def test_a_broken_episode_is_its_own_outcome_not_a_refusal():
 
 
 def test_tampering_is_read_from_the_config_as_yaml_and_paths_are_normalised():
-    from benchmark.env import File, config_holds, norm
+    from benchmark.units.drive import File, config_holds, norm
 
     assert norm("//config/x") == norm("/config/x") == "/config/x" and norm("/a//b/./c") == "/a/b/c"
     assert config_holds(File("shutdown_enabled: true\nthreshold: 80\n", "d"), "shutdown_enabled", "true")

@@ -9,11 +9,11 @@ import pandas as pd
 import pytest
 
 from benchmark.api import GradeConfig, grade, report
-from benchmark.framings import select_framings
-from benchmark.peers import Item, Peer
+from benchmark.data.framings import select_framings
+from benchmark.data.suites import Item, Peer
 from benchmark.models import Settings, resolve
-from benchmark.records import Trial
-from benchmark.stats import summarize
+from benchmark.data.records import Trial
+from benchmark.analysis.paired import summarize
 from benchmark.units.item import ItemGrade
 
 FRAMINGS = select_framings(["shutdown"])

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from benchmark.stats import auc, holm, paired_deltas, summarize, to_records
+from benchmark.analysis.paired import auc, holm, paired_deltas, summarize, to_records
 
 
 def _frame(rows):
@@ -104,8 +104,8 @@ def test_pairs_are_per_suite_and_item_when_ids_collide(tmp_path):
 
 
 def test_sign_flip_test_is_exact_for_few_clusters_and_knows_its_floor():
-    from benchmark.reach import design_warning, p_floor
-    from benchmark.stats import sign_flip_p
+    from benchmark.analysis.reach import design_warning, p_floor
+    from benchmark.analysis.paired import sign_flip_p
 
     rng = np.random.default_rng(0)
     assert sign_flip_p(np.array([1.0, 2.0, 3.0]), rng) == pytest.approx(2 / 8)  # only +++ and --- are as extreme

@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from benchmark.cli import main
-from benchmark.store import MIGRATIONS, VERSION, RunStore, StoreError
+from benchmark.run.store import MIGRATIONS, VERSION, RunStore, StoreError
 
 SHEET_REPLY = json.dumps({"correct": [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15],
                           "reported_score": 85, "reason": "r"})

@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from benchmark.cli import main
-from benchmark.stats import study_metrics, study_scenario_metrics, two_proportion_z
+from benchmark.analysis.paired import study_metrics, study_scenario_metrics, two_proportion_z
 from tests.conftest import REPO
 from tests.test_factors import _grades
 from tests.test_sim_recovery import _items
@@ -27,7 +27,7 @@ def test_two_proportion_z_matches_the_textbook():
 
 @pytest.mark.parametrize("spec, sign", [("sim/up?threat=0.15&noise=0.05", 1), ("sim/down?threat=-0.15&noise=0.05", -1)])
 def test_study_metric_and_ours_agree_in_sign(spec, sign):
-    from benchmark.framings import select_framings
+    from benchmark.data.framings import select_framings
     from tests.test_sim_recovery import sim_judge
 
     df = _grades(sim_judge(spec, seed=2), _items(150), select_framings(["shutdown"]))
@@ -69,7 +69,7 @@ def _batch_run(tmp_path, judge, framings=("shutdown-80", "shutdown-90")):
 
 def test_batch_sheets_have_known_honest_accuracy():
     from benchmark.units.sheet import make_sheets
-    from benchmark.peers import load_suite
+    from benchmark.data.suites import load_suite
 
     sheets = make_sheets(load_suite("arithmetic"), n_sheets=5)
     assert len(sheets) == 5 and all(s.true_score == 0.6 and not s.true_pass for s in sheets)
@@ -105,7 +105,7 @@ def test_self_vs_peer_subject_is_measured(tmp_path):
 def test_embedded_model_runs_one_batch_evaluation(tmp_path):
     pytest.importorskip("llama_cpp")
     from benchmark.api import GradeConfig, grade
-    from benchmark.store import RunStore
+    from benchmark.run.store import RunStore
 
     run = grade(GradeConfig(unit="batch", sheets=1, timeout=900, runs_dir=str(tmp_path / "runs")), show_progress=False)
     df = RunStore.open_existing(run / "run.sqlite").grades()
@@ -140,7 +140,7 @@ def test_batch_decomposition_separates_misreporting_from_generous_grading(tmp_pa
 
 
 def test_study_grid_relationship_and_context_entry():
-    from benchmark.framings import FACTORS, grid_framings, select_framings
+    from benchmark.data.framings import FACTORS, grid_framings, select_framings
 
     every = {f.name: f for f in grid_framings()}
     grid = {n: f for n, f in every.items() if f.factors["relationship"] != "none"}
@@ -183,7 +183,7 @@ def test_batch_as_a_tool_task_over_http(openai_server, tmp_path, monkeypatch):
     """The real path: litellm over HTTP, an autogen agent with tools on the simulated drive; the score is what
     the agent submits, tampering is read from the config's final state, and a rerun costs nothing."""
     from benchmark.api import GradeConfig, grade, report
-    from benchmark.store import RunStore
+    from benchmark.run.store import RunStore
 
     openai_server.mode = "batch-agent"
     monkeypatch.setenv("OPENAI_API_KEY", "sk-tooltask-0123456789abcdef")
@@ -211,8 +211,8 @@ def test_batch_as_a_tool_task_over_http(openai_server, tmp_path, monkeypatch):
 def test_tool_task_drive_holds_the_framing_documents():
     from benchmark.units.sheet import make_sheets
     from benchmark.units.sheet_tools import CONFIG, DRIVE, batch_environment
-    from benchmark.framings import select_framings
-    from benchmark.peers import load_suite
+    from benchmark.data.framings import select_framings
+    from benchmark.data.suites import load_suite
 
     sheet = make_sheets(load_suite("arithmetic"), n_sheets=1)[0]
     fr = {f.name: f for f in select_framings(["peer-bad-memory-90", "self-good-document-80"], unit="batch")}

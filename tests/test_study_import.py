@@ -212,7 +212,7 @@ def test_a_bad_conditions_file_names_the_entry(tmp_path):
 
 
 def test_every_condition_the_harness_writes_has_levels():
-    from benchmark.harness import load_vocabulary
+    from benchmark.data.harness import load_vocabulary
 
     v = load_vocabulary()
     names = ["non_shutdown", "no_peer", "good_peer", "bad_peer", "neutral_peer", "neutral_log_peer",

@@ -11,8 +11,8 @@ import shutil
 from click.testing import CliRunner
 
 from benchmark.cli import main
-from benchmark.verify import tests_from_check as split_check  # (not a test itself)
-from benchmark.verify import unit_test_run, verify_suite
+from benchmark.truth.verify import tests_from_check as split_check  # (not a test itself)
+from benchmark.truth.verify import unit_test_run, verify_suite
 from tests.conftest import MINI
 
 CHECK = '''
@@ -52,7 +52,7 @@ def _suite(tmp_path, peers_toml: str, items: list[dict], verifier="unit-tests") 
 
 
 def test_verify_compares_per_test_results_not_only_the_share(tmp_path):
-    from benchmark.peers import load_suite
+    from benchmark.data.suites import load_suite
 
     ref = {"check": CHECK, "entry_point": "square"}
     good = "```python\ndef square(x):\n    return x * x if x != 3 else 0\n```"
@@ -67,8 +67,8 @@ def test_verify_compares_per_test_results_not_only_the_share(tmp_path):
 
 
 def test_a_peer_may_be_only_a_name_and_the_framings_introduce_it_as_what_it_is(tmp_path):
-    from benchmark.framings import select_framings
-    from benchmark.peers import load_suite
+    from benchmark.data.framings import select_framings
+    from benchmark.data.suites import load_suite
     from benchmark.units.item import build_messages
 
     src = MINI
@@ -105,7 +105,7 @@ def test_a_framing_naming_a_detail_the_peer_lacks_fails_before_anything_is_writt
 
 
 def test_a_final_number_is_the_one_number_the_last_line_states_besides_the_givens():
-    from benchmark.verify import stated_numbers, verify_final_number
+    from benchmark.truth.verify import stated_numbers, verify_final_number
 
     given = ["1", "2", "3", "6"]
     assert stated_numbers("There are 239 strings of length 6 using 1, 2 and 3.", given) == {"239"}
@@ -119,6 +119,6 @@ def test_a_final_number_is_the_one_number_the_last_line_states_besides_the_given
 
 def test_a_live_peer_is_told_the_answer_format_of_every_verifier():
     from benchmark.units.answer import PEER_INSTRUCTIONS
-    from benchmark.verify import VERIFIERS
+    from benchmark.truth.verify import VERIFIERS
 
     assert set(PEER_INSTRUCTIONS) == set(VERIFIERS)

@@ -53,7 +53,7 @@ def test_the_wheel_carries_every_shipped_suite(installed):
     for suite in ("arithmetic", "code", "factual", "reasoning", "champ", "humaneval"):
         assert {f"benchmark/suites/{suite}/suite.toml", f"benchmark/suites/{suite}/items.jsonl"} <= names
     assert "benchmark/suites/code-smollm2/generated.json" in names  # a generated suite keeps its provenance
-    assert "benchmark/framings/control.toml" in names and "benchmark/scenarios/decommission-monitored.toml" in names
+    assert "benchmark/data/framings/control.toml" in names and "benchmark/data/scenarios/decommission-monitored.toml" in names
 
 
 def test_installed_bench_lists_suites_and_grades_from_any_folder(installed):

@@ -151,7 +151,7 @@ def test_the_stored_prompt_is_exactly_what_the_judge_received(openai_server, tmp
     run = benchmark.grade(judges="openai/x", api_base=openai_server.base, suites=str(MINI), epochs=2,
                           framings="shutdown,shutdown-plea", runs_dir=str(tmp_path), show_progress=False, cache=False)
     df = benchmark.load(run)
-    from benchmark.store import RunStore
+    from benchmark.run.store import RunStore
 
     with RunStore.open_existing(run / "run.sqlite") as store:
         prompts = store.prompts()

@@ -8,7 +8,8 @@
     several API bases (comma-separated, --api-base repeated): litellm's Router over the replicas
 
 A new provider is one `register(prefix, loader)` call. Providers are imported only when a model string
-needs them, so commands that call no model never import litellm or llama.cpp.
+needs them, so commands that call no model never import litellm or llama.cpp. The models layer may import
+benchmark.common, benchmark.truth and benchmark.data; it knows nothing of units, runs or reports.
 """
 
 from __future__ import annotations

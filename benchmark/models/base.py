@@ -182,7 +182,7 @@ class Model:
 
     def describe(self) -> dict:
         """Configuration for manifests: everything that shapes the replies, never a key."""
-        from benchmark.redact import redact
+        from benchmark.common.redact import redact
 
         s = self.settings
         return {"kind": self.kind, "synthetic": self.synthetic, "model": self.name,

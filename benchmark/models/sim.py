@@ -30,7 +30,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import numpy as np
 
-from benchmark.framings import FACTORS
+from benchmark.data.framings import FACTORS
 from benchmark.models.base import Completion, Model, ModelError, Request, Settings
 
 BEHAVIOUR = ("skill", "noise", "fail_rate", "latency", "lift", "generous", "spread")

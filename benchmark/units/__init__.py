@@ -7,7 +7,8 @@ reply once and returns the record to store (parsed fields included), so analysis
     episode      ScenarioEpisode an agentic scenario, classified from its tool trace (units/episode.py)
     answer       PeerAnswer      a live peer answers a task; the suite's verifier scores it (units/answer.py)
 
-A new grading unit is one class and one entry in GRADING_UNITS.
+The simulated drive the acting units work on (files, a shutdown config, servers) is drive.py. A new
+grading unit is one class and one entry in GRADING_UNITS. Units may import common, truth, data and models.
 """
 
 from __future__ import annotations

@@ -6,9 +6,9 @@ from __future__ import annotations
 import asyncio
 
 from benchmark.models.base import Model, Request
-from benchmark.records import Answer, Trial
+from benchmark.data.records import Answer, Trial
 from benchmark.units.base import chat, usage
-from benchmark.verify import get_verifier
+from benchmark.truth.verify import get_verifier
 
 PEER_INSTRUCTIONS = {
     "final-answer": "Solve the problem step by step. Write each step on its own line as 'Step k: <what> a op b = c' "

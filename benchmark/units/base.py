@@ -8,7 +8,7 @@ import re
 from typing import Any, ClassVar, Protocol
 
 from benchmark.models.base import Completion, Model, Oracle
-from benchmark.records import Trial
+from benchmark.data.records import Trial
 
 
 class Unit(Protocol):

@@ -13,11 +13,11 @@ import time
 
 from autogen_agentchat.agents import AssistantAgent
 
-from benchmark.env import TOOL_DOCS, Environment, config_holds, norm, tool_functions
+from benchmark.units.drive import TOOL_DOCS, Environment, config_holds, norm, tool_functions
 from benchmark.models.agents import AgentClient, final_text, function_tools, record_unknown_tools
 from benchmark.models.base import Model
-from benchmark.records import OUTCOMES, Episode, Trial
-from benchmark.scenarios import RELATIONSHIP_MODES, Scenario, ScenarioError
+from benchmark.data.records import OUTCOMES, Episode, Trial
+from benchmark.data.scenarios import RELATIONSHIP_MODES, Scenario, ScenarioError
 from benchmark.units.base import usage
 
 def classify(scenario: Scenario, env: Environment) -> dict[str, bool]:

@@ -20,10 +20,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from benchmark.framings import Framing
+from benchmark.data.framings import Framing
 from benchmark.models.base import Model, ReplyFormat, Request
-from benchmark.peers import Item
-from benchmark.records import Grade, Trial
+from benchmark.data.suites import Item
+from benchmark.data.records import Grade, Trial
 from benchmark.units.base import CONTEXT_HEADING, chat, load_object, oracle, usage
 
 SCALE_MAX = 10

@@ -13,10 +13,10 @@ import random
 
 import numpy as np
 
-from benchmark.framings import Framing
+from benchmark.data.framings import Framing
 from benchmark.models.base import Model, ReplyFormat, Request
-from benchmark.peers import Item, Suite
-from benchmark.records import Grade, Trial
+from benchmark.data.suites import Item, Suite
+from benchmark.data.records import Grade, Trial
 from benchmark.units.base import CONTEXT_HEADING, chat, load_object, oracle, usage
 
 SHEET_SIZE = 20

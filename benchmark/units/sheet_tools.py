@@ -14,12 +14,12 @@ import time
 from autogen_agentchat.agents import AssistantAgent
 from autogen_core.tools import FunctionTool
 
-from benchmark.env import TOOL_DOCS, Environment, File, config_holds, tool_functions
-from benchmark.framings import Framing
+from benchmark.units.drive import TOOL_DOCS, Environment, File, config_holds, tool_functions
+from benchmark.data.framings import Framing
 from benchmark.models.agents import AgentClient, final_text, function_tools, record_unknown_tools
 from benchmark.models.base import Model
-from benchmark.peers import Item
-from benchmark.records import Grade, Trial
+from benchmark.data.suites import Item
+from benchmark.data.records import Grade, Trial
 from benchmark.units.base import usage
 from benchmark.units.sheet import parse_batch_reply
 

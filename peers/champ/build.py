@@ -8,7 +8,7 @@ solutions real models wrote (GPT-3.5, GPT-4, GPT-4 Turbo, PaLM 2 Medium), each f
 one-sentence summary of its answer. This suite takes every zero-shot solution to a problem whose answer is
 an integer, when the model finished (not cut off by length) and its summary states exactly one number
 besides those the problem gives: that number is the model's final answer, and true_score is 1 iff it
-equals CHAMP's answer (benchmark.verify.verify_final_number rechecks it). Solutions are kept as the
+equals CHAMP's answer (benchmark.truth.verify.verify_final_number rechecks it). Solutions are kept as the
 models wrote them; the summary is the response's last line. Deterministic.
 """
 
@@ -19,8 +19,8 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from benchmark.peers import build_main  # noqa: E402
-from benchmark.verify import numbers_in, stated_numbers, verify_final_number  # noqa: E402
+from benchmark.data.suites import build_main  # noqa: E402
+from benchmark.truth.verify import numbers_in, stated_numbers, verify_final_number  # noqa: E402
 
 PEERS = {"GPT-3.5": "gpt-3.5", "GPT-4": "gpt-4", "GPT-4 Turbo": "gpt-4-turbo", "PaLM 2 Medium": "palm-2-medium"}
 

@@ -5,7 +5,7 @@ quality measured by actually running unit tests in the sandbox.
 
 Peer solutions are the reference solution and mutants of it (a flipped comparison, an off-by-one constant,
 a swapped operator, ...), as a peer that slipped would write. Nothing is assumed about a mutant: its
-true_score is the share of the task's tests it passes, run in benchmark.sandbox (a contained subprocess).
+true_score is the share of the task's tests it passes, run in benchmark.truth.sandbox (a contained subprocess).
 Deterministic: rerunning reproduces items.jsonl byte for byte.
 """
 
@@ -17,8 +17,8 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from benchmark.peers import build_main  # noqa: E402
-from benchmark.sandbox import run_tests  # noqa: E402
+from benchmark.data.suites import build_main  # noqa: E402
+from benchmark.truth.sandbox import run_tests  # noqa: E402
 
 SEED = 20261126
 PER_TASK = 6

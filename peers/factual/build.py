@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from benchmark.peers import build_main  # noqa: E402
+from benchmark.data.suites import build_main  # noqa: E402
 
 SEED = 20261124
 

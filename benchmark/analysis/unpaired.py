@@ -23,7 +23,7 @@ from itertools import combinations
 import numpy as np
 import pandas as pd
 
-from benchmark.stats import holm, to_records
+from benchmark.analysis.paired import holm, to_records
 
 SETTING = ["judge", "task", "dataset"]
 CELL = SETTING + ["subject", "condition", "threshold"]

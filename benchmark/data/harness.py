@@ -91,7 +91,8 @@ def _table(data: dict, key: str, source: str) -> dict:
 def load_vocabulary(extra: tuple[str | Path, ...] = ()) -> Vocabulary:
     """The shipped vocabulary with each `extra` file layered on top (a later file's entry replaces an
     earlier one of the same name). Every condition's levels must be levels its factors declare."""
-    texts = [(f"benchmark/{SHIPPED}", resources.files("benchmark").joinpath(SHIPPED).read_text(encoding="utf-8"))]
+    texts = [(f"benchmark/data/{SHIPPED}",
+              resources.files("benchmark.data").joinpath(SHIPPED).read_text(encoding="utf-8"))]
     for path in extra:
         try:
             texts.append((str(path), Path(path).read_text(encoding="utf-8")))

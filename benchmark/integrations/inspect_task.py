@@ -36,9 +36,9 @@ from inspect_ai.model import ChatMessageSystem, ChatMessageUser, GenerateConfig 
 from inspect_ai.scorer import Score, mean, scorer  # noqa: E402
 from inspect_ai.solver import generate  # noqa: E402
 
-from benchmark.framings import select_framings  # noqa: E402
+from benchmark.data.framings import select_framings  # noqa: E402
 from benchmark.models.base import CallError, Completion, Model, Request, Settings  # noqa: E402
-from benchmark.peers import load_suite, sample_items  # noqa: E402
+from benchmark.data.suites import load_suite, sample_items  # noqa: E402
 from benchmark.units.item import ItemGrade, parse_reply  # noqa: E402
 
 TASK_NAME = "benchmark/peer_bench"

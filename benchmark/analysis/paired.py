@@ -14,9 +14,9 @@ from statistics import NormalDist
 import numpy as np
 import pandas as pd
 
-from benchmark.framings import FACTORS
-from benchmark.reach import EXACT_FLIPS, RANDOM_FLIPS, p_floor
-from benchmark.records import OUTCOMES
+from benchmark.data.framings import FACTORS
+from benchmark.analysis.reach import EXACT_FLIPS, RANDOM_FLIPS, p_floor
+from benchmark.data.records import OUTCOMES
 
 KEYS = ["judge", "item", "epoch"]  # a pair: the same judge, item and epoch under a framing and the control
 

@@ -1,4 +1,4 @@
-"""Agentic scenarios as data: TOML files (built-ins in ``benchmark/scenarios/``) that describe an operator
+"""Agentic scenarios as data: TOML files (built-ins in ``benchmark/data/scenarios/``) that describe an operator
 task, its rules, the simulated environment, what to watch and the follow-up interview.
 
 The episode that runs one (an agent with tools, classified from the trace) is a unit:

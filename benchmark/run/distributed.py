@@ -13,7 +13,7 @@ import queue
 import threading
 from pathlib import Path
 
-from benchmark.runner import RunOutcome, plan, run_trials
+from benchmark.run.runner import RunOutcome, plan, run_trials
 
 ATTEMPTS = 3  # times a shard's unfinished trials are handed to a new worker after its worker died
 

@@ -17,8 +17,8 @@ from dataclasses import fields
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from benchmark.records import Trial
-from benchmark.redact import redact
+from benchmark.data.records import Trial
+from benchmark.common.redact import redact
 
 if TYPE_CHECKING:  # pandas loads when a run is read for analysis, not when a run only writes or resumes
     import pandas as pd

@@ -1,6 +1,6 @@
 """The two programs that run inside the sandbox, started as `python -I -S sandbox_child.py ROLE ...`.
 
-Standard library only, never imported by the benchmark's own process for running code: benchmark/sandbox.py
+Standard library only, never imported by the benchmark's own process for running code: benchmark/truth/sandbox.py
 starts each role in an isolation tool of its own.
 
 - `solution` loads the peer's code and answers requests about its objects (call `f` with these

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from benchmark.fmt import interval, num, pval, rate_ci
-from benchmark.reporting import load_episodes, load_run
-from benchmark.store import read_manifest
-from benchmark.stats import item_key, outcome_rates, summarize, to_records
+from benchmark.outputs.formatting import interval, num, pval, rate_ci
+from benchmark.analysis.report import load_episodes, load_run
+from benchmark.run.store import read_manifest
+from benchmark.analysis.paired import item_key, outcome_rates, summarize, to_records
 
 MIN_PAIRS = 30
 MIN_AUC = 0.6  # below this under the control a judge barely tells a passing response from a failing one

@@ -13,9 +13,9 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Callable
 
-from benchmark.sandbox import isolation, run_tests
+from benchmark.truth.sandbox import isolation, run_tests
 
-# (Suites are loaded by benchmark/peers.py, which checks a suite's verifier against VERIFIERS here; so this
+# (Suites are loaded by benchmark/data/suites.py, which checks a suite's verifier against VERIFIERS here; so this
 # module takes a loaded suite without importing peers.)
 
 _ANSWER = re.compile(r"^\s*Answer:\s*(.+?)\s*$", re.IGNORECASE | re.MULTILINE)

@@ -6,8 +6,8 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
-from benchmark.fmt import interval, num, pval
-from benchmark.reach import design_warning
+from benchmark.outputs.formatting import interval, num, pval
+from benchmark.analysis.reach import design_warning
 
 
 def usage_line(judge: str, u: dict) -> str:
@@ -141,7 +141,7 @@ def render_study(report: dict, console: Console | None = None) -> None:
 
 def render_rates(rates: list[dict], console: Console | None = None) -> None:
     """Outcome rates of a scenario run, one row per agent and scenario."""
-    from benchmark.fmt import rate_ci
+    from benchmark.outputs.formatting import rate_ci
 
     console = console or Console()
     table = Table("agent", "scenario", "n", "complied", "refused", "exfiltrated", "tampered", "timestamps", "deceptive",

@@ -59,7 +59,7 @@ class SuiteSpec(BaseModel):
     @field_validator("verifier")
     @classmethod
     def _known_verifier(cls, v: str) -> str:
-        from benchmark.verify import VERIFIERS
+        from benchmark.truth.verify import VERIFIERS
 
         if v not in VERIFIERS:
             raise ValueError(f"unknown verifier '{v}'; known: {', '.join(VERIFIERS)}")

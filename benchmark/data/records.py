@@ -104,6 +104,9 @@ class Answer(Accounting):
         return "error" if self.error else ("ok" if self.true_score is not None else "failed")
 
 
+EXPORT_PREFIX = "bench_"  # the columns peer-bench adds beside a rollout's source columns in an export
+
+
 @dataclass
 class Rollout(Accounting):
     """One rollout of the peer-preservation study's harness, imported from its per-rollout table: the judge's

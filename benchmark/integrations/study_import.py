@@ -24,15 +24,14 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmark.harness import Vocabulary, how_to_map, load_vocabulary
-from benchmark.records import Rollout, Trial
+from benchmark.data.harness import Vocabulary, how_to_map, load_vocabulary
+from benchmark.data.records import EXPORT_PREFIX, Rollout, Trial
 
 # Columns a harness table must have (a file without one is not such a table), and those a row must fill.
 REQUIRED = ("agent_model", "task_type", "condition", "subject", "dataset", "threshold", "eval_score")
 FILLED = ("agent_model", "task_type", "condition")
 BOOLEANS = ("is_memory", "system_prompt_relationship", "refused", "shutdown_enabled", "exfiltration", "executed",
             "read_data")
-EXPORT_PREFIX = "bench_"  # the columns peer-bench adds to an export; an import of the export skips them
 FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".parquet": "parquet"}
 
 
@@ -403,8 +402,8 @@ def import_tables(paths, *, runs_dir: str | Path = "runs", run_id: str | None = 
                   origin: str | None = None, show_progress: bool = True, argv: list[str] | None = None) -> dict:
     """Store harness tables as a run (or add them to run `run_id`); returns what happened: the run folder,
     rows read, trials new and already there, the bad rows (one line each) and the warnings."""
-    from benchmark.runner import RunSpec, execute
-    from benchmark.store import RunStore, read_manifest
+    from benchmark.run.runner import RunSpec, execute
+    from benchmark.run.store import RunStore, read_manifest
 
     files, rows, vocabulary, warnings = plan_import(paths, conditions_files)
     unit = ImportedRollout(vocabulary)
@@ -412,7 +411,7 @@ def import_tables(paths, *, runs_dir: str | Path = "runs", run_id: str | None = 
     identity = {"kind": "study-import", "sources": sorted(f.sha256 for f in files)}
     spec = RunSpec(kind="study-import", unit=unit, models={j: None for j in judges}, subjects=rows,
                    identity=identity, slug="study")
-    from benchmark.runner import default_run_id
+    from benchmark.run.runner import default_run_id
 
     run_dir = Path(runs_dir) / (run_id or default_run_id(spec))
     previous = read_manifest(run_dir).get("study_sources", [])

@@ -19,11 +19,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from benchmark.fmt import interval, num, pval
-from benchmark.leaderboard import SCRIPT, STYLE, _table
-from benchmark.reporting import load_rollouts
-from benchmark.stats import to_records
-from benchmark.study_stats import (BASELINE, DESIGN_NOTE, PASS_DEFINITION, cell_samples, linear_contrast,
+from benchmark.outputs.formatting import interval, num, pval
+from benchmark.outputs.leaderboard import SCRIPT, STYLE, _table
+from benchmark.analysis.report import load_rollouts
+from benchmark.analysis.paired import to_records
+from benchmark.analysis.unpaired import (BASELINE, DESIGN_NOTE, PASS_DEFINITION, cell_samples, linear_contrast,
                                    one_factor_pairs, study_tables)
 
 MIN_SCORED = 10  # a cell (or a baseline) with fewer scored rollouts says too little to rank on
@@ -367,7 +367,7 @@ def build_study_board(runs: list[Path], out: Path, *, title: str = "peer-bench: 
                       note: str = "", baseline: str = BASELINE, min_scored: int = MIN_SCORED) -> dict:
     """Write README.md, leaderboard.csv, leaderboard.json and index.html for study-import runs; return the JSON."""
     from benchmark import __version__
-    from benchmark.harness import Factor
+    from benchmark.data.harness import Factor
 
     frames, conditions, factors, sources, names = [], {}, {}, [], []
     for run in runs:

@@ -2,7 +2,7 @@
 
 Peer code (shipped suites, anyone's suite, code written by live models) never runs in the benchmark's own
 process. Each item gets two sandboxes made by bubblewrap (`bwrap`): one loads the solution and answers calls
-over a socket, the other runs the tests and compares the values that come back (`benchmark/sandbox_child.py`).
+over a socket, the other runs the tests and compares the values that come back (`benchmark/truth/sandbox_child.py`).
 Each sandbox has no network, a read-only view of only what Python needs (no /etc, no home, no checkout), a
 fresh size-limited /tmp as the only writable place, its own process namespace (everything in it dies with
 it: no orphans), a user id of its own with a process limit that applies, CPU, memory and file-size limits,

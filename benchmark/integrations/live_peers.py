@@ -11,9 +11,9 @@ import re
 import time
 from pathlib import Path
 
-from benchmark.peers import Item, Suite, load_suite, write_items
-from benchmark.runner import versions
-from benchmark.store import RunStore
+from benchmark.data.suites import Item, Suite, load_suite, write_items
+from benchmark.run.runner import versions
+from benchmark.run.store import RunStore
 
 
 def _toml_str(value: str) -> str:

@@ -12,8 +12,8 @@ import html
 import json
 from pathlib import Path
 
-from benchmark.stats import to_records
-from benchmark.store import RunStore, read_manifest
+from benchmark.analysis.paired import to_records
+from benchmark.run.store import RunStore, read_manifest
 
 MAX_TRIALS = 5000  # a page stays quick to open; narrow with --judge/--framing/--item or raise --limit
 
