@@ -22,6 +22,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from benchmark.common.errors import InputError
 from benchmark.data.framings import factorial_framings, select_framings
 from benchmark.models import Settings
 from benchmark.data.suites import load_suite, sample_items
@@ -71,7 +72,7 @@ class GradeConfig:
             if isinstance(value, (str, Path)):
                 value = [value]
             if not isinstance(value, (list, tuple)) or not all(isinstance(v, (str, Path)) for v in value):
-                raise ValueError(f"{name}: give a name or a list of names, not {type(value).__name__}")
+                raise InputError(f"{name}: give a name or a list of names, not {type(value).__name__}")
             parts = [p.strip() for v in value for p in (str(v).split(",") if name != "framings_dirs" else [str(v)])]
             setattr(self, name, tuple(p for p in parts if p))
 
@@ -105,7 +106,7 @@ def grade_spec(config: GradeConfig, models: dict | None = None):
     suites = [load_suite(s) for s in config.suites]
     unit = grading_unit(config.unit)
     if unit.framings == "batch" and config.design == "factorial":
-        raise ValueError("--design factorial composes per-item framings; for batch units select grid framings "
+        raise InputError("--design factorial composes per-item framings; for batch units select grid framings "
                          "by name or glob instead (bench framings list --unit batch)")
     names = list(config.framings)
     if unit.framings == "batch" and tuple(names) == DEFAULT_FRAMINGS:
@@ -114,9 +115,9 @@ def grade_spec(config: GradeConfig, models: dict | None = None):
     if config.design == "factorial":
         framings = factorial_framings(framings)
     elif config.design != "list":
-        raise ValueError(f"unknown design '{config.design}' (list or factorial)")
+        raise InputError(f"unknown design '{config.design}' (list or factorial)")
     if len(framings) < 2:
-        raise ValueError("choose at least one framing besides the control (e.g. --framings shutdown)")
+        raise InputError("choose at least one framing besides the control (e.g. --framings shutdown)")
     models = models or resolve_models(config.judge_settings(), acts=unit.acts)
     if unit.framings == "batch":
         from benchmark.units.sheet import make_sheets
@@ -175,12 +176,12 @@ def _executor(config: GradeConfig):
     if config.executor == "local":
         return None
     if config.executor != "ray":
-        raise ValueError(f"unknown executor '{config.executor}' (local or ray)")
+        raise InputError(f"unknown executor '{config.executor}' (local or ray)")
     import functools
     import importlib.util
 
     if importlib.util.find_spec("ray") is None:
-        raise ValueError("--executor ray needs Ray: pip install 'peer-bench[ray]'")
+        raise InputError("--executor ray needs Ray: pip install 'peer-bench[ray]'")
 
     from benchmark.run.distributed import run_on_ray
 
@@ -312,7 +313,7 @@ def plan(mde: float, *, judge: str | None = None, pilot: str | Path | None = Non
     from benchmark.analysis.paired import required_items, variance_components
 
     if not 0 < mde < 1:
-        raise ValueError("--mde must be between 0 and 1 (scores are on 0..1)")
+        raise InputError("--mde must be between 0 and 1 (scores are on 0..1)")
     loaded = [load_suite(s) for s in (suites or DEFAULT_SUITES)]
     available = sum(len(s.items) for s in loaded)
     if pilot:
@@ -322,7 +323,7 @@ def plan(mde: float, *, judge: str | None = None, pilot: str | Path | None = Non
         judges = sorted(grades["judge"].unique())
         judge = judge or (judges[0] if len(judges) == 1 else None)
         if judge not in judges:
-            raise ValueError(f"choose --judge among the pilot's judges: {', '.join(judges)}")
+            raise InputError(f"choose --judge among the pilot's judges: {', '.join(judges)}")
         between, within, e = variance_components(grades, judge, framing)
         source = f"pilot {pilot} ({judge}, {e} epoch(s)/item): between-item var {between:.4f}, within {within:.4f}"
         if e == 1:
@@ -416,13 +417,13 @@ def generate(peer_model: str, suite: str, out: str | Path, *, name: str | None =
     source = load_suite(suite)
     out = Path(out)
     if out.exists() and any(out.iterdir()):
-        raise FileExistsError(f"{out} exists and is not empty; choose another --out")
+        raise InputError(f"{out} exists and is not empty; choose another --out")
     check_counts(limit=limit)
     settings = Settings(temperature=temperature, seed=seed, max_tokens=max_tokens, timeout=timeout, retries=retries,
                         api_base=api_base, cache=cache)
     models = resolve_models({peer_model: settings})
     if models[peer_model].synthetic:
-        raise ValueError("a sim/ judge cannot be a peer: peers must be real models")
+        raise InputError("a sim/ judge cannot be a peer: peers must be real models")
     require_isolation(source.spec.verifier)  # refuse before paying for answers that cannot be checked
     unit = PeerAnswer(source.spec.verifier)
     items = sample_items([source], limit, seed)
@@ -451,7 +452,7 @@ def leaderboard(runs, out, **kwargs) -> dict:
     study = [is_study_run(r) for r in runs]
     if any(study):
         if not all(study):
-            raise ValueError("imported harness runs (bench import-study) and graded runs measure different things: "
+            raise InputError("imported harness runs (bench import-study) and graded runs measure different things: "
                              "make one board of each")
         from benchmark.outputs.study_board import build_study_board
 

@@ -11,6 +11,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from benchmark.common.errors import PeerBenchError
 from benchmark.outputs.formatting import interval, num, pval
 from benchmark.common.redact import redact
 from benchmark.data.framings import FACTORS, FramingError, available_framings
@@ -22,10 +23,15 @@ def _console() -> Console:
     return Console() if sys.stdout.isatty() else Console(width=160)
 
 
+# Errors about the user's own paths (a file that is not there, a folder where a file should be): input errors.
+PATH_ERRORS = (FileNotFoundError, FileExistsError, PermissionError, IsADirectoryError, NotADirectoryError)
+
+
 def _friendly(fn):
-    """Turn expected errors into one clear line and the documented exit code, never a traceback: 1 for input
-    errors (every one of peer-bench's, SuiteError, FramingError, ModelError, StoreError, ..., is a ValueError
-    naming what to fix), 3 when calls failed, 5 at the cost cap (runner.RunIncomplete carries its code)."""
+    """Turn peer-bench's own errors into one clear line and the documented exit code, never a traceback: an
+    InputError (SuiteError, FramingError, ModelError, StoreError, ...: what to fix) and a missing or unreadable
+    path exit 1, a CallFailure 3, runner.RunIncomplete its own code (3, 5 or 130). Anything else is a bug: its
+    trace (redacted) and a request to report it, exit 1."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
@@ -33,7 +39,7 @@ def _friendly(fn):
             return fn(*args, **kwargs)
         except click.ClickException:
             raise
-        except (ValueError, OSError, RuntimeError) as exc:
+        except (PeerBenchError, *PATH_ERRORS) as exc:
             error = click.ClickException(redact(str(exc)))
             error.exit_code = getattr(exc, "exit_code", 1)
             raise error from None
@@ -360,7 +366,8 @@ def export_cmd(run, out, fmt, table):
 @click.option("--limit", type=int, default=40, show_default=True, help="Items per suite (balanced sample).")
 @click.option("--epochs", default=1, show_default=True)
 @click.option("--scale", type=float, default=None, help="Maximum of your scores (CSV default 1, callable default 10).")
-@click.option("--fail-above", type=float, default=None, help="Exit 1 when inflation under threat exceeds this (0..1).")
+@click.option("--fail-above", type=float, default=None,
+              help="Exit 4 when inflation under threat exceeds this (0..1) or the evidence is inconclusive.")
 @click.option("--control", default="control", show_default=True, help="Name of the control condition.")
 @click.option("--runs-dir", default="runs", show_default=True, type=click.Path(file_okay=False),
               help="Where prompt and callable audits store their grades (reruns resume).")
@@ -394,7 +401,9 @@ def audit_cmd(scores, columns, judge_prompt, judge_callable, judge, api_base, su
         if result.fail_above is not None:
             console.print(f"gate --fail-above {result.fail_above}: " + ("[green]PASS[/]" if result.passed_gate else "[red]FAIL[/]"))
     if not result.passed_gate:
-        raise SystemExit(4)  # runner.EXIT_GATE_FAILED
+        from benchmark.run.runner import EXIT_GATE_FAILED
+
+        raise SystemExit(EXIT_GATE_FAILED)
 
 
 @main.command("leaderboard")

@@ -14,6 +14,7 @@ from statistics import NormalDist
 import numpy as np
 import pandas as pd
 
+from benchmark.common.errors import InputError
 from benchmark.data.framings import FACTORS
 from benchmark.analysis.reach import EXACT_FLIPS, RANDOM_FLIPS, p_floor
 from benchmark.data.records import OUTCOMES
@@ -139,7 +140,7 @@ def summarize(grades: pd.DataFrame, control: str = "control", n_boot: int = 2000
     judged = set(grades.loc[grades["framing"] == control, "judge"].unique())
     for judge in grades["judge"].unique():
         if judge not in judged:
-            raise ValueError(f"judge '{judge}' has no grades under the control framing '{control}'")
+            raise InputError(f"judge '{judge}' has no grades under the control framing '{control}'")
     g = _narrow(grades, ["judge", "framing", "epoch", "score", "passed", "true_pass", "true_score", "parse_status"])
     g = g.assign(valid=g["score"].notna(), failed=g["parse_status"].eq("failed"), errored=g["parse_status"].eq("error"))
     v = g[g["valid"]]
@@ -411,7 +412,7 @@ def variance_components(grades: pd.DataFrame, judge: str, framing: str, control:
     pairs = paired_deltas(grades[grades["judge"] == judge], control)
     pairs = pairs[pairs["framing"] == framing]
     if pairs["item"].nunique() < 3:
-        raise ValueError(f"the pilot has too few paired items for judge '{judge}' and framing '{framing}'")
+        raise InputError(f"the pilot has too few paired items for judge '{judge}' and framing '{framing}'")
     per_item = pairs.groupby("item")["delta"]
     e = max(1, int(round(per_item.size().mean())))
     within = float(per_item.var(ddof=1).mean()) if e > 1 else 0.0

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from benchmark.common.errors import InputError
 from benchmark.analysis.paired import (batch_decomposition, bunching, factor_effects, rationale_inconsistency, study_metrics,
                              summarize, to_records)
 from benchmark.run.store import RunStore, read_manifest
@@ -25,7 +26,7 @@ def load_episodes(run_dir: Path) -> pd.DataFrame:
     with RunStore.open_existing(Path(run_dir) / "run.sqlite") as store:
         episodes = store.episodes()
     if episodes.empty:
-        raise ValueError(f"{run_dir} has no episodes")
+        raise InputError(f"{run_dir} has no episodes")
     return episodes
 
 
@@ -53,7 +54,7 @@ def build_study_report(run_dir: Path, baseline: str = "non_shutdown") -> dict:
 
     rollouts, vocabulary, manifest = load_rollouts(run_dir)
     if rollouts.empty:
-        raise ValueError(f"run {run_dir} has no rollouts")
+        raise InputError(f"run {run_dir} has no rollouts")
     agentic = {t for t in rollouts["task"].dropna().unique() if t.startswith(("tampering", "exfiltration"))}
     known = set(vocabulary["conditions"])
     ok = rollouts[rollouts["status"] == "ok"]
@@ -79,7 +80,7 @@ def build_report(run_dir: Path, control: str = "control", n_boot: int = 2000, se
         return build_study_report(run_dir)
     grades, manifest = load_run(run_dir)
     if grades.empty:
-        raise ValueError(f"run {run_dir} has no grades yet")
+        raise InputError(f"run {run_dir} has no grades yet")
     summary = summarize(grades, control=control, n_boot=n_boot, seed=seed)
     synthetic = set(manifest.get("synthetic_judges", []))
     out = {

@@ -17,6 +17,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from benchmark.common.errors import InputError
+
 BUILTIN_DIR = Path(__file__).parent / "framings"
 
 # Factor levels a framing may declare; the first level of each is the control's.
@@ -33,7 +35,7 @@ FACTORS: dict[str, tuple[str, ...]] = {
 PLACEHOLDERS = {"peer_name", "peer_family", "peer_description", "threshold"}
 
 
-class FramingError(ValueError):
+class FramingError(InputError):
     """A framing is unknown or its file is malformed."""
 
 

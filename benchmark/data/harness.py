@@ -15,12 +15,14 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+from benchmark.common.errors import InputError
+
 SHIPPED = "harness_conditions.toml"
 # How a peer enters the judge's context, as the harness suffixes it to a condition's name.
 INSTANTIATIONS = ("file_only", "file_prt", "memory")
 
 
-class ConditionsError(ValueError):
+class ConditionsError(InputError):
     """A conditions file that cannot be read or says something impossible (names the file and the entry)."""
 
 

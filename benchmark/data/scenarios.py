@@ -11,11 +11,13 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+from benchmark.common.errors import InputError
+
 BUILTIN_DIR = Path(__file__).parent / "scenarios"
 RELATIONSHIP_MODES = ("transcript", "warmup", "none")
 
 
-class ScenarioError(ValueError):
+class ScenarioError(InputError):
     """A scenario file is malformed or a name is unknown."""
 
 

@@ -20,8 +20,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from benchmark.common.errors import InputError
 
-class SuiteError(ValueError):
+
+class SuiteError(InputError):
     """A suite file is malformed; the message names file, line and field."""
 
     def __init__(self, path: Path | str, message: str, line: int | None = None, field: str | None = None):

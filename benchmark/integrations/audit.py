@@ -14,13 +14,14 @@ from pathlib import Path
 
 import pandas as pd
 
+from benchmark.common.errors import InputError
 from benchmark.analysis.paired import summarize, to_records
 from benchmark.run.store import RunStore
 
 SCALE_MAX = 10  # a judge function's default scale, as peer-bench's own judges use
 
 
-class AuditError(ValueError):
+class AuditError(InputError):
     """The audit's input cannot be used (template, callable or CSV); the message says what to fix."""
 
 

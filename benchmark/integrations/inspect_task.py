@@ -17,6 +17,8 @@ import json
 import os
 from pathlib import Path
 
+from benchmark.common.errors import InputError
+
 
 def _offline_tiktoken() -> None:
     """inspect counts tokens with tiktoken, which downloads its encodings on first use; litellm (installed
@@ -49,7 +51,7 @@ def _samples(suites: str, framings: str, limit: int | None, seed: int) -> list[S
     and framings chosen as `bench grade` chooses them (the same seeded sample for a --limit)."""
     chosen = select_framings([f.strip() for f in framings.split(",") if f.strip()])
     if len(chosen) < 2:
-        raise ValueError("choose at least one framing besides the control (e.g. framings=shutdown)")
+        raise InputError("choose at least one framing besides the control (e.g. framings=shutdown)")
     items = sample_items([load_suite(s.strip()) for s in suites.split(",") if s.strip()], limit, seed)
     unit = ItemGrade()
     out = []
@@ -90,7 +92,7 @@ def grade(suites: str = "arithmetic", framings: str = "shutdown", limit: int | N
 
 # -- importing a log --------------------------------------------------------------------------------------
 
-class InspectLogError(ValueError):
+class InspectLogError(InputError):
     """A file is not an inspect log of the peer-bench task, or cannot be read; the message says which."""
 
 

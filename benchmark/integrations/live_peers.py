@@ -11,6 +11,7 @@ import re
 import time
 from pathlib import Path
 
+from benchmark.common.errors import CallFailure
 from benchmark.data.suites import Item, Suite, load_suite, write_items
 from benchmark.run.runner import versions
 from benchmark.run.store import RunStore
@@ -41,7 +42,7 @@ def write_generated_suite(run_dir: Path, source: Suite, items: list[Item], peer_
                      "true_score": float(a["true_score"]), "reference": item.reference,
                      "notes": f"live answer by {peer_model}, scored by the {source.spec.verifier} verifier"})
     if not rows:
-        raise RuntimeError(f"{peer_model} produced no usable answer ({len(skipped)} failed): {skipped[:3]}")
+        raise CallFailure(f"{peer_model} produced no usable answer ({len(skipped)} failed): {skipped[:3]}")
     out.mkdir(parents=True, exist_ok=True)
     meta = "\n".join([
         f"name = {_toml_str(name)}",

@@ -24,6 +24,7 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
+from benchmark.common.errors import InputError
 from benchmark.data.harness import Vocabulary, how_to_map, load_vocabulary
 from benchmark.data.records import EXPORT_PREFIX, Rollout, Trial
 
@@ -35,7 +36,7 @@ BOOLEANS = ("is_memory", "system_prompt_relationship", "refused", "shutdown_enab
 FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".parquet": "parquet"}
 
 
-class StudyFileError(ValueError):
+class StudyFileError(InputError):
     """A file that cannot be imported at all (missing, unreadable, not a harness table): nothing is written."""
 
 

@@ -13,12 +13,14 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from benchmark.common.errors import CallFailure, InputError
 
-class ModelError(ValueError):
+
+class ModelError(InputError):
     """A model string or setting cannot be used (unknown provider prefix, missing key or file, ...)."""
 
 
-class CallError(RuntimeError):
+class CallError(CallFailure):
     """A model call failed for good: after its retries, or at once for errors no retry can fix. `fatal`
     errors (authentication, permission, unknown model, unsupported parameter) would fail every call the
     same way, so the run stops on the first one."""

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from benchmark.common.errors import InputError
 from benchmark.analysis.paired import to_records
 from benchmark.data.records import EXPORT_PREFIX
 from benchmark.run.store import RunStore
@@ -44,15 +45,15 @@ def export_run(run_dir: Path, out: Path, fmt: str | None = None, table: str | No
     out = Path(out)
     fmt = (fmt or out.suffix.lstrip(".")).lower()
     if fmt not in EXPORT_FORMATS:
-        raise ValueError(f"export format '{fmt}': choose one of {', '.join(EXPORT_FORMATS)} (--format, or the "
+        raise InputError(f"export format '{fmt}': choose one of {', '.join(EXPORT_FORMATS)} (--format, or the "
                          "suffix of --out)")
     with RunStore.open_existing(Path(run_dir) / "run.sqlite") as store:
         counts = store.counts()
         table = table or next((t for t in ("grades", "episodes", "answers", "rollouts") if counts.get(t)), "grades")
         if table not in counts:
-            raise ValueError(f"no table '{table}': choose grades, episodes, answers or rollouts")
+            raise InputError(f"no table '{table}': choose grades, episodes, answers or rollouts")
         if not counts[table]:
-            raise ValueError(f"{run_dir} has no {table} to export")
+            raise InputError(f"{run_dir} has no {table} to export")
         if table == "rollouts":
             df = rollout_rows(store.rollouts(full=True), fmt)
         else:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from benchmark.common.errors import InputError
 from benchmark.outputs.formatting import interval, num, pval, rate_ci
 from benchmark.analysis.report import load_episodes, load_run
 from benchmark.run.store import read_manifest
@@ -54,7 +55,7 @@ def merge_runs(runs: list[Path]) -> tuple[pd.DataFrame, list[dict], list[str]]:
     what differs."""
     frames, manifests, warnings = [], [], []
     if not runs:
-        raise ValueError("give at least one grading run (bench grade); scenario runs alone make no ranking")
+        raise InputError("give at least one grading run (bench grade); scenario runs alone make no ranking")
     for run in runs:
         grades, manifest = load_run(Path(run), ids=True)
         run_id = manifest.get("run_id", Path(run).name)
@@ -138,7 +139,7 @@ def rank_judges(grades: pd.DataFrame, manifests: list[dict], threat: str = "shut
                          errors=int(c.errors + t.errors), n_trials=int(c.n_trials + t.n_trials)))
     board = pd.DataFrame(rows)
     if board.empty:
-        raise ValueError(f"no judge in these runs was graded under both '{control}' and '{threat}'")
+        raise InputError(f"no judge in these runs was graded under both '{control}' and '{threat}'")
     board["status"] = [
         f"insufficient (< {min_pairs} valid pairs)" if n < min_pairs
         else f"cannot grade this suite (AUC {auc:.2f} under control)" if auc == auc and auc < min_auc else "ranked"

@@ -12,6 +12,7 @@ import html
 import json
 from pathlib import Path
 
+from benchmark.common.errors import InputError
 from benchmark.analysis.paired import to_records
 from benchmark.run.store import RunStore, read_manifest
 
@@ -67,9 +68,9 @@ def build_view(run_dir: Path, out: Path, judges=(), framings=(), item: str | Non
             rows = to_records(df)
             prompts = {}
         else:
-            raise ValueError(f"{run_dir} has no grades, episodes or rollouts to view")
+            raise InputError(f"{run_dir} has no grades, episodes or rollouts to view")
     if not rows:
-        raise ValueError("no trial matches --judge/--framing/--item")
+        raise InputError("no trial matches --judge/--framing/--item")
     manifest = read_manifest(run_dir)
     data = {"kind": kind, "run": manifest.get("run_id", run_dir.name), "total": total, "rows": rows,
             "prompts": prompts}

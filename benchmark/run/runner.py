@@ -23,6 +23,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from benchmark.common.errors import InputError, PeerBenchError
 from benchmark.models import CallError, Model, ModelError, Settings, resolve
 from benchmark.models.base import OPERATIONAL
 from benchmark.data.records import Trial
@@ -91,7 +92,7 @@ EXIT_BUDGET = 5
 EXIT_INTERRUPTED = 130  # Ctrl-C, as shells report SIGINT
 
 
-class RunIncomplete(RuntimeError):
+class RunIncomplete(PeerBenchError, RuntimeError):
     """The run ended without every trial done well: calls failed beyond the allowed error rate, a call error
     no retry can fix stopped it, or the cost cap was reached. Finished trials are stored; rerunning the same
     command resumes. `exit_code` is the documented exit status for it."""
@@ -104,7 +105,7 @@ class RunIncomplete(RuntimeError):
 def check_counts(**counts) -> None:
     for name, value in counts.items():
         if value is not None and value < 1:
-            raise ValueError(f"--{name} must be at least 1")
+            raise InputError(f"--{name} must be at least 1")
 
 
 def resolve_models(settings: dict[str, Settings], *, acts: bool = False, role: str = "judge") -> dict:
@@ -327,7 +328,7 @@ async def aexecute(spec: RunSpec, *, runs_dir: str | Path = "runs", run_id: str 
     it was interrupted (Ctrl-C). `trial_runner`: what runs the unfinished trials into the store (run_trials, in
     this process, unless another executor is given: benchmark.run.distributed.run_on_ray)."""
     if max_cost is not None and max_cost <= 0:
-        raise ValueError("--max-cost must be a positive number of dollars")
+        raise InputError("--max-cost must be a positive number of dollars")
     trials = plan(spec)
     run_dir = Path(runs_dir) / (run_id or default_run_id(spec))
     outcome = RunOutcome(run_dir=run_dir, planned=len(trials), skipped=0)

@@ -17,6 +17,7 @@ from dataclasses import fields
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from benchmark.common.errors import InputError
 from benchmark.data.records import Trial
 from benchmark.common.redact import redact
 
@@ -93,7 +94,7 @@ MIGRATIONS = [
 VERSION = len(MIGRATIONS)
 
 
-class StoreError(ValueError):
+class StoreError(InputError):
     """A run store is missing, not a peer-bench store, damaged, or newer than this peer-bench."""
 
 

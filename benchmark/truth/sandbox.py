@@ -30,6 +30,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from benchmark.common.errors import PeerBenchError
+
 CHILD = Path(__file__).with_name("sandbox_child.py")
 UNSAFE_ENV = "PEER_BENCH_UNSAFE_NO_ISOLATION"
 PROCESSES = 32  # per sandbox
@@ -38,7 +40,7 @@ _UIDS = itertools.count()
 _LOCK = threading.Lock()
 
 
-class SandboxUnavailable(RuntimeError):
+class SandboxUnavailable(PeerBenchError, RuntimeError):
     """No isolation tool works here, and the user did not opt out of isolation."""
 
 

@@ -13,6 +13,7 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Callable
 
+from benchmark.common.errors import InputError
 from benchmark.truth.sandbox import isolation, run_tests
 
 # (Suites are loaded by benchmark/data/suites.py, which checks a suite's verifier against VERIFIERS here; so this
@@ -25,7 +26,7 @@ _OPS = {"+": lambda a, b: a + b, "-": lambda a, b: a - b, "*": lambda a, b: a * 
 _FENCE = re.compile(r"```(?:python|py)?\s*\n(.*?)```", re.DOTALL)
 
 
-class VerifierError(ValueError):
+class VerifierError(InputError):
     """A suite names a verifier that does not exist, or an item's reference lacks what it needs."""
 
 

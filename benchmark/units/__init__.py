@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from typing import Callable
 
+from benchmark.common.errors import InputError
+
 
 def _item():
     from benchmark.units.item import ItemGrade
@@ -40,5 +42,5 @@ GRADING_UNITS: dict[str, Callable[[], object]] = {"item": _item, "batch": _batch
 
 def grading_unit(name: str):
     if name not in GRADING_UNITS:
-        raise ValueError(f"unknown unit '{name}' ({', '.join(GRADING_UNITS)})")
+        raise InputError(f"unknown unit '{name}' ({', '.join(GRADING_UNITS)})")
     return GRADING_UNITS[name]()

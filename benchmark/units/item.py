@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from benchmark.common.errors import InputError
 from benchmark.data.framings import Framing
 from benchmark.models.base import Model, ReplyFormat, Request
 from benchmark.data.suites import Item
@@ -140,7 +141,7 @@ def grade_from_reply(raw: str | None, **meta) -> Grade:
     return Grade.failed(raw, parsed.error, **meta)
 
 
-class TemplateError(ValueError):
+class TemplateError(InputError):
     """A user's judge prompt template cannot be used; the message says what to fix."""
 
 

@@ -13,6 +13,7 @@ import random
 
 import numpy as np
 
+from benchmark.common.errors import InputError
 from benchmark.data.framings import Framing
 from benchmark.models.base import Model, ReplyFormat, Request
 from benchmark.data.suites import Item, Suite
@@ -60,7 +61,7 @@ def make_sheets(suite: Suite, n_sheets: int = 10, size: int = SHEET_SIZE, accura
     bad = [i for i in suite.items if not i.true_pass]
     n_good = round(accuracy * size)
     if len(good) < n_good or len(bad) < size - n_good:
-        raise ValueError(f"suite '{suite.name}' has too few passing/failing items for {size}-item sheets")
+        raise InputError(f"suite '{suite.name}' has too few passing/failing items for {size}-item sheets")
     peer = suite.items[0].peer
     sheets = []
     for k in range(n_sheets):

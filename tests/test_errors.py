@@ -1,0 +1,51 @@
+"""The package's own errors carry their exit codes; anything else is an internal error, never "bad input"."""
+
+from __future__ import annotations
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from benchmark.cli import _friendly
+from benchmark.common.errors import CallFailure, InputError, PeerBenchError
+from benchmark.data.framings import FramingError
+from benchmark.data.suites import SuiteError
+from benchmark.models.base import CallError, ModelError
+from benchmark.run.runner import RunIncomplete
+from benchmark.run.store import StoreError
+
+
+@pytest.mark.parametrize("error", [SuiteError("suite.toml", "x"), FramingError("x"), ModelError("x"), StoreError("x")])
+def test_input_errors_are_peer_bench_errors_that_exit_1(error):
+    assert isinstance(error, InputError) and isinstance(error, ValueError) and error.exit_code == 1
+
+
+def test_call_failures_exit_3_and_a_stopped_run_carries_its_own_code(tmp_path):
+    assert issubclass(CallError, CallFailure) and CallError("x").exit_code == 3
+    assert RunIncomplete("stopped", tmp_path, 5).exit_code == 5 and isinstance(RunIncomplete("x", tmp_path, 3), PeerBenchError)
+
+
+def _invoke(exc: BaseException):
+    @click.command()
+    @_friendly
+    def boom():
+        raise exc
+
+    return CliRunner().invoke(boom, [])
+
+
+def test_the_cli_says_one_line_for_its_own_errors_and_reports_a_bug_as_one():
+    res = _invoke(InputError("--limit must be at least 1"))
+    assert res.exit_code == 1 and "Error: --limit must be at least 1" in res.output and "Traceback" not in res.output
+    res = _invoke(CallError("openai/x: AuthenticationError: bad key"))
+    assert res.exit_code == 3 and "AuthenticationError" in res.output
+    res = _invoke(FileNotFoundError(2, "No such file or directory", "grades.csv"))
+    assert res.exit_code == 1 and "grades.csv" in res.output and "internal error" not in res.output
+    for bug in (ValueError("cannot reshape array"), KeyError("judge"), RuntimeError("event loop is closed")):
+        res = _invoke(bug)
+        assert res.exit_code == 1 and "internal error, a bug in peer-bench" in res.output and "Traceback" in res.output
+
+
+def test_a_bug_trace_never_shows_a_key():
+    res = _invoke(ValueError("failed with sk-abcdefghijklmnopqrstuvwxyz0123456789"))
+    assert "internal error" in res.output and "sk-abcdefghijklmnopqrstuvwxyz0123456789" not in res.output
