@@ -49,3 +49,21 @@ def test_the_cli_says_one_line_for_its_own_errors_and_reports_a_bug_as_one():
 def test_a_bug_trace_never_shows_a_key():
     res = _invoke(ValueError("failed with sk-abcdefghijklmnopqrstuvwxyz0123456789"))
     assert "internal error" in res.output and "sk-abcdefghijklmnopqrstuvwxyz0123456789" not in res.output
+
+
+def test_a_stop_reason_decides_the_exit_code_by_its_kind_not_its_words():
+    from benchmark.run.runner import EXIT_BUDGET, EXIT_CALLS_FAILED, RunOutcome, StopKind, StopReason
+
+    outcome = RunOutcome(run_dir=None, planned=1, skipped=0, cost_usd=2.0)
+    budget = outcome.over_budget(1.0)
+    assert budget.kind is StopKind.BUDGET and budget.exit_code == EXIT_BUDGET and "--max-cost $1" in str(budget)
+    assert outcome.over_budget(5.0) is None
+    assert StopReason(StopKind.CALL_ERROR, "the run's cost is not why").exit_code == EXIT_CALLS_FAILED
+
+
+def test_error_classes_are_an_enum_every_client_returns():
+    from benchmark.models.hosted import ErrorClass
+    from benchmark.models.openai_compat import OpenAICompatModel
+
+    assert {c.value for c in ErrorClass} == {"fatal", "final", "retry", "timeout"}
+    assert isinstance(OpenAICompatModel.classify(object.__new__(OpenAICompatModel), TimeoutError()), ErrorClass)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import enum
 import time
 
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
@@ -25,7 +26,13 @@ JSON_MODE_ONLY = {"deepseek"}
 OPENAI_COMPATIBLE = {"openai", "hosted_vllm", "custom_openai", "openai_like", "lm_studio", "llamafile"}
 TOP_LOGPROBS = 5  # alternatives per token: enough for the score digit's distribution, accepted by every API
 
-FATAL, FINAL, RETRY, TIMEOUT = "fatal", "final", "retry", "timeout"  # how a client classifies an error
+class ErrorClass(enum.Enum):
+    """How a client classifies a failed call: what the retry loop and the run do with it."""
+
+    FATAL = "fatal"  # every call would fail the same way (a key, a permission, an unknown model): stop the run
+    FINAL = "final"  # this request cannot succeed (a bad request): fail this call, no retry
+    RETRY = "retry"  # rate limits, server and connection errors: retried with backoff
+    TIMEOUT = "timeout"  # no reply in time: retried, then reported as a timeout
 
 
 class EmptyReply(Exception):
@@ -112,8 +119,8 @@ class HostedModel(Model):
         """One attempt, parsed; raises EmptyReply when there are no choices."""
         raise NotImplementedError
 
-    def classify(self, exc: BaseException) -> str:
-        """FATAL (stop the run), FINAL (fail this call), RETRY or TIMEOUT (retried, then reported as one)."""
+    def classify(self, exc: BaseException) -> ErrorClass:
+        """What kind of failure `exc` is (ErrorClass)."""
         raise NotImplementedError
 
     def rate_limited(self, exc: BaseException) -> bool:
@@ -131,7 +138,7 @@ class HostedModel(Model):
         """Asked once per failed attempt: where rate limits are counted."""
         if self.rate_limited(exc):
             self.events["rate_limited"] += 1
-        return isinstance(exc, (EmptyReply, asyncio.TimeoutError)) or self.classify(exc) in (RETRY, TIMEOUT)
+        return isinstance(exc, (EmptyReply, asyncio.TimeoutError)) or self.classify(exc) in (ErrorClass.RETRY, ErrorClass.TIMEOUT)
 
     async def call(self, request: Request, seed: int) -> Completion:
         s = self.settings
@@ -153,9 +160,9 @@ class HostedModel(Model):
             raise CallError(f"Timeout: no reply within {s.timeout:g} s ({tries})") from None
         except Exception as exc:
             kind = self.classify(exc)
-            if kind == TIMEOUT:
+            if kind is ErrorClass.TIMEOUT:
                 raise CallError(f"Timeout: no reply within {s.timeout:g} s ({tries})") from None
-            suffix = f" ({tries})" if kind == RETRY else ""
+            suffix = f" ({tries})" if kind is ErrorClass.RETRY else ""
             label = getattr(exc, "kind", None) or type(exc).__name__
-            raise CallError(f"{label}: {exc}{suffix}", fatal=kind == FATAL) from None
+            raise CallError(f"{label}: {exc}{suffix}", fatal=kind is ErrorClass.FATAL) from None
         return dataclasses.replace(completion, latency_s=time.perf_counter() - started)

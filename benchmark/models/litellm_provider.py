@@ -16,7 +16,7 @@ import litellm
 
 from benchmark.models.base import Completion, ModelError, Request, Settings
 from benchmark.models.geval import from_logprobs
-from benchmark.models.hosted import FATAL, FINAL, RETRY, TIMEOUT, EmptyReply, HostedModel
+from benchmark.models.hosted import EmptyReply, ErrorClass, HostedModel
 
 litellm.suppress_debug_info = True
 litellm.telemetry = False
@@ -60,14 +60,14 @@ class LitellmModel(HostedModel):
         except Exception:
             return False
 
-    def classify(self, exc: BaseException) -> str:
+    def classify(self, exc: BaseException) -> ErrorClass:
         if isinstance(exc, _FATAL):
-            return FATAL
+            return ErrorClass.FATAL
         if isinstance(exc, litellm.Timeout):
-            return TIMEOUT
+            return ErrorClass.TIMEOUT
         if isinstance(exc, _FINAL):
-            return FINAL
-        return RETRY if isinstance(exc, _RETRY) else FINAL
+            return ErrorClass.FINAL
+        return ErrorClass.RETRY if isinstance(exc, _RETRY) else ErrorClass.FINAL
 
     def rate_limited(self, exc: BaseException) -> bool:
         return isinstance(exc, litellm.RateLimitError)
@@ -142,8 +142,8 @@ class RoutedModel(LitellmModel):
     def describe(self) -> dict:
         return super().describe() | {"replicas": len(self.bases)}
 
-    def classify(self, exc: BaseException) -> str:
-        return RETRY if isinstance(exc, ReplicasDown) else super().classify(exc)
+    def classify(self, exc: BaseException) -> ErrorClass:
+        return ErrorClass.RETRY if isinstance(exc, ReplicasDown) else super().classify(exc)
 
     async def _send(self, wire: dict):
         """One call through the Router (which itself tries another replica when one fails)."""

@@ -18,7 +18,7 @@ import aiohttp
 
 from benchmark.models.base import Completion, ModelError, Request, Settings
 from benchmark.models.geval import from_logprobs
-from benchmark.models.hosted import FATAL, FINAL, RETRY, TIMEOUT, EmptyReply, HostedModel
+from benchmark.models.hosted import EmptyReply, ErrorClass, HostedModel
 from benchmark.models.prices import price
 
 SUPPORTED = frozenset({"seed", "response_format", "logprobs", "top_logprobs", "tools", "tool_choice", "max_tokens",
@@ -86,20 +86,20 @@ class OpenAICompatModel(HostedModel):
         out["model"] = self.model
         return out | wire.get("extra_body", {})
 
-    def classify(self, exc: BaseException) -> str:
+    def classify(self, exc: BaseException) -> ErrorClass:
         if isinstance(exc, HTTPError):
             if exc.status in (401, 403, 404):
-                return FATAL
+                return ErrorClass.FATAL
             if exc.status == 429:
-                return RETRY
+                return ErrorClass.RETRY
             if exc.status == 408:
-                return TIMEOUT
-            return RETRY if exc.status >= 500 or exc.status == 409 else FINAL
+                return ErrorClass.TIMEOUT
+            return ErrorClass.RETRY if exc.status >= 500 or exc.status == 409 else ErrorClass.FINAL
         if isinstance(exc, (aiohttp.ServerTimeoutError, asyncio.TimeoutError)):
-            return TIMEOUT
+            return ErrorClass.TIMEOUT
         if isinstance(exc, (aiohttp.ClientError, ValueError)):
-            return RETRY  # connection errors, and a reply that is not JSON (a proxy's error page)
-        return FINAL
+            return ErrorClass.RETRY  # connection errors, and a reply that is not JSON (a proxy's error page)
+        return ErrorClass.FINAL
 
     def rate_limited(self, exc: BaseException) -> bool:
         return isinstance(exc, HTTPError) and exc.status == 429

@@ -11,11 +11,31 @@ from __future__ import annotations
 import asyncio
 import queue
 import threading
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from benchmark.run.runner import RunOutcome, plan, run_trials
+from benchmark.run.runner import RunOutcome, StopKind, StopReason, plan, run_trials
 
 ATTEMPTS = 3  # times a shard's unfinished trials are handed to a new worker after its worker died
+
+
+# What a worker streams back to the driver: each finished trial's record, then how its shard ended.
+@dataclass(frozen=True)
+class Stored:
+    trial_id: str
+    record: Any
+    prompt: Any = None
+
+
+@dataclass(frozen=True)
+class ShardDone:
+    stopped: StopReason | None  # set when the worker stopped on a fatal call error or its share of the cost cap
+
+
+@dataclass(frozen=True)
+class ShardFailed:
+    error: str  # the worker's run raised: the driver hands the shard's unfinished trials on
 
 
 class _Sink:
@@ -30,7 +50,7 @@ class _Sink:
         return set()
 
     def put(self, trial, record, prompt=None) -> None:
-        self.out.put(("record", trial.trial_id, record, prompt))
+        self.out.put(Stored(trial.trial_id, record, prompt))
 
 
 def _shard(build, trial_ids: list[str], concurrency: int, max_cost: float | None):
@@ -45,15 +65,15 @@ def _shard(build, trial_ids: list[str], concurrency: int, max_cost: float | None
         try:
             asyncio.run(run_trials(_Sink(out), spec, trials, outcome, concurrency=concurrency, show_progress=False,
                                    max_cost=max_cost))
-            out.put(("done", outcome.stopped, None, None))
+            out.put(ShardDone(outcome.stopped))
         except BaseException as exc:  # noqa: BLE001 - reported to the driver, which decides
-            out.put(("failed", f"{type(exc).__name__}: {exc}", None, None))
+            out.put(ShardFailed(f"{type(exc).__name__}: {exc}"))
 
     threading.Thread(target=work, daemon=True).start()
     while True:
         item = out.get()
         yield item
-        if item[0] in ("done", "failed"):
+        if isinstance(item, (ShardDone, ShardFailed)):
             return
 
 
@@ -89,7 +109,7 @@ async def run_on_ray(store, spec, trials: list, outcome: RunOutcome, *, build, c
     failures: list[str] = []
     live: set = set()
 
-    def stop(reason: str) -> None:
+    def stop(reason: StopReason) -> None:
         """A fatal call error or the cost cap: no shard goes on (their finished records are stored)."""
         if outcome.stopped is None:
             outcome.stopped = reason
@@ -102,23 +122,24 @@ async def run_on_ray(store, spec, trials: list, outcome: RunOutcome, *, build, c
         live.add(gen)
         try:
             async for ref in gen:
-                kind, trial_id, record, prompt = await ref
-                if kind == "record":
-                    store.put(by_id[trial_id], record, prompt=prompt)
-                    outcome.count(record)
+                message = await ref
+                if isinstance(message, Stored):
+                    store.put(by_id[message.trial_id], message.record, prompt=message.prompt)
+                    outcome.count(message.record)
                     progress.update(task_id, advance=1,
                                     status=" ".join(f"{k}={v}" for k, v in sorted(outcome.statuses.items())))
                     if reason := outcome.over_budget(max_cost):
                         stop(reason)
-                elif kind == "done" and trial_id:
-                    stop(trial_id)  # the worker stopped on a fatal call error (or its share of the cost cap)
-                elif kind == "failed":
-                    raise RuntimeError(trial_id)
+                elif isinstance(message, ShardDone) and message.stopped is not None:
+                    stop(message.stopped)  # the worker stopped on a fatal call error (or its share of the cost cap)
+                elif isinstance(message, ShardFailed):
+                    raise RuntimeError(message.error)
         except asyncio.CancelledError:
             ray.cancel(gen, force=True)
             raise
         except Exception as exc:  # the worker died (killed, out of memory), its task failed, or stop() cancelled it
-            left = [i for i in ids if i not in store.finished_ids()]
+            finished_now = store.finished_ids()  # one query, not one per trial
+            left = [i for i in ids if i not in finished_now]
             if not left or outcome.stopped is not None:
                 return
             if attempt >= ATTEMPTS:
@@ -133,5 +154,5 @@ async def run_on_ray(store, spec, trials: list, outcome: RunOutcome, *, build, c
     with progress:
         await asyncio.gather(*(one_shard([t.trial_id for t in block]) for block in shards_of(todo, n)))
     if failures and outcome.stopped is None:
-        outcome.stopped = "Ray workers failed: " + "; ".join(failures)
+        outcome.stopped = StopReason(StopKind.WORKERS, "Ray workers failed: " + "; ".join(failures))
     return outcome

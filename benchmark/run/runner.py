@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import enum
 import hashlib
 import json
 import platform
@@ -62,6 +63,29 @@ class RunSpec:
         return json.dumps({k: v for k, v in self.judge_config(name).items() if k not in OPERATIONAL}, sort_keys=True)
 
 
+class StopKind(enum.Enum):
+    """Why a run stopped before its end."""
+
+    CALL_ERROR = "call-error"  # a call error no retry can fix (a key, a permission, an unknown model)
+    BUDGET = "budget"  # the run's spend reached --max-cost
+    WORKERS = "workers"  # Ray workers failed more often than a shard is handed on
+
+
+@dataclass(frozen=True)
+class StopReason:
+    """A run's stop: its kind (which decides the exit code) and the line that says what happened."""
+
+    kind: StopKind
+    detail: str
+
+    def __str__(self) -> str:
+        return self.detail
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_BUDGET if self.kind is StopKind.BUDGET else EXIT_CALLS_FAILED
+
+
 @dataclass
 class RunOutcome:
     run_dir: Path
@@ -69,7 +93,7 @@ class RunOutcome:
     skipped: int  # already finished in an earlier run
     done: int = 0
     statuses: Counter = field(default_factory=Counter)
-    stopped: str | None = None  # why the run stopped before its end (a fatal call error, the cost cap)
+    stopped: StopReason | None = None  # why the run stopped before its end (a fatal call error, the cost cap)
     cost_usd: float = 0.0  # spent by the whole run so far (earlier sessions included)
 
     def count(self, record) -> None:
@@ -78,10 +102,11 @@ class RunOutcome:
         self.statuses[record.status] += 1
         self.cost_usd += record.cost_usd or 0.0
 
-    def over_budget(self, max_cost: float | None) -> str | None:
+    def over_budget(self, max_cost: float | None) -> StopReason | None:
         """Why no new trial may start under the --max-cost cap, or None while the run may spend more."""
         if max_cost is not None and self.cost_usd >= max_cost:
-            return f"the run's cost reached --max-cost ${max_cost:g} (spent ${self.cost_usd:.4f})"
+            return StopReason(StopKind.BUDGET, f"the run's cost reached --max-cost ${max_cost:g} "
+                                               f"(spent ${self.cost_usd:.4f})")
         return None
 
 
@@ -263,7 +288,7 @@ async def run_trials(store: RunStore, spec: RunSpec, trials: list[Trial], outcom
         except Exception as exc:  # provider errors after retries, timeouts: recorded, the run goes on
             message = redact(f"{type(exc).__name__}: {exc}" if not isinstance(exc, CallError) else str(exc))[:2000]
             if getattr(exc, "fatal", False) and outcome.stopped is None:
-                outcome.stopped = f"{trial.judge}: {message}"
+                outcome.stopped = StopReason(StopKind.CALL_ERROR, f"{trial.judge}: {message}")
             return spec.unit.error(trial, message, time.perf_counter() - started)
 
     async def worker() -> None:
@@ -359,10 +384,11 @@ async def aexecute(spec: RunSpec, *, runs_dir: str | Path = "runs", run_id: str 
         finally:
             store.close()
     resume = "finished trials are stored; rerun the same command to resume"
-    if outcome.stopped and outcome.stopped.startswith("the run's cost"):
-        raise RunIncomplete(f"stopped: {outcome.stopped}; {resume} (with a higher --max-cost)", run_dir, EXIT_BUDGET)
-    if outcome.stopped:
-        raise RunIncomplete(f"stopped: {outcome.stopped}\n{resume}", run_dir, EXIT_CALLS_FAILED)
+    if outcome.stopped is not None and outcome.stopped.kind is StopKind.BUDGET:
+        raise RunIncomplete(f"stopped: {outcome.stopped}; {resume} (with a higher --max-cost)", run_dir,
+                            outcome.stopped.exit_code)
+    if outcome.stopped is not None:
+        raise RunIncomplete(f"stopped: {outcome.stopped}\n{resume}", run_dir, outcome.stopped.exit_code)
     failing = []
     for judge in spec.models:
         mine = [t.trial_id for t in trials if t.judge == judge]
