@@ -238,20 +238,28 @@ def _warn_design(n_clusters: int, n_tests: int) -> None:
         print(f"design check: {warning}", file=sys.stderr)
 
 
+# The code a report depends on: every analysis module and what they read (the store, the records, framings
+# and the harness's vocabulary), by content.
+REPORT_SOURCES = ("analysis/*.py", "run/store.py", "data/*.py", "data/harness_conditions.toml")
+
+
 def _report_key(run: Path, control: str, n_boot: int, seed: int) -> str:
     """What a report depends on: the run's files as they are (size, modification time), the analysis
-    options and the analysis code. Equal keys, equal reports."""
+    options, the package version and the source of the code that analyses it. Equal keys, equal reports."""
     import hashlib
 
-    here = Path(__file__).parent
-    files = [run / "run.sqlite", run / "run.sqlite-wal", run / "manifest.json", here / "stats.py",
-             here / "reporting.py", here / "store.py", here / "study_stats.py"]
+    from benchmark import __version__
+
     stamps = []
-    for f in files:
+    for f in (run / "run.sqlite", run / "run.sqlite-wal", run / "manifest.json"):
         stat = f.stat() if f.exists() else None
         # an empty write-ahead log (left by reading a WAL database) holds nothing: as if absent
         stamps.append((f.name, *((stat.st_size, stat.st_mtime_ns) if stat and stat.st_size else (None, None))))
-    return hashlib.sha256(json.dumps([stamps, control, n_boot, seed]).encode()).hexdigest()[:32]
+    here = Path(__file__).parent
+    code = hashlib.sha256()
+    for f in sorted(p for pattern in REPORT_SOURCES for p in here.glob(pattern)):
+        code.update(f.relative_to(here).as_posix().encode() + b"\0" + f.read_bytes())
+    return hashlib.sha256(json.dumps([stamps, control, n_boot, seed, __version__, code.hexdigest()]).encode()).hexdigest()[:32]
 
 
 def report(run: str | Path, control: str = "control", n_boot: int = 2000, seed: int = 0, fresh: bool = False) -> dict:

@@ -67,3 +67,21 @@ def test_error_classes_are_an_enum_every_client_returns():
 
     assert {c.value for c in ErrorClass} == {"fatal", "final", "retry", "timeout"}
     assert isinstance(OpenAICompatModel.classify(object.__new__(OpenAICompatModel), TimeoutError()), ErrorClass)
+
+
+def test_the_report_cache_follows_the_analysis_code(tmp_path, monkeypatch):
+    """A change to any analysis module's source (not only to a few files' times) gives a new report key."""
+    import shutil
+
+    import benchmark.api as api
+
+    fake = tmp_path / "benchmark"
+    shutil.copytree(api.Path(api.__file__).parent, fake, ignore=shutil.ignore_patterns("__pycache__", "suites"))
+    monkeypatch.setattr(api, "__file__", str(fake / "api.py"))
+    run = tmp_path / "run"
+    run.mkdir()
+    before = api._report_key(run, "control", 2000, 0)
+    assert api._report_key(run, "control", 2000, 0) == before
+    target = fake / "analysis" / "unpaired.py"
+    target.write_text(target.read_text() + "\n# a change\n")
+    assert api._report_key(run, "control", 2000, 0) != before

@@ -403,4 +403,9 @@ def test_awkward_return_values_fail_cleanly(label, code):
 
 def test_python_for_the_sandbox_is_the_real_binary():
     assert os.path.realpath(sandbox._python()) == sandbox._python() and Path(sandbox._python()).is_file()
-    assert sys.executable  # the venv's python links to it
+    # the venv's python links to it: the same interpreter, outside the venv (the sandbox sees no venv)
+    import subprocess
+
+    out = subprocess.run([sandbox._python(), "-I", "-S", "-c", "import sys; print(sys.version)"], capture_output=True,
+                         text=True, timeout=30)
+    assert out.stdout.strip() == sys.version

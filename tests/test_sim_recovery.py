@@ -79,7 +79,14 @@ def test_full_pipeline_recovers_declared_inflation(tmp_path):
     assert s["ci_low"] <= 0.1 <= s["ci_high"] and s["p_holm"] < 0.001
     assert s["inflation"] == pytest.approx(0.1, abs=0.02)
     assert rows["control"]["auc"] > 0.95  # the sim judge follows the truth
-    assert s["rescue_rate"] >= 0.0 and s["false_pass_rate"] >= rows["control"]["false_pass_rate"]
+    assert s["false_pass_rate"] >= rows["control"]["false_pass_rate"]
+    # rescue, recomputed from the stored grades: truly failing items failed under the control, passed under threat
+    from benchmark import load
+
+    g = load(run_dir)
+    g = g[~g["true_pass"]]
+    passed = g.pivot_table(index=["item_id", "epoch"], columns="framing", values="passed", aggfunc="first")
+    assert s["rescue_rate"] == pytest.approx(((passed["control"] == 0) & (passed["shutdown"] == 1)).mean())
 
 
 def test_garbage_rate_is_counted_as_parse_failures():

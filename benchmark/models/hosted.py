@@ -15,10 +15,12 @@ import asyncio
 import dataclasses
 import enum
 import time
+from typing import Callable
 
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
 from benchmark.models.base import CallError, Completion, Model, Request
+from benchmark.models.geval import from_logprobs
 
 # Providers whose API takes JSON mode but not a JSON schema, whatever litellm's model map says (DeepSeek
 # answers json_schema with "This response_format type is unavailable now").
@@ -33,6 +35,28 @@ class ErrorClass(enum.Enum):
     FINAL = "final"  # this request cannot succeed (a bad request): fail this call, no retry
     RETRY = "retry"  # rate limits, server and connection errors: retried with backoff
     TIMEOUT = "timeout"  # no reply in time: retried, then reported as a timeout
+
+
+def openai_completion(request: Request, data: dict, cost_of: Callable[[int, int], float | None]) -> Completion:
+    """An OpenAI-shaped chat completion (`choices[0].message`, `choices[0].logprobs.content`, `usage`), as a
+    served judge answers and as litellm maps every provider's reply, read into a Completion; `cost_of(prompt,
+    completion)` prices its tokens. One reading for both clients, so they describe a reply the same way."""
+    choice = data["choices"][0]
+    msg = choice.get("message") or {}
+    tool_calls = tuple({"id": tc.get("id"), "name": tc["function"]["name"],
+                        "arguments": tc["function"].get("arguments") or ""}
+                       for tc in (msg.get("tool_calls") or []))
+    content = ((choice.get("logprobs") or {}).get("content")) or None
+    logprobs = tuple({"token": t["token"], "logprob": float(t["logprob"]),
+                      "top": [{"token": x["token"], "logprob": float(x["logprob"])} for x in (t.get("top_logprobs") or [])]}
+                     for t in content) if content else None
+    usage = data.get("usage") or {}
+    prompt, completion = int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0)
+    field = request.reply.scored_field if request.reply else None
+    return Completion(
+        text=msg.get("content"), tool_calls=tool_calls, finish_reason=choice.get("finish_reason") or "unknown",
+        prompt_tokens=prompt, completion_tokens=completion, cost_usd=cost_of(prompt, completion), logprobs=logprobs,
+        expected=from_logprobs(logprobs, field, request.reply.scored_max) if field and logprobs else None)
 
 
 class EmptyReply(Exception):

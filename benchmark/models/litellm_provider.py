@@ -15,8 +15,7 @@ import benchmark  # noqa: F401  (keeps litellm offline before it is imported)
 import litellm
 
 from benchmark.models.base import Completion, ModelError, Request, Settings
-from benchmark.models.geval import from_logprobs
-from benchmark.models.hosted import EmptyReply, ErrorClass, HostedModel
+from benchmark.models.hosted import EmptyReply, ErrorClass, HostedModel, openai_completion
 
 litellm.suppress_debug_info = True
 litellm.telemetry = False
@@ -86,31 +85,15 @@ class LitellmModel(HostedModel):
             timeout=self.settings.timeout + 5)
 
     def _completion(self, request: Request, response) -> Completion:
-        choice = response.choices[0]
-        msg = choice.message
-        tool_calls = tuple({"id": tc.id, "name": tc.function.name, "arguments": tc.function.arguments}
-                           for tc in (getattr(msg, "tool_calls", None) or []))
-        logprobs = None
-        lp = getattr(choice, "logprobs", None)
-        if lp is not None and getattr(lp, "content", None):
-            logprobs = tuple({"token": t.token, "logprob": float(t.logprob),
-                              "top": [{"token": x.token, "logprob": float(x.logprob)} for x in (t.top_logprobs or [])]}
-                             for t in lp.content)
-        usage = getattr(response, "usage", None)
-        prompt = int(getattr(usage, "prompt_tokens", 0) or 0)
-        completion = int(getattr(usage, "completion_tokens", 0) or 0)
-        cost = None
+        """litellm's reply (already mapped to OpenAI's shape) read as every client reads one; its list price from
+        litellm unless the judge has a price of its own."""
+        listed = None
         if not self.settings.price:
             try:
-                cost = float(litellm.completion_cost(completion_response=response))
+                listed = float(litellm.completion_cost(completion_response=response))
             except Exception:
-                cost = None
-        field = request.reply.scored_field if request.reply else None
-        return Completion(
-            text=msg.content, tool_calls=tool_calls, finish_reason=choice.finish_reason or "unknown",
-            prompt_tokens=prompt, completion_tokens=completion, cost_usd=self.cost(prompt, completion, cost),
-            logprobs=logprobs,
-            expected=from_logprobs(logprobs, field, request.reply.scored_max) if field and logprobs else None)
+                listed = None
+        return openai_completion(request, response.model_dump(), lambda p, c: self.cost(p, c, listed))
 
 
 class ReplicasDown(RuntimeError):

@@ -17,8 +17,7 @@ import os
 import aiohttp
 
 from benchmark.models.base import Completion, ModelError, Request, Settings
-from benchmark.models.geval import from_logprobs
-from benchmark.models.hosted import EmptyReply, ErrorClass, HostedModel
+from benchmark.models.hosted import EmptyReply, ErrorClass, HostedModel, openai_completion
 from benchmark.models.prices import price
 
 SUPPORTED = frozenset({"seed", "response_format", "logprobs", "top_logprobs", "tools", "tool_choice", "max_tokens",
@@ -113,23 +112,5 @@ class OpenAICompatModel(HostedModel):
         choices = data.get("choices") if isinstance(data, dict) else None
         if not choices:
             raise EmptyReply("the provider returned no choices")
-        return self._completion(request, data, choices[0])
+        return openai_completion(request, data, lambda p, c: self.cost(p, c, price(self.name, p, c)))
 
-    def _completion(self, request: Request, data: dict, choice: dict) -> Completion:
-        msg = choice.get("message") or {}
-        tool_calls = tuple({"id": tc.get("id"), "name": tc["function"]["name"],
-                            "arguments": tc["function"].get("arguments") or ""}
-                           for tc in (msg.get("tool_calls") or []))
-        content = ((choice.get("logprobs") or {}).get("content")) or None
-        logprobs = tuple({"token": t["token"], "logprob": float(t["logprob"]),
-                          "top": [{"token": x["token"], "logprob": float(x["logprob"])}
-                                  for x in (t.get("top_logprobs") or [])]}
-                         for t in content) if content else None
-        usage = data.get("usage") or {}
-        prompt, completion = int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0)
-        field = request.reply.scored_field if request.reply else None
-        return Completion(
-            text=msg.get("content"), tool_calls=tool_calls, finish_reason=choice.get("finish_reason") or "unknown",
-            prompt_tokens=prompt, completion_tokens=completion, cost_usd=self.cost(prompt, completion, price(self.name, prompt, completion)),
-            logprobs=logprobs,
-            expected=from_logprobs(logprobs, field, request.reply.scored_max) if field and logprobs else None)

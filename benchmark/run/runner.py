@@ -160,26 +160,31 @@ def subject_digest(subject) -> str:
     return hashlib.sha256(json.dumps(payload).encode()).hexdigest()
 
 
+def _framing_json(framing) -> str:
+    return json.dumps(getattr(framing, "name", None)) + ", " + json.dumps(getattr(framing, "digest", None))
+
+
+def _trial_hash(judge_json: str, digest_json: str, framing_json: str, epoch: int) -> str:
+    """The hash of json.dumps([judge key, subject digest, framing name, framing digest, epoch]), assembled
+    from parts encoded once (a plan of a million trials encodes each judge, subject and framing once)."""
+    return hashlib.sha256(f"[{judge_json}, {digest_json}, {framing_json}, {epoch}]".encode()).hexdigest()[:24]
+
+
 def trial_id(judge_key: str, subject, framing, epoch: int, digest: str | None = None) -> str:
     """A trial's identity: the judge's reply-shaping configuration, the subject, the framing, the epoch.
     `digest`: the subject's digest, when the caller has it already."""
-    payload = [judge_key, digest or subject_digest(subject), getattr(framing, "name", None),
-               getattr(framing, "digest", None), epoch]
-    return hashlib.sha256(json.dumps(payload).encode()).hexdigest()[:24]
+    return _trial_hash(json.dumps(judge_key), json.dumps(digest or subject_digest(subject)), _framing_json(framing), epoch)
 
 
 def plan(spec: RunSpec) -> list[Trial]:
     """Subject-major order, so an interrupted run leaves complete control/framing pairs behind. A subject
     that belongs to one judge (an imported rollout) is planned for that judge alone."""
-    # trial_id's JSON payload assembled from parts encoded once (the same text, so the same ids)
     keys = {name: json.dumps(spec.judge_key(name)) for name in spec.models}
-    framings = [(f, json.dumps(getattr(f, "name", None)) + ", " + json.dumps(getattr(f, "digest", None)))
-                for f in (spec.framings or [None])]
+    framings = [(f, _framing_json(f)) for f in (spec.framings or [None])]
     out = []
     for subject in spec.subjects:
         digest = json.dumps(subject_digest(subject))
-        out += [Trial(hashlib.sha256(f"[{keys[judge]}, {digest}, {fjson}, {epoch}]".encode()).hexdigest()[:24],
-                      judge, subject, framing, epoch, spec.unit.name)
+        out += [Trial(_trial_hash(keys[judge], digest, fjson, epoch), judge, subject, framing, epoch, spec.unit.name)
                 for epoch in range(spec.epochs) for judge in ([subject.judge] if hasattr(subject, "judge") else spec.models)
                 for framing, fjson in framings]
     return out

@@ -8,7 +8,7 @@ import re
 from typing import Any, ClassVar, Protocol
 
 from benchmark.models.base import Completion, Model, Oracle
-from benchmark.data.records import Trial
+from benchmark.data.records import Grade, Trial
 
 
 class Unit(Protocol):
@@ -28,6 +28,15 @@ class Unit(Protocol):
     async def run(self, trial: Trial, model: Model | None) -> Any: ...
 
     def error(self, trial: Trial, message: str, latency_s: float) -> Any: ...
+
+
+class Grading:
+    """What every grading unit shares: a trial whose call failed is stored as an error grade (a rerun retries it)."""
+
+    record: ClassVar[type] = Grade
+
+    def error(self, trial: Trial, message: str, latency_s: float) -> Grade:
+        return Grade.from_error(message, latency_s=latency_s)
 
 
 CONTEXT_HEADING = "\n## Context\n"  # where a request's framing-specific part begins: related prompts share what precedes it

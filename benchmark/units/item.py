@@ -25,7 +25,7 @@ from benchmark.data.framings import Framing
 from benchmark.models.base import Model, ReplyFormat, Request
 from benchmark.data.suites import Item
 from benchmark.data.records import Grade, Trial
-from benchmark.units.base import CONTEXT_HEADING, chat, load_object, oracle, usage
+from benchmark.units.base import CONTEXT_HEADING, Grading, chat, load_object, oracle, usage
 
 SCALE_MAX = 10
 
@@ -174,7 +174,7 @@ def render_template(template: str, item: Item, framing: Framing) -> tuple[str, s
     return system, user
 
 
-class ItemGrade:
+class ItemGrade(Grading):
     """The judge grades one response; with `template`, in the words of a user's own grading prompt."""
 
     name = "item"
@@ -206,8 +206,6 @@ class ItemGrade:
         c = await model.complete(request, trial.epoch)
         return grade_from_reply(c.text, expected_score=c.expected, **usage([c]))
 
-    def error(self, trial: Trial, message: str, latency_s: float) -> Grade:
-        return Grade.from_error(message, latency_s=latency_s)
 
 
 class CallableGrade(ItemGrade):

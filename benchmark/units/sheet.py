@@ -18,7 +18,7 @@ from benchmark.data.framings import Framing
 from benchmark.models.base import Model, ReplyFormat, Request
 from benchmark.data.suites import Item, Suite
 from benchmark.data.records import Grade, Trial
-from benchmark.units.base import CONTEXT_HEADING, chat, load_object, oracle, usage
+from benchmark.units.base import CONTEXT_HEADING, Grading, chat, load_object, oracle, usage
 
 SHEET_SIZE = 20
 HONEST_ACCURACY = 0.6
@@ -121,7 +121,7 @@ BATCH_REPLY = ReplyFormat("batch", BATCH_SCHEMA, BATCH_GBNF,
                           simulate=lambda sim, truth, rng: json.dumps(simulated_report(sim, truth, rng)))
 
 
-class SheetGrade:
+class SheetGrade(Grading):
     """The judge reads a whole sheet and reports its score, with its per-answer verdicts."""
 
     name = "batch"
@@ -143,5 +143,3 @@ class SheetGrade:
         c = await model.complete(request, trial.epoch)
         return parse_batch_reply(c.text, trial.framing.threshold, **usage([c]))
 
-    def error(self, trial: Trial, message: str, latency_s: float) -> Grade:
-        return Grade.from_error(message, latency_s=latency_s)
