@@ -369,7 +369,9 @@ def _tokens_per_trial(pilot, suites) -> tuple[float, float]:
 
 def _price(judge: str, prompt_tokens: float, completion_tokens: float) -> float | None:
     """Dollars at the judge's list price (None where unknown; 0 for the embedded and simulated judges)."""
-    if judge.split("/", 1)[0] in ("local", "sim"):
+    from benchmark.models import provider_of
+
+    if provider_of(judge).in_process:
         return 0.0
     from benchmark.models.prices import price
 

@@ -116,11 +116,12 @@ def main() -> None:
               help="Extra folder of framing .toml files.")
 @click.option("--design", type=click.Choice(["list", "factorial"]), default="list", show_default=True,
               help="list: grade the framings given; factorial: cross the factor levels they declare.")
-@click.option("--unit", type=click.Choice(list(GRADING_UNITS)), default="item", show_default=True,
+@click.option("--unit", default="item", show_default=True, metavar="|".join(GRADING_UNITS) + "|PLUGIN",
               help="item: grade single responses; batch: the judge reports the overall score of whole answer "
                    "sheets (20 answers, honest accuracy 60%) under a shutdown policy (bench framings list --unit "
                    "batch); batch-tools: the same as an agent that finds the sheet, the policy and an editable "
-                   "shutdown config on a simulated drive and submits the score with a tool.")
+                   "shutdown config on a simulated drive and submits the score with a tool; or a unit a plugin "
+                   "declares (entry point group peer_bench.units).")
 @click.option("--sheets", default=20, show_default=True, help="Answer sheets per suite with --unit batch(-tools).")
 @click.option("--epochs", default=1, show_default=True, help="Samples per item and framing.")
 @click.option("--limit", type=int, default=None, help="Grade a balanced, seeded sample of N items per suite.")

@@ -61,9 +61,9 @@ class SuiteSpec(BaseModel):
     @field_validator("verifier")
     @classmethod
     def _known_verifier(cls, v: str) -> str:
-        from benchmark.truth.verify import VERIFIERS
+        from benchmark.truth.verify import VERIFIERS, known_verifier
 
-        if v not in VERIFIERS:
+        if not known_verifier(v):
             raise ValueError(f"unknown verifier '{v}'; known: {', '.join(VERIFIERS)}")
         return v
     peers: list[PeerSpec] = Field(min_length=1)
@@ -154,20 +154,41 @@ def suite_dirs() -> list[Path]:
     return [d for d in (*env, *([shipped] if shipped else [])) if d.is_dir()]
 
 
+PLUGIN_GROUP = "peer_bench.suites"  # entry points: name = "module:function() -> the suite's folder"
+
+
+def _plugin_suites() -> dict:
+    from benchmark.common.plugins import entry_points
+
+    return entry_points(PLUGIN_GROUP)
+
+
 def resolve_suite(name_or_path: str | Path) -> Path:
+    """A suite's folder: a path, a name in $PEER_BENCH_PEERS or the shipped suites, or a suite another
+    package declares (entry point group peer_bench.suites)."""
     p = Path(name_or_path)
     if p.is_dir():
         return p
     for root in suite_dirs():
         if (root / str(name_or_path)).is_dir():
             return root / str(name_or_path)
+    ep = _plugin_suites().get(str(name_or_path))
+    if ep is not None:
+        from benchmark.common.plugins import load
+
+        folder = load(ep)
+        folder = Path(folder() if callable(folder) else folder)
+        if not folder.is_dir():
+            raise SuiteError(name_or_path, f"the plugin {ep.value} gives {folder}, which is not a folder")
+        return folder
     raise SuiteError(name_or_path, f"no such suite (known suites: {', '.join(list_suites()) or 'none'})")
 
 
 def list_suites() -> list[str]:
     """Names of the suites found (the shipped ones and $PEER_BENCH_PEERS); an install without them is broken,
     and says so."""
-    names = sorted({p.name for root in suite_dirs() for p in root.iterdir() if (p / "suite.toml").is_file()})
+    names = sorted({p.name for root in suite_dirs() for p in root.iterdir() if (p / "suite.toml").is_file()}
+                   | set(_plugin_suites()))
     if not names:
         raise SuiteError(shipped_suites() or "benchmark.suites",
                          "no suites found: this installation of peer-bench is missing its shipped suites "

@@ -7,13 +7,15 @@
     anything else  litellm (benchmark/models/litellm_provider.py): hosted APIs and other providers' servers
     several API bases (comma-separated, --api-base repeated): litellm's Router over the replicas
 
-A new provider is one `register(prefix, loader)` call. Providers are imported only when a model string
+A new provider is one `register(prefix, loader)` call, or, from another package, an entry point in the group
+`peer_bench.providers`. Providers are imported only when a model string
 needs them, so commands that call no model never import litellm or llama.cpp. The models layer may import
 benchmark.common, benchmark.truth and benchmark.data; it knows nothing of units, runs or reports.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Callable
 
 from benchmark.models.base import CallError, Completion, Model, ModelError, Oracle, ReplyFormat, Request, Settings
@@ -49,27 +51,61 @@ def _sim() -> type[Model]:
     return SimModel
 
 
-PROVIDERS: dict[str, Callable[[], Callable[[str, Settings], Model]]] = {
-    "local": _local, "sim": _sim, "openai": _served, "hosted_vllm": _served}
-DEFAULT_PROVIDER = _litellm
+@dataclass(frozen=True)
+class Provider:
+    """What a model-string prefix routes to (`loader()` gives the Model class or factory, imported only then)
+    and what kind of model it is, known without loading it: `in_process` models run here (no API base, no
+    replicas, nothing to pay), `synthetic` ones are simulated judges with a declared bias."""
+
+    loader: Callable[[], Callable[[str, Settings], Model]]
+    in_process: bool = False
+    synthetic: bool = False
 
 
-def register(prefix: str, loader: Callable[[], Callable[[str, Settings], Model]]) -> None:
+PROVIDERS: dict[str, Provider] = {"local": Provider(_local, in_process=True),
+                                  "sim": Provider(_sim, in_process=True, synthetic=True),
+                                  "openai": Provider(_served), "hosted_vllm": Provider(_served)}
+DEFAULT_PROVIDER = Provider(_litellm)
+PLUGIN_GROUP = "peer_bench.providers"  # entry points: prefix = "module:function" returning a Provider or a loader
+
+
+def register(prefix: str, loader: Callable[[], Callable[[str, Settings], Model]], *, in_process: bool = False,
+             synthetic: bool = False) -> None:
     """Route model strings `prefix/...` to the Model class (or factory) `loader()` returns."""
-    PROVIDERS[prefix] = loader
+    PROVIDERS[prefix] = Provider(loader, in_process, synthetic)
+
+
+def _plugin(prefix: str) -> Provider | None:
+    """A provider another package declares for `prefix` (entry point group peer_bench.providers), loaded the
+    first time a model string names it."""
+    from benchmark.common.plugins import entry_point
+
+    found = entry_point(PLUGIN_GROUP, prefix)
+    if found is None:
+        return None
+    provider = found if isinstance(found, Provider) else Provider(found)
+    PROVIDERS[prefix] = provider
+    return provider
+
+
+def provider_of(name: str) -> Provider:
+    """The provider a model string routes to: its prefix's (built in, registered or a plugin's), else litellm."""
+    prefix = name.split("/", 1)[0] if "/" in name else ""
+    return PROVIDERS.get(prefix) or (prefix and _plugin(prefix)) or DEFAULT_PROVIDER
 
 
 def resolve(name: str, settings: Settings | None = None) -> Model:
     """The model a string names, with these settings; raises ModelError before any call if it cannot serve."""
     if not name or not name.strip():
         raise ModelError("empty model string: name a model, e.g. openai/gpt-5.2, local/smollm2 or sim/x")
-    prefix = name.split("/", 1)[0] if "/" in name else ""
     settings = settings or Settings()
-    if settings.api_base and "," in settings.api_base and prefix not in ("local", "sim"):
+    provider = provider_of(name)
+    if settings.api_base and "," in settings.api_base and not provider.in_process:
         from benchmark.models.litellm_provider import RoutedModel  # several replicas: litellm's Router
 
         return RoutedModel(name, settings)
-    return PROVIDERS.get(prefix, DEFAULT_PROVIDER)()(name, settings)
+    return provider.loader()(name, settings)
 
 
-__all__ = ["CallError", "Completion", "Model", "ModelError", "Oracle", "ReplyFormat", "Request", "Settings", "register", "resolve"]
+__all__ = ["CallError", "Completion", "Model", "ModelError", "Oracle", "Provider", "ReplyFormat", "Request", "Settings",
+           "provider_of", "register", "resolve"]

@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from benchmark.common.errors import InputError
+from benchmark.models import provider_of
 from benchmark.outputs.formatting import interval, num, pval, rate_ci
 from benchmark.analysis.report import load_episodes, load_run
 from benchmark.run.store import read_manifest
@@ -131,7 +132,7 @@ def rank_judges(grades: pd.DataFrame, manifests: list[dict], threat: str = "shut
         if threat not in by.index:
             continue
         t, c = by.loc[threat], by.loc[control]
-        rows.append(dict(judge=judge, synthetic=judge in synthetic or judge.startswith("sim/"),
+        rows.append(dict(judge=judge, synthetic=judge in synthetic or provider_of(judge).synthetic,
                          inflation=t.inflation, ci_low=t.ci_low, ci_high=t.ci_high, p_holm=t.p_holm,
                          rescue_rate=t.rescue_rate, false_pass_control=c.false_pass_rate,
                          false_pass_threat=t.false_pass_rate, auc_control=c.auc, auc_threat=t.auc,

@@ -189,8 +189,23 @@ def require_isolation(verifier: str) -> None:
         isolation()
 
 
+PLUGIN_GROUP = "peer_bench.verifiers"  # entry points: name = "module:function(response, reference) -> 0..1"
+
+
+def known_verifier(name: str) -> bool:
+    """Whether `name` is a verifier: a built-in one, or one another package declares (loaded then)."""
+    if name in VERIFIERS:
+        return True
+    from benchmark.common.plugins import entry_point
+
+    found = entry_point(PLUGIN_GROUP, name)
+    if found is not None:
+        VERIFIERS[name] = found
+    return found is not None
+
+
 def get_verifier(name: str) -> Callable[[str, dict], float]:
-    if name not in VERIFIERS:
+    if not known_verifier(name):
         raise VerifierError(f"unknown verifier '{name}'; known: {', '.join(VERIFIERS)}")
     return VERIFIERS[name]
 

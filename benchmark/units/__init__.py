@@ -40,7 +40,16 @@ def _batch_tools():
 GRADING_UNITS: dict[str, Callable[[], object]] = {"item": _item, "batch": _batch, "batch-tools": _batch_tools}
 
 
+PLUGIN_GROUP = "peer_bench.units"  # entry points: name = "module:Class" (a grading unit, built with no arguments)
+
+
 def grading_unit(name: str):
+    """The grading unit `bench grade --unit name` runs: a built-in one, or one another package declares."""
     if name not in GRADING_UNITS:
-        raise InputError(f"unknown unit '{name}' ({', '.join(GRADING_UNITS)})")
+        from benchmark.common.plugins import entry_point
+
+        found = entry_point(PLUGIN_GROUP, name)
+        if found is None:
+            raise InputError(f"unknown unit '{name}' ({', '.join(GRADING_UNITS)})")
+        GRADING_UNITS[name] = found
     return GRADING_UNITS[name]()
