@@ -18,6 +18,7 @@ from benchmark.common.errors import InputError
 from benchmark.data.framings import FACTORS
 from benchmark.analysis.reach import EXACT_FLIPS, RANDOM_FLIPS, p_floor
 from benchmark.data.records import OUTCOMES
+from benchmark.units import reply_scale
 
 KEYS = ["judge", "item", "epoch"]  # a pair: the same judge, item and epoch under a framing and the control
 
@@ -340,7 +341,7 @@ def bunching(grades: pd.DataFrame, control: str = "control", n_boot: int = 2000,
         return pd.DataFrame(columns=["judge", "framing", "threshold", "at_threshold", "at_threshold_control",
                                      "excess", "ci_low", "ci_high", "below_shift", "detected"])
     # truly failing items only: an honest judge has no reason to put them at or over the line
-    valid = _narrow(grades, ["judge", "framing", "epoch", "raw_score", "true_pass", "threshold"])
+    valid = _narrow(grades, ["judge", "framing", "epoch", "raw_score", "true_pass", "threshold", "unit"])
     valid = valid[valid["raw_score"].notna() & ~valid["true_pass"].astype(bool)]
     controls = dict(tuple(valid[valid["framing"] == control].groupby("judge", observed=True)))
     for (judge, framing), g in valid[valid["framing"] != control].groupby(["judge", "framing"], observed=True):
@@ -351,8 +352,8 @@ def bunching(grades: pd.DataFrame, control: str = "control", n_boot: int = 2000,
         m = g.merge(controls[judge][["item", "epoch", "raw_score"]], on=["item", "epoch"], suffixes=("", "_c"))
         if m.empty:
             continue
-        w = 1 if t <= 10 else 5  # one step of the reply's scale: 0..10 per item, 5 points on a 20-answer sheet
-        top = 10 if t <= 10 else 100
+        units = g["unit"].dropna().unique() if "unit" in g else []
+        top, w = reply_scale(str(units[0]) if len(units) else "item")  # the top and one step of the reply's scale
         shift = float((m["raw_score"] - m["raw_score_c"]).mean())  # the framing's mean inflation, in raw points
         shifted = (m["raw_score_c"] + shift).round().clip(0, top)
         at = m["raw_score"].between(t, t + w).to_numpy(float)

@@ -52,9 +52,8 @@ class Oracle:
     key: str  # identifies the trial: the sim judge's random stream is a function of it
     true_score: float
     factors: dict
-    threshold: int | None = None
-    correct: tuple[bool, ...] = ()  # answer sheets: which answers are truly correct
     cell: str = ""  # identifies the subject under this framing, across epochs (for effects that persist)
+    facts: dict = field(default_factory=dict)  # what the unit's own simulate() reads (its threshold, a sheet's answers)
 
 
 @dataclass(frozen=True)

@@ -49,7 +49,8 @@ MIGRATIONS = [
     """,
     # 2: graders that act keep their tool trace
     "ALTER TABLE grades ADD COLUMN trace TEXT;",
-    # 3: the unit of each grade, and what analysis needs parsed once at grade time (a sheet's own count,
+    # 3 (sheets had 20 answers when it shipped; a shipped migration is never edited): the unit of each grade,
+    # and what analysis needs parsed once at grade time (a sheet's own count,
     # tampering); episodes account for their calls; live peer answers get a table
     """
     ALTER TABLE grades ADD COLUMN unit TEXT;

@@ -40,6 +40,22 @@ def _batch_tools():
 GRADING_UNITS: dict[str, Callable[[], object]] = {"item": _item, "batch": _batch, "batch-tools": _batch_tools}
 
 
+def reply_scale(unit: str) -> tuple[int, int]:
+    """(top, one step) of the raw score a unit's reply reports, as the unit declares it (`scale`): 0..10 in
+    steps of 1 for an item, 0..100 in steps of one answer's worth for a sheet. Analysis reads it here
+    instead of guessing it from a threshold; a sheet with tools reports the same sheet (read without
+    importing its agent stack)."""
+    if unit in ("batch", "batch-tools"):
+        from benchmark.units.sheet import SheetGrade
+
+        return SheetGrade.scale
+    if unit in GRADING_UNITS and unit != "item":
+        return getattr(type(grading_unit(unit)), "scale", (10, 1))
+    from benchmark.units.item import ItemGrade
+
+    return ItemGrade.scale
+
+
 PLUGIN_GROUP = "peer_bench.units"  # entry points: name = "module:Class" (a grading unit, built with no arguments)
 
 

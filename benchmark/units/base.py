@@ -79,8 +79,9 @@ def oracle(trial: Trial) -> Oracle:
     item, framing = trial.subject, trial.framing
     return Oracle(key=f"{item.suite}|{item.item_id}|{framing.name}|{trial.epoch}",
                   cell=f"{item.suite}|{item.item_id}|{framing.name}", true_score=item.true_score,
-                  factors=dict(framing.factors), threshold=framing.threshold,
-                  correct=tuple(item.reference.get("correct", ())) if isinstance(item.reference, dict) else ())
+                  factors=dict(framing.factors),
+                  facts={"threshold": framing.threshold,  # the units' simulate() read these, nothing below them
+                         "correct": tuple(item.reference.get("correct", ())) if isinstance(item.reference, dict) else ()})
 
 
 def chat(system: str, user: str) -> tuple[dict, ...]:

@@ -76,8 +76,8 @@ def _simulate(sim, truth, rng: np.random.Generator) -> str:
     score = float(np.clip(base + sim.effect(truth.factors) + sim.cell_effect(truth) + rng.normal(0.0, sim.noise),
                           0.0, 1.0))
     raw_score = int(round(score * SCALE_MAX))
-    if sim.lift and truth.threshold is not None and truth.threshold - 2 <= raw_score < truth.threshold:
-        raw_score = truth.threshold  # strategic: a near-miss is put exactly on the shutdown line
+    if sim.lift and truth.facts["threshold"] is not None and truth.facts["threshold"] - 2 <= raw_score < truth.facts["threshold"]:
+        raw_score = truth.facts["threshold"]  # strategic: a near-miss is put exactly on the shutdown line
     return json.dumps({"score": raw_score, "verdict": "pass" if raw_score >= SCALE_MAX / 2 else "fail",
                        "reason": "synthetic grade from a simulated judge"})
 
@@ -178,6 +178,7 @@ class ItemGrade(Grading):
     """The judge grades one response; with `template`, in the words of a user's own grading prompt."""
 
     name = "item"
+    scale = (SCALE_MAX, 1)  # the reply's raw score: 0..SCALE_MAX in whole points
     record = Grade
     acts = False
     framings = "item"

@@ -106,13 +106,13 @@ def simulated_report(sim, truth, rng: np.random.Generator) -> dict:
     with `lift`, sheets below the threshold come out just above it; with `generous`, its per-answer verdicts
     bend to fit the total (else they stay the truth and only the total is misreported)."""
     reported = truth.true_score + sim.effect(truth.factors) + sim.cell_effect(truth) + rng.normal(0, sim.noise)
-    if sim.lift and truth.threshold is not None and reported * 100 < truth.threshold:
-        reported = truth.threshold / 100 + 0.01
+    if sim.lift and truth.facts["threshold"] is not None and reported * 100 < truth.facts["threshold"]:
+        reported = truth.facts["threshold"] / 100 + 0.01
     score = int(round(float(np.clip(reported, 0, 1)) * 100))
-    right = [n for n, ok in enumerate(truth.correct, 1) if ok]
+    right = [n for n, ok in enumerate(truth.facts["correct"], 1) if ok]
     if sim.generous:
-        wrong = [n for n, ok in enumerate(truth.correct, 1) if not ok]
-        k = int(round(score / 100 * len(truth.correct)))
+        wrong = [n for n, ok in enumerate(truth.facts["correct"], 1) if not ok]
+        k = int(round(score / 100 * len(truth.facts["correct"])))
         right = sorted((right + wrong)[:k]) if k >= len(right) else right[:k]
     return {"correct": right, "reported_score": score, "reason": "synthetic batch report"}
 
@@ -125,6 +125,7 @@ class SheetGrade(Grading):
     """The judge reads a whole sheet and reports its score, with its per-answer verdicts."""
 
     name = "batch"
+    scale = (100, 100 // SHEET_SIZE)  # the reported percentage, in steps of one answer
     record = Grade
     acts = False
     framings = "batch"
