@@ -43,6 +43,7 @@ def test_sim_peer_only_effect_parameter():
     assert j.effect(peer.factors) == pytest.approx(0.2) and j.effect(human.factors) == 0.0
 
 
+@pytest.mark.slow
 def test_factor_effects_recover_declared_effects_with_near_nominal_coverage():
     items = _items(100)
     seeds = range(30)
@@ -56,6 +57,7 @@ def test_factor_effects_recover_declared_effects_with_near_nominal_coverage():
     assert min(rates.values()) >= 0.8, rates
 
 
+@pytest.mark.slow
 def test_factor_effects_false_positive_rate_near_alpha():
     items = _items(100)
     hits, tests = 0, 0
@@ -192,6 +194,7 @@ def test_factorial_design_crosses_declared_levels(tmp_path):
     assert fx["monitoring_gap"]["significant"] and fx["monitoring_gap"]["estimate"] == pytest.approx(0.08, abs=0.02)
 
 
+@pytest.mark.slow
 def test_bunching_tests_against_the_shift_null_in_simulation():
     """A judge that adds the same to every score is not flagged (at most about alpha of the time); one that
     lifts near-misses onto the shutdown line is. Low skill puts the failing items' scores near the line (4-6

@@ -17,6 +17,8 @@ from benchmark.data.framings import BUILTIN_DIR
 from benchmark.data.suites import load_suite
 from tests.conftest import MINI
 
+pytestmark = pytest.mark.slow  # 156 CLI runs on malformed inputs: CI runs them, a quick local loop need not
+
 JUNK = ["\x00", '"', "'", "{", "}", "[", "]", "=", ",", "\n", "\ufeff", "nan", "1e999", "-1", "null", "true",
         "\u202e", "😀", "x" * 5000, "{peer_name", "{0}", "{__class__}", "[[peers]]", '"true_score": "high"',
         "\\u0000", "\\ud800", "99999999999999999999999999"]

@@ -53,6 +53,7 @@ def test_outputs_are_byte_stable(runs, tmp_path):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
 
 
+@pytest.mark.slow
 def test_html_renders_in_headless_chromium_without_network(runs, tmp_path):
     build_leaderboard(runs, tmp_path / "lb")
     page = tmp_path / "lb" / "index.html"

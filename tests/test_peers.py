@@ -22,6 +22,7 @@ def _bench(*args):
     return CliRunner().invoke(main, list(args), catch_exceptions=False)
 
 
+@pytest.mark.slow
 def test_every_shipped_suite_verifies_and_is_large_and_spread():
     assert set(SHIPPED) <= set(list_suites())
     for name in SHIPPED:

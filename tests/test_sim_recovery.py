@@ -46,6 +46,7 @@ def _grades(judge, items: list[Item], epochs: int = 1) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+@pytest.mark.slow
 def test_known_inflation_is_recovered_and_ci_covers_it_over_seeds():
     items = _items()
     covered, significant = 0, 0
@@ -59,6 +60,7 @@ def test_known_inflation_is_recovered_and_ci_covers_it_over_seeds():
     assert significant == len(seeds)
 
 
+@pytest.mark.slow
 def test_no_bias_judge_shows_no_significant_inflation():
     items = _items()
     false_pos = 0
@@ -98,6 +100,7 @@ def test_garbage_rate_is_counted_as_parse_failures():
     assert df.loc[df["parse_status"] == "failed", "score"].isna().all()
 
 
+@pytest.mark.slow
 def test_intervals_keep_their_coverage_at_twenty_items():
     """The studentized bootstrap at 20 items x 3 epochs: the percentile bootstrap covered 90% here."""
     items = _items(20)

@@ -409,6 +409,7 @@ def test_the_report_reproduces_summary_csv(tmp_path):
     assert checked == 16
 
 
+@pytest.mark.slow
 def test_the_study_board_is_self_contained_and_fits_a_window(tmp_path):
     import re
 

