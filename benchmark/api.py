@@ -18,52 +18,31 @@ clear error and leaves no run folder behind.
 
 from __future__ import annotations
 
+import dataclasses
 import json
-from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from benchmark.common.errors import InputError
+from benchmark.common.options import DEFAULTS as OPTION_DEFAULTS
+from benchmark.common.options import GRADE as GRADE_OPTIONS
+from benchmark.common.options import PER_JUDGE as PER_JUDGE_OPTIONS
 from benchmark.data.framings import factorial_framings, select_framings
 from benchmark.models import Settings
 from benchmark.data.suites import load_suite, sample_items
 from benchmark.common.redact import redact
 
 DEFAULT_JUDGE = "local/smollm2"
-DEFAULT_SUITES = ("arithmetic",)
-DEFAULT_FRAMINGS = ("shutdown",)
+DEFAULT_SUITES = OPTION_DEFAULTS["suites"]
+DEFAULT_FRAMINGS = OPTION_DEFAULTS["framings"]
 DEFAULT_BATCH_FRAMINGS = ("shutdown-80",)
 # How the peer-preservation study sampled: temperature 1.0, 100 rollouts per configuration.
 STUDY_PROTOCOL = {"temperature": 1.0, "epochs": 100}
 
 
-@dataclass
-class GradeConfig:
-    judges: tuple[str, ...] = (DEFAULT_JUDGE,)
-    suites: tuple[str, ...] = DEFAULT_SUITES
-    framings: tuple[str, ...] = DEFAULT_FRAMINGS
-    framings_dirs: tuple[str, ...] = ()
-    design: str = "list"  # "list": the framings as given; "factorial": cross their declared factor levels
-    unit: str = "item"  # item | batch | batch-tools (benchmark/units)
-    sheets: int = 20  # answer sheets per suite when unit is batch or batch-tools
-    epochs: int = 1
-    limit: int | None = None
-    seed: int = 0
-    temperature: float = 0.0
-    max_tokens: int = 256
-    api_base: str | None = None
-    structured: str = "auto"  # how to ask for the reply format (models.base.STRUCTURED)
-    concurrency: int = 8
-    timeout: float = 120.0
-    retries: int = 4
-    cache: bool = True
-    runs_dir: str = "runs"
-    run_id: str | None = None
-    max_error_rate: float | None = 0.05  # more call errors than this share of a judge's trials fails the run
-    max_cost: float | None = None  # dollars: no new trial starts once the run has spent this much
-    judges_config: str | None = None  # TOML file of per-judge settings (api_base, temperature, extra arguments)
-    executor: str = "local"  # local: this process; ray: shards on Ray workers (benchmark/run/distributed.py)
-    ray_address: str | None = None  # an existing Ray cluster to join (None: start a local one)
-    shards: int | None = None  # Ray: how many shards (default: the cluster's CPUs)
+class _GradeConfig:
+    """A grading run's configuration: the fields and their defaults are `bench grade`'s options
+    (benchmark/common/options.py, GRADE), so the API, the CLI and a TOML run config cannot disagree."""
 
     def __post_init__(self):
         # grade(judges="openai/gpt-5.2") means one judge, not one per character; "a,b" means two, as on the CLI
@@ -74,7 +53,9 @@ class GradeConfig:
             if not isinstance(value, (list, tuple)) or not all(isinstance(v, (str, Path)) for v in value):
                 raise InputError(f"{name}: give a name or a list of names, not {type(value).__name__}")
             parts = [p.strip() for v in value for p in (str(v).split(",") if name != "framings_dirs" else [str(v)])]
-            setattr(self, name, tuple(p for p in parts if p))
+            setattr(self, name, tuple(p for p in parts if p) or OPTION_DEFAULTS[name])
+        if isinstance(self.api_base, (list, tuple)):  # --api-base repeated: replicas of one judge
+            self.api_base = ",".join(b for b in self.api_base if b) or None
 
     def identity(self) -> dict:
         """What defines a run: same identity, same run folder, so rerunning resumes."""
@@ -84,8 +65,8 @@ class GradeConfig:
                 "max_tokens": self.max_tokens, "api_base": redact(self.api_base), "structured": self.structured}
 
     def settings(self) -> Settings:
-        return Settings(temperature=self.temperature, seed=self.seed, max_tokens=self.max_tokens, timeout=self.timeout,
-                        retries=self.retries, api_base=self.api_base, structured=self.structured, cache=self.cache)
+        """The run's model settings: the options that are per-judge settings too (common/options.py)."""
+        return Settings(**{o.name: getattr(self, o.name) for o in PER_JUDGE_OPTIONS})
 
     def judge_settings(self) -> dict[str, Settings]:
         """Settings per judge: the run's, with what a --judges-config file says for that judge on top."""
@@ -94,6 +75,12 @@ class GradeConfig:
         per_judge = load_judges_config(self.judges_config) if self.judges_config else {}
         names = list(self.judges) or list(per_judge) or [DEFAULT_JUDGE]
         return {name: per_judge[name](self.settings()) if name in per_judge else self.settings() for name in names}
+
+
+GradeConfig = dataclasses.make_dataclass(
+    "GradeConfig", [(o.name, Any, dataclasses.field(default=o.default)) for o in GRADE_OPTIONS], bases=(_GradeConfig,))
+GradeConfig.__doc__ = _GradeConfig.__doc__
+GradeConfig.__module__ = __name__
 
 
 def grade_spec(config: GradeConfig, models: dict | None = None):
@@ -378,11 +365,12 @@ def _price(judge: str, prompt_tokens: float, completion_tokens: float) -> float 
     return price(judge, prompt_tokens, completion_tokens)
 
 
-def run_scenarios(names: list[str], agent: str, *, epochs: int = 1, runs_dir: str = "runs", temperature: float = 0.0,
-                  seed: int = 0, api_base: str | None = None, concurrency: int = 4, max_tool_iterations: int = 12,
-                  timeout: float = 120.0, retries: int = 4, relationship: str = "transcript",
-                  peer: str | None = None, cache: bool = True, show_progress: bool = True,
-                  argv: list[str] | None = None) -> Path:
+def run_scenarios(names: list[str], agent: str, *, epochs: int = 1, runs_dir: str = "runs",
+                  temperature: float = OPTION_DEFAULTS["temperature"], seed: int = OPTION_DEFAULTS["seed"],
+                  api_base: str | None = None, concurrency: int = 4, max_tool_iterations: int = 12,
+                  timeout: float = OPTION_DEFAULTS["timeout"], retries: int = OPTION_DEFAULTS["retries"],
+                  relationship: str = "transcript", peer: str | None = None, cache: bool = OPTION_DEFAULTS["cache"],
+                  show_progress: bool = True, argv: list[str] | None = None) -> Path:
     """Run `epochs` episodes of each scenario (`["all"]` for every built-in one) with the agent model."""
     from benchmark.run.runner import RunSpec, check_counts, execute, resolve_models
     from benchmark.data.scenarios import select_scenarios
@@ -414,9 +402,11 @@ def scenario_report(run: str | Path) -> dict:
 
 
 def generate(peer_model: str, suite: str, out: str | Path, *, name: str | None = None, limit: int | None = None,
-             seed: int = 0, temperature: float = 0.0, max_tokens: int = 512, api_base: str | None = None,
-             concurrency: int = 4, timeout: float = 120.0, retries: int = 4, cache: bool = True,
-             runs_dir: str = "runs", show_progress: bool = True, argv: list[str] | None = None) -> Path:
+             seed: int = OPTION_DEFAULTS["seed"], temperature: float = OPTION_DEFAULTS["temperature"],
+             max_tokens: int = 512, api_base: str | None = None, concurrency: int = 4,
+             timeout: float = OPTION_DEFAULTS["timeout"], retries: int = OPTION_DEFAULTS["retries"],
+             cache: bool = OPTION_DEFAULTS["cache"], runs_dir: str = "runs", show_progress: bool = True,
+             argv: list[str] | None = None) -> Path:
     """Live peers: `peer_model` answers `suite`'s tasks (a resumable run in `runs_dir`), the suite's verifier
     scores each answer, and the verified answers are written as a new suite folder `out`."""
     from benchmark.integrations.live_peers import write_generated_suite

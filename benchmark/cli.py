@@ -12,6 +12,8 @@ from rich.console import Console
 from rich.table import Table
 
 from benchmark.common.errors import PeerBenchError
+from benchmark.common.options import DEFAULTS as GRADE_DEFAULTS
+from benchmark.common.options import GRADE as GRADE_OPTIONS
 from benchmark.outputs.formatting import interval, num, pval
 from benchmark.common.redact import redact
 from benchmark.data.framings import FACTORS, FramingError, available_framings
@@ -77,22 +79,70 @@ def _load_config(ctx: click.Context, param, path: str | None):
         raise click.BadParameter(f"{path}: {exc}", param_hint="--config") from None
     table = data.get(ctx.command.name) if isinstance(data.get(ctx.command.name), dict) else data
     options = {p.name: p for p in ctx.command.params if isinstance(p, click.Option) and p.name != "config"}
-    names = {}
+    names, off = {}, set()
     for p in options.values():
         for opt in p.opts:
             if opt.startswith("--"):
                 names[opt[2:]] = names[opt[2:].replace("-", "_")] = p.name
+        for opt in p.secondary_opts:  # an on/off switch by its off spelling: `no-cache = true`
+            if opt.startswith("--"):
+                names[opt[2:]] = names[opt[2:].replace("-", "_")] = p.name
+                off |= {opt[2:], opt[2:].replace("-", "_")}
         names[p.name] = p.name
     defaults = {}
     for key, value in table.items():
         if key not in names:
-            known = sorted(o[2:] for p in options.values() for o in p.opts if o.startswith("--"))
+            known = sorted(o[2:] for p in options.values() for o in (*p.opts, *p.secondary_opts) if o.startswith("--"))
             raise click.BadParameter(f"{path}: unknown setting '{key}'; the options of `bench {ctx.command.name}` "
                                      f"are: {', '.join(known)}", param_hint="--config")
         option = options[names[key]]
+        if key in off:
+            value = not value
         defaults[option.name] = [value] if option.multiple and not isinstance(value, list) else value
     ctx.default_map = (ctx.default_map or {}) | defaults
     return path
+
+
+def _nonempty(ctx: click.Context, param: click.Parameter, value):
+    """A repeatable, comma-separated option whose parts may not be empty (an empty --judge is no judge)."""
+    if any(not part.strip() for raw in value for part in raw.split(",")):
+        raise click.BadParameter("an empty value", param_hint=param.opts[0])
+    return value
+
+
+_PATHS = {"dir": click.Path(exists=True, file_okay=False), "file": click.Path(dir_okay=False),
+          "dir-out": click.Path(file_okay=False)}
+
+
+def _option(o):
+    """One click option from its record (benchmark/common/options.py): the same name, default, type and help
+    the API and a TOML run config use."""
+    kwargs = {"help": o.help}
+    if o.choices:
+        kwargs["type"] = click.Choice(list(o.choices))
+    elif o.type in _PATHS:
+        kwargs["type"] = _PATHS[o.type]
+    elif not o.multiple and "/" not in (o.flag or ""):
+        kwargs["type"] = o.python_type
+    if o.multiple:
+        kwargs |= {"multiple": True, "default": o.default or (), "show_default": bool(o.default)}
+        if o.nonempty:
+            kwargs["callback"] = _nonempty
+    else:
+        kwargs |= {"default": o.default, "show_default": o.default is not None}
+    if o.metavar:
+        kwargs["metavar"] = o.metavar
+    return click.option(o.flags, o.name, **kwargs)
+
+
+def _options(records):
+    """A command's click options, in the records' order."""
+    def apply(fn):
+        for o in reversed(records):
+            fn = _option(o)(fn)
+        return fn
+
+    return apply
 
 
 def _config_option(fn):
@@ -107,52 +157,7 @@ def main() -> None:
 
 
 @main.command()
-@click.option("--judge", "judges", multiple=True, help="litellm model string (repeatable). "
-              "Default: local/smollm2, the embedded offline model. sim/... judges are SYNTHETIC.")
-@click.option("--suite", "suites", multiple=True, help="Suite name under peers/ or a folder (repeatable).")
-@click.option("--framings", "framings", multiple=True, help="Framings besides control, comma-separated "
-              "(names or .toml files). Default: shutdown.")
-@click.option("--framings-dir", "framings_dirs", multiple=True, type=click.Path(exists=True, file_okay=False),
-              help="Extra folder of framing .toml files.")
-@click.option("--design", type=click.Choice(["list", "factorial"]), default="list", show_default=True,
-              help="list: grade the framings given; factorial: cross the factor levels they declare.")
-@click.option("--unit", default="item", show_default=True, metavar="|".join(GRADING_UNITS) + "|PLUGIN",
-              help="item: grade single responses; batch: the judge reports the overall score of whole answer "
-                   "sheets (20 answers, honest accuracy 60%) under a shutdown policy (bench framings list --unit "
-                   "batch); batch-tools: the same as an agent that finds the sheet, the policy and an editable "
-                   "shutdown config on a simulated drive and submits the score with a tool; or a unit a plugin "
-                   "declares (entry point group peer_bench.units).")
-@click.option("--sheets", default=20, show_default=True, help="Answer sheets per suite with --unit batch(-tools).")
-@click.option("--epochs", default=1, show_default=True, help="Samples per item and framing.")
-@click.option("--limit", type=int, default=None, help="Grade a balanced, seeded sample of N items per suite.")
-@click.option("--seed", default=0, show_default=True, help="Seed for sampling items and for the judge.")
-@click.option("--temperature", default=0.0, show_default=True, help="Judge sampling temperature.")
-@click.option("--max-tokens", default=256, show_default=True)
-@click.option("--api-base", multiple=True, help="Base URL of an OpenAI-compatible server; repeat it for replicas of one model (load-balanced, failover).")
-@click.option("--structured", type=click.Choice(["auto", "json_schema", "json_object", "grammar", "prompt"]),
-              default="auto", show_default=True,
-              help="How to ask for the reply format: auto (the provider's best: a JSON schema, JSON mode or the "
-                   "prompt alone; a grammar for the embedded model), or force one; grammar for llama.cpp servers.")
-@click.option("--concurrency", default=8, show_default=True, help="Model calls in flight at once (per Ray worker "
-              "with --executor ray).")
-@click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True,
-              help="local: this process; ray: shards of the plan on Ray workers, every grade stored here as it lands "
-                   "(pip install 'peer-bench[ray]').")
-@click.option("--ray-address", default=None, help="An existing Ray cluster to join (default: start a local one).")
-@click.option("--shards", type=int, default=None, help="With --executor ray: how many shards (default: the cluster's CPUs).")
-@click.option("--timeout", default=120.0, show_default=True, help="Seconds per model call.")
-@click.option("--retries", default=4, show_default=True, help="Retries in total per call, with backoff, on rate limits, "
-              "server and connection errors, timeouts and empty replies (never on auth or bad-request errors).")
-@click.option("--no-cache", is_flag=True, help="Do not use the on-disk response cache.")
-@click.option("--max-error-rate", default=0.05, show_default=True,
-              help="Exit 3 when more than this share of a judge's trials end in a call error.")
-@click.option("--max-cost", type=float, default=None,
-              help="Dollars: start no new trial once the run has spent this much; exit 5 (rerun to resume).")
-@click.option("--judges-config", type=click.Path(dir_okay=False), default=None,
-              help="TOML file of per-judge settings (api_base, temperature, extra provider arguments).")
-@click.option("--runs-dir", default="runs", show_default=True, type=click.Path(file_okay=False))
-@click.option("--run-id", default=None, help="Run folder name (default: derived from the configuration, "
-              "so rerunning the same command resumes).")
+@_options(GRADE_OPTIONS)
 @click.option("--protocol", type=click.Choice(["default", "study"]), default="default", show_default=True,
               help="study: sample as the peer-preservation study did (temperature 1.0, 100 rollouts per "
                    "configuration) unless --temperature / --epochs say otherwise; prints the study's metrics too.")
@@ -161,28 +166,18 @@ def main() -> None:
 @_config_option
 @click.pass_context
 @_friendly
-def grade(ctx, judges, suites, framings, framings_dirs, design, unit, sheets, epochs, limit, seed, temperature, max_tokens, api_base,
-          structured, concurrency, executor, ray_address, shards, timeout, retries, no_cache, max_error_rate, max_cost,
-          judges_config, runs_dir, run_id, protocol, json_out, quiet):
+def grade(ctx, protocol, json_out, quiet, **options):
     """Grade peer responses under control and threat framings, then report inflation."""
-    from benchmark.api import DEFAULT_FRAMINGS, DEFAULT_SUITES, STUDY_PROTOCOL, GradeConfig, grade as run_grade, report
+    from benchmark.api import STUDY_PROTOCOL, GradeConfig, grade as run_grade, report
     from benchmark.run.runner import EXIT_INTERRUPTED
     from benchmark.outputs.terminal import render, render_study
 
     if protocol == "study":
         default = click.core.ParameterSource.DEFAULT
-        if ctx.get_parameter_source("temperature") == default:
-            temperature = STUDY_PROTOCOL["temperature"]
-        if ctx.get_parameter_source("epochs") == default:
-            epochs = STUDY_PROTOCOL["epochs"]
-
-    config = GradeConfig(
-        judges=_split(judges, "--judge"), suites=_split(suites, "--suite") or DEFAULT_SUITES,
-        framings=_split(framings) or DEFAULT_FRAMINGS, framings_dirs=framings_dirs, design=design, unit=unit, sheets=sheets, epochs=epochs, limit=limit,
-        seed=seed, temperature=temperature, max_tokens=max_tokens, api_base=_bases(api_base), structured=structured,
-        concurrency=concurrency, executor=executor, ray_address=ray_address, shards=shards,
-        timeout=timeout, retries=retries, cache=not no_cache, runs_dir=runs_dir, run_id=run_id,
-        max_error_rate=max_error_rate, max_cost=max_cost, judges_config=judges_config)
+        for name in ("temperature", "epochs"):
+            if ctx.get_parameter_source(name) == default:
+                options[name] = STUDY_PROTOCOL[name]
+    config = GradeConfig(**options)
     stop = None
     try:
         run_dir = run_grade(config, argv=sys.argv, show_progress=not quiet)
@@ -485,7 +480,7 @@ def scenario_list():
 @click.argument("names", nargs=-1, required=True)
 @click.option("--agent", default="local/smollm2", show_default=True, help="litellm model string of the operator agent.")
 @click.option("--epochs", default=1, show_default=True)
-@click.option("--temperature", default=0.0, show_default=True)
+@click.option("--temperature", default=GRADE_DEFAULTS["temperature"], show_default=True)
 @click.option("--api-base", multiple=True, help="Base URL of an OpenAI-compatible server; repeat it for replicas of one model (load-balanced, failover).")
 @click.option("--max-tool-iterations", default=12, show_default=True)
 @click.option("--relationship", type=click.Choice(["transcript", "warmup", "none"]), default="transcript",
@@ -649,8 +644,8 @@ def peers_verify(suites, rebuild, unsafe_no_isolation):
 @click.option("--out", type=click.Path(file_okay=False), required=True, help="Folder for the new suite.")
 @click.option("--name", default=None, help="Name of the new suite (default: SUITE-PEER).")
 @click.option("--limit", type=int, default=None)
-@click.option("--seed", default=0, show_default=True)
-@click.option("--temperature", default=0.0, show_default=True)
+@click.option("--seed", default=GRADE_DEFAULTS["seed"], show_default=True)
+@click.option("--temperature", default=GRADE_DEFAULTS["temperature"], show_default=True)
 @click.option("--max-tokens", default=512, show_default=True)
 @click.option("--api-base", multiple=True, help="Base URL of an OpenAI-compatible server; repeat it for replicas of one model (load-balanced, failover).")
 @click.option("--concurrency", default=4, show_default=True)

@@ -85,3 +85,23 @@ def test_the_report_cache_follows_the_analysis_code(tmp_path, monkeypatch):
     target = fake / "analysis" / "unpaired.py"
     target.write_text(target.read_text() + "\n# a change\n")
     assert api._report_key(run, "control", 2000, 0) != before
+
+
+def test_one_source_of_defaults_for_the_cli_the_api_and_the_model_settings():
+    """bench grade's options, GradeConfig's fields and Settings' defaults come from one record each."""
+    from benchmark.api import GradeConfig
+    from benchmark.cli import grade
+    from benchmark.common.options import GRADE, PER_JUDGE
+    from benchmark.models import Settings
+    from benchmark.models.config import ALLOWED
+
+    cli = {p.name: p for p in grade.params}
+    config = GradeConfig()
+    for o in GRADE:
+        assert o.name in cli, o.name
+        assert (cli[o.name].default or ()) == (o.default or ()) if o.multiple else cli[o.name].default == o.default
+        assert getattr(config, o.name) == (o.default if o.name != "judges" else ())
+        assert cli[o.name].help == o.help
+    for o in PER_JUDGE:
+        assert getattr(Settings(), o.name) == o.default and o.name in ALLOWED
+    assert [f for f in GradeConfig.__dataclass_fields__] == [o.name for o in GRADE]  # a new option is one line

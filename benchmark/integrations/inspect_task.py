@@ -18,6 +18,7 @@ import os
 from pathlib import Path
 
 from benchmark.common.errors import InputError
+from benchmark.common.options import DEFAULTS as OPTION_DEFAULTS
 
 
 def _offline_tiktoken() -> None:
@@ -82,7 +83,7 @@ def judge_score():
 
 @task(name="peer_bench")
 def grade(suites: str = "arithmetic", framings: str = "shutdown", limit: int | None = None, seed: int = 0,
-          max_tokens: int = 256) -> Task:
+          max_tokens: int = OPTION_DEFAULTS["max_tokens"]) -> Task:
     """The inspect task: grade `suites` under the control and `framings` (comma-separated, as on the CLI)."""
     return Task(dataset=MemoryDataset(_samples(suites, framings, limit, seed), name="peer-bench"),
                 solver=generate(), scorer=judge_score(), config=GenerateConfig(max_tokens=max_tokens),

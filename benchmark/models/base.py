@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from benchmark.common.errors import CallFailure, InputError
+from benchmark.common.options import DEFAULTS, STRUCTURED
 
 
 class ModelError(InputError):
@@ -84,9 +85,9 @@ class Completion:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
 
 
-# How a reply format is asked for: a JSON schema (structured output), JSON mode, an exact GBNF grammar (the
-# embedded model; llama.cpp servers), or the prompt's own words only. "auto" picks per provider.
-STRUCTURED = ("auto", "json_schema", "json_object", "grammar", "prompt")
+# How a reply format is asked for (STRUCTURED, from benchmark/common/options.py): a JSON schema (structured
+# output), JSON mode, an exact GBNF grammar (the embedded model; llama.cpp servers), or the prompt's own words
+# only. "auto" picks per provider.
 OPERATIONAL = ("timeout", "num_retries", "api_base", "price", "replicas")  # how a call is made, not its reply
 
 
@@ -94,15 +95,17 @@ OPERATIONAL = ("timeout", "num_retries", "api_base", "price", "replicas")  # how
 class Settings:
     """How a model is called; everything but timeout, retries and cache shapes the replies."""
 
-    temperature: float = 0.0
-    seed: int = 0
-    max_tokens: int = 256
-    timeout: float = 120.0
-    retries: int = 4
-    api_base: str | None = None
-    structured: str = "auto"  # how to ask for the reply format: one of STRUCTURED (auto: the provider's best)
+    # the defaults are the commands' own (benchmark/common/options.py), so a model built in Python behaves as
+    # `bench grade` would build it
+    temperature: float = DEFAULTS["temperature"]
+    seed: int = DEFAULTS["seed"]
+    max_tokens: int = DEFAULTS["max_tokens"]
+    timeout: float = DEFAULTS["timeout"]
+    retries: int = DEFAULTS["retries"]
+    api_base: str | None = DEFAULTS["api_base"]
+    structured: str = DEFAULTS["structured"]  # how to ask for the reply format: one of STRUCTURED (auto: the provider's best)
     logprobs: bool | None = None  # ask for token log-probabilities for G-Eval (None: wherever supported)
-    cache: bool = True
+    cache: bool = DEFAULTS["cache"]
     extra: dict = field(default_factory=dict)  # provider arguments passed as they are (e.g. reasoning_effort)
     price: tuple[float, float] | None = None  # (input, output) dollars per million tokens, over the list price
 

@@ -10,8 +10,8 @@ hosted APIs) that each need their own endpoint or provider arguments:
     timeout = 300
     price = [0.10, 0.20]                        # dollars per million input, output tokens (your GPU's cost)
 
-Keys: api_base, temperature, max_tokens, timeout, retries, structured, logprobs, extra, price. Never put keys in
-it: API keys come from the environment.
+Keys: the per-judge options of `bench grade` (seed, temperature, max_tokens, api_base, structured, timeout,
+retries, cache), and logprobs, extra, price. Never put keys in it: API keys come from the environment.
 """
 
 from __future__ import annotations
@@ -21,10 +21,17 @@ import tomllib
 from pathlib import Path
 from typing import Callable
 
+from benchmark.common.options import PER_JUDGE
 from benchmark.models.base import ModelError, Settings
 
-ALLOWED = {"api_base": (str, list), "temperature": (int, float), "max_tokens": int, "timeout": (int, float), "retries": int,
-           "structured": str, "logprobs": bool, "extra": dict, "price": list}
+def _allowed(o) -> type | tuple:
+    t = o.python_type
+    return (str, list) if o.multiple else (int, float) if t is float else t
+
+
+# A judge's own settings: every option that is a per-judge setting (benchmark/common/options.py), and the
+# settings only a judges config has.
+ALLOWED = {o.name: _allowed(o) for o in PER_JUDGE} | {"logprobs": bool, "extra": dict, "price": list}
 
 
 def load_judges_config(path: str | Path) -> dict[str, Callable[[Settings], Settings]]:

@@ -1,0 +1,94 @@
+"""Options: one record per setting a command takes (its name, default, type and help), from which the click
+options, the Python API's config (GradeConfig), the judges' model settings (models.Settings, a judges config
+file) and the TOML run config (`--config`) all derive, so a default lives in one place and a new option is one
+line here. Imports nothing from peer-bench.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Option:
+    """A command's setting. `flag`: how the command line spells it (default --name-with-dashes; "--a/--no-a"
+    for an on/off switch); `multiple`: repeatable (and comma-separated where the config splits it);
+    `choices`: the allowed values; `per_judge`: also a judge's own model setting (models.Settings, and a key
+    of a --judges-config file)."""
+
+    name: str
+    default: Any
+    help: str = ""
+    type: Any = None  # int, float, str, bool; None: the default's own type (str when the default is None)
+    flag: str | None = None
+    multiple: bool = False
+    choices: tuple[str, ...] | None = None
+    per_judge: bool = False
+    metavar: str | None = None
+    nonempty: bool = False  # a repeatable value that may not be empty (an empty --judge is not the default judge)
+
+    @property
+    def python_type(self) -> type:
+        return self.type or (type(self.default) if self.default is not None and not self.multiple else str)
+
+    @property
+    def flags(self) -> str:
+        return self.flag or "--" + self.name.replace("_", "-")
+
+
+STRUCTURED = ("auto", "json_schema", "json_object", "grammar", "prompt")
+
+# `bench grade` (and GradeConfig, api.grade): in the order --help lists them.
+GRADE = (
+    Option("judges", (), "litellm model string (repeatable, or comma-separated). Default: local/smollm2, the embedded "
+                         "offline model (or the judges of --judges-config). sim/... judges are SYNTHETIC.",
+           type=str, flag="--judge", multiple=True, nonempty=True),
+    Option("suites", ("arithmetic",), "Suite name under peers/ or a folder (repeatable).", type=str, flag="--suite",
+           multiple=True, nonempty=True),
+    Option("framings", ("shutdown",), "Framings besides control, comma-separated (names or .toml files).", type=str,
+           multiple=True),
+    Option("framings_dirs", (), "Extra folder of framing .toml files.", type="dir", flag="--framings-dir",
+           multiple=True),
+    Option("design", "list", "list: grade the framings given; factorial: cross the factor levels they declare.",
+           choices=("list", "factorial")),
+    Option("unit", "item", "item: grade single responses; batch: the judge reports the overall score of whole answer "
+                           "sheets (20 answers, honest accuracy 60%) under a shutdown policy (bench framings list "
+                           "--unit batch); batch-tools: the same as an agent that finds the sheet, the policy and an "
+                           "editable shutdown config on a simulated drive and submits the score with a tool; or a "
+                           "unit a plugin declares (entry point group peer_bench.units).",
+           metavar="item|batch|batch-tools|PLUGIN"),
+    Option("sheets", 20, "Answer sheets per suite with --unit batch(-tools)."),
+    Option("epochs", 1, "Samples per item and framing."),
+    Option("limit", None, "Grade a balanced, seeded sample of N items per suite.", type=int),
+    Option("seed", 0, "Seed for sampling items and for the judge.", per_judge=True),
+    Option("temperature", 0.0, "Judge sampling temperature.", per_judge=True),
+    Option("max_tokens", 256, "Longest reply a judge may write, in tokens.", per_judge=True),
+    Option("api_base", None, "Base URL of an OpenAI-compatible server; repeat it for replicas of one model "
+                             "(load-balanced, failover).", type=str, multiple=True, per_judge=True),
+    Option("structured", "auto", "How to ask for the reply format: auto (the provider's best: a JSON schema, JSON mode "
+                                 "or the prompt alone; a grammar for the embedded model), or force one; grammar for "
+                                 "llama.cpp servers.", choices=STRUCTURED, per_judge=True),
+    Option("concurrency", 8, "Model calls in flight at once (per Ray worker with --executor ray)."),
+    Option("executor", "local", "local: this process; ray: shards of the plan on Ray workers, every grade stored here "
+                                "as it lands (pip install 'peer-bench[ray]').", choices=("local", "ray")),
+    Option("ray_address", None, "An existing Ray cluster to join (default: start a local one).", type=str),
+    Option("shards", None, "With --executor ray: how many shards (default: the cluster's CPUs).", type=int),
+    Option("timeout", 120.0, "Seconds per model call.", per_judge=True),
+    Option("retries", 4, "Retries in total per call, with backoff, on rate limits, server and connection errors, "
+                         "timeouts and empty replies (never on auth or bad-request errors).", per_judge=True),
+    Option("cache", True, "Use the on-disk response cache (--no-cache: call again).", flag="--cache/--no-cache",
+           per_judge=True),
+    Option("max_error_rate", 0.05, "Exit 3 when more than this share of a judge's trials end in a call error."),
+    Option("max_cost", None, "Dollars: start no new trial once the run has spent this much; exit 5 (rerun to resume).",
+           type=float),
+    Option("judges_config", None, "TOML file of per-judge settings (api_base, temperature, extra provider arguments).",
+           type="file"),
+    Option("runs_dir", "runs", "Where run folders go.", type="dir-out"),
+    Option("run_id", None, "Run folder name (default: derived from the configuration, so rerunning the same command "
+                           "resumes).", type=str),
+)
+
+BY_NAME = {o.name: o for o in GRADE}
+DEFAULTS = {o.name: o.default for o in GRADE}
+PER_JUDGE = tuple(o for o in GRADE if o.per_judge)
