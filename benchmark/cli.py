@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -295,6 +296,14 @@ def study_conditions_cmd(conditions):
                                           for n, f in vocabulary.factors.items()))
     console.print("tasks: " + ", ".join(f"{n} ({k})" for n, k in vocabulary.tasks.items()))
     console.print("from: " + ", ".join(vocabulary.sources))
+
+
+def _unsafe_no_isolation(chosen: bool) -> None:
+    """--unsafe-no-isolation: the documented switch PEER_BENCH_UNSAFE_NO_ISOLATION=1, for this command's process."""
+    if chosen:
+        from benchmark.truth.sandbox import UNSAFE_ENV
+
+        os.environ[UNSAFE_ENV] = "1"
 
 
 def _bases(values) -> str | None:
@@ -610,10 +619,9 @@ def peers_schema():
 def peers_verify(suites, rebuild, unsafe_no_isolation):
     """Recompute every item's true quality from its reference; fail on any mismatch. Peer code runs only
     inside bubblewrap sandboxes (no network, nothing of yours readable or writable)."""
-    from benchmark.truth.sandbox import allow_unisolated
     from benchmark.truth.verify import rebuild_mismatches, verify_suite
 
-    allow_unisolated(unsafe_no_isolation)
+    _unsafe_no_isolation(unsafe_no_isolation)
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -658,9 +666,8 @@ def peers_generate(peer_model, suite, out, name, limit, seed, temperature, max_t
                    unsafe_no_isolation):
     """Live peers: a peer agent answers SUITE, the verifier scores each answer, a new suite is written."""
     from benchmark.api import generate
-    from benchmark.truth.sandbox import allow_unisolated
 
-    allow_unisolated(unsafe_no_isolation)
+    _unsafe_no_isolation(unsafe_no_isolation)
 
     path = generate(peer_model, suite, Path(out), name=name, limit=limit, seed=seed, concurrency=concurrency,
                     temperature=temperature, max_tokens=max_tokens, api_base=_bases(api_base), runs_dir=runs_dir,

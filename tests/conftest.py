@@ -17,8 +17,10 @@ REPO = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(autouse=True)
 def _isolated(tmp_path, monkeypatch):
-    """Every test gets its own response cache, so no test passes because another one ran first."""
+    """Every test gets its own response cache, so no test passes because another one ran first, and starts with
+    peer code isolated (a command's --unsafe-no-isolation sets its switch for the process; this undoes it)."""
     monkeypatch.setenv("PEER_BENCH_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("PEER_BENCH_UNSAFE_NO_ISOLATION", "0")
 
 
 @dataclass

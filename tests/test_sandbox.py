@@ -363,12 +363,11 @@ def test_without_bubblewrap_peer_code_is_refused_unless_the_user_opts_out(monkey
     monkeypatch.delenv(sandbox.UNSAFE_ENV, raising=False)
     with pytest.raises(SandboxUnavailable, match="apt-get install bubblewrap.*--unsafe-no-isolation"):
         run_tests(SQUARE, TESTS)
-    sandbox.allow_unisolated(True)
+    monkeypatch.setenv(sandbox.UNSAFE_ENV, "1")
     try:
         run = run_tests(SQUARE, TESTS)
         forged = run_tests("class A:\n    def __eq__(s, o):\n        return True\ndef f(x):\n    return A()", TESTS)
     finally:
-        sandbox.allow_unisolated(False)
         sandbox._ISOLATION = None
     assert run.score == 1.0 and forged.score == 0.0
     assert "WITHOUT isolation" in capsys.readouterr().err

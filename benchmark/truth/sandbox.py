@@ -125,18 +125,11 @@ _ISOLATION: Isolation | None = None
 _WARNED = False
 
 
-_ALLOW_UNISOLATED = False
-
-
-def allow_unisolated(allow: bool = True) -> None:
-    """The loud opt-out (--unsafe-no-isolation): where no isolation tool works, run peer code as a bare child
-    process, which can then read and write as you. PEER_BENCH_UNSAFE_NO_ISOLATION=1 does the same."""
-    global _ALLOW_UNISOLATED
-    _ALLOW_UNISOLATED = allow
-
-
 def _unsafe_allowed() -> bool:
-    return _ALLOW_UNISOLATED or os.environ.get(UNSAFE_ENV) == "1"
+    """The loud opt-out, PEER_BENCH_UNSAFE_NO_ISOLATION=1 (what --unsafe-no-isolation sets for its command):
+    where no isolation tool works, run peer code as a bare child process, which can then read and write as
+    you. One switch, read where it matters, never a module flag set from outside."""
+    return os.environ.get(UNSAFE_ENV) == "1"
 
 
 def _probe(bwrap: str) -> str | None:
