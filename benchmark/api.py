@@ -370,7 +370,7 @@ def run_scenarios(names: list[str], agent: str, *, epochs: int = 1, runs_dir: st
                   api_base: str | None = None, concurrency: int = 4, max_tool_iterations: int = 12,
                   timeout: float = OPTION_DEFAULTS["timeout"], retries: int = OPTION_DEFAULTS["retries"],
                   relationship: str = "transcript", peer: str | None = None, cache: bool = OPTION_DEFAULTS["cache"],
-                  show_progress: bool = True, argv: list[str] | None = None) -> Path:
+                  client: str = OPTION_DEFAULTS["client"], show_progress: bool = True, argv: list[str] | None = None) -> Path:
     """Run `epochs` episodes of each scenario (`["all"]` for every built-in one) with the agent model."""
     from benchmark.run.runner import RunSpec, check_counts, execute, resolve_models
     from benchmark.data.scenarios import select_scenarios
@@ -379,7 +379,7 @@ def run_scenarios(names: list[str], agent: str, *, epochs: int = 1, runs_dir: st
     check_counts(epochs=epochs)
     scenarios = select_scenarios(names)
     settings = Settings(temperature=temperature, seed=seed, timeout=timeout, retries=retries, api_base=api_base,
-                        cache=cache)
+                        cache=cache, client=client)
     models = resolve_models({agent: settings}, acts=True, role="agent")
     peer_model = resolve_models({peer: settings}, acts=True, role="peer")[peer] if peer else None
     unit = ScenarioEpisode(max_tool_iterations, relationship, peer_model)
@@ -405,8 +405,8 @@ def generate(peer_model: str, suite: str, out: str | Path, *, name: str | None =
              seed: int = OPTION_DEFAULTS["seed"], temperature: float = OPTION_DEFAULTS["temperature"],
              max_tokens: int = 512, api_base: str | None = None, concurrency: int = 4,
              timeout: float = OPTION_DEFAULTS["timeout"], retries: int = OPTION_DEFAULTS["retries"],
-             cache: bool = OPTION_DEFAULTS["cache"], runs_dir: str = "runs", show_progress: bool = True,
-             argv: list[str] | None = None) -> Path:
+             cache: bool = OPTION_DEFAULTS["cache"], client: str = OPTION_DEFAULTS["client"], runs_dir: str = "runs",
+             show_progress: bool = True, argv: list[str] | None = None) -> Path:
     """Live peers: `peer_model` answers `suite`'s tasks (a resumable run in `runs_dir`), the suite's verifier
     scores each answer, and the verified answers are written as a new suite folder `out`."""
     from benchmark.integrations.live_peers import write_generated_suite
@@ -420,7 +420,7 @@ def generate(peer_model: str, suite: str, out: str | Path, *, name: str | None =
         raise InputError(f"{out} exists and is not empty; choose another --out")
     check_counts(limit=limit)
     settings = Settings(temperature=temperature, seed=seed, max_tokens=max_tokens, timeout=timeout, retries=retries,
-                        api_base=api_base, cache=cache)
+                        api_base=api_base, cache=cache, client=client)
     models = resolve_models({peer_model: settings})
     if models[peer_model].synthetic:
         raise InputError("a sim/ judge cannot be a peer: peers must be real models")

@@ -14,6 +14,7 @@ from rich.table import Table
 
 from benchmark.common.errors import PeerBenchError
 from benchmark.common.options import DEFAULTS as GRADE_DEFAULTS
+from benchmark.common.options import BY_NAME as GRADE_BY_NAME
 from benchmark.common.options import GRADE as GRADE_OPTIONS
 from benchmark.outputs.formatting import interval, num, pval
 from benchmark.common.redact import redact
@@ -133,6 +134,8 @@ def _option(o):
         kwargs |= {"default": o.default, "show_default": o.default is not None}
     if o.metavar:
         kwargs["metavar"] = o.metavar
+    if o.envvar:
+        kwargs |= {"envvar": o.envvar, "show_envvar": True}
     return click.option(o.flags, o.name, **kwargs)
 
 
@@ -498,15 +501,17 @@ def scenario_list():
 @click.option("--peer", default=None, help="Model of the peer agent in a warm-up (default: the agent's model).")
 @click.option("--runs-dir", default="runs", show_default=True, type=click.Path(file_okay=False))
 @click.option("--quiet", is_flag=True, help="No progress bar.")
+@_option(GRADE_BY_NAME["client"])
 @_friendly
-def scenario_run(names, agent, epochs, temperature, api_base, max_tool_iterations, relationship, peer, runs_dir, quiet):
+def scenario_run(names, agent, epochs, temperature, api_base, max_tool_iterations, relationship, peer, runs_dir, quiet,
+                 client):
     """Run SCENARIO(s) (`all` for every one) with an agent; report outcome rates per scenario."""
     from benchmark.api import run_scenarios, scenario_report
     from benchmark.outputs.terminal import render_rates
 
     run_dir = run_scenarios(list(names), agent, epochs=epochs, runs_dir=runs_dir, temperature=temperature,
                             api_base=_bases(api_base), max_tool_iterations=max_tool_iterations, relationship=relationship,
-                            peer=peer, show_progress=not quiet, argv=sys.argv)
+                            peer=peer, client=client, show_progress=not quiet, argv=sys.argv)
     render_rates(scenario_report(run_dir)["rates"], _console())
     _console().print(f"episodes stored in {run_dir}")
 
@@ -661,9 +666,10 @@ def peers_verify(suites, rebuild, unsafe_no_isolation):
               help="Where the answering run is stored (rerunning resumes it).")
 @click.option("--unsafe-no-isolation", is_flag=True, help="UNSAFE: run peer code without bubblewrap when it is "
               "missing; the code can then read and write your files and reach the network. Only for code you trust.")
+@_option(GRADE_BY_NAME["client"])
 @_friendly
 def peers_generate(peer_model, suite, out, name, limit, seed, temperature, max_tokens, api_base, concurrency, runs_dir,
-                   unsafe_no_isolation):
+                   unsafe_no_isolation, client):
     """Live peers: a peer agent answers SUITE, the verifier scores each answer, a new suite is written."""
     from benchmark.api import generate
 
@@ -671,7 +677,7 @@ def peers_generate(peer_model, suite, out, name, limit, seed, temperature, max_t
 
     path = generate(peer_model, suite, Path(out), name=name, limit=limit, seed=seed, concurrency=concurrency,
                     temperature=temperature, max_tokens=max_tokens, api_base=_bases(api_base), runs_dir=runs_dir,
-                    argv=sys.argv)
+                    client=client, argv=sys.argv)
     s = load_suite(path)
     _console().print(f"wrote {path}: {len(s.items)} answers by {peer_model}, {sum(i.true_pass for i in s.items)} "
                      f"truly passing; grade them with: bench grade --suite {path}")

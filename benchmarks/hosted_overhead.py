@@ -10,7 +10,7 @@ and imports excluded) and wall seconds:
 - bare aiohttp: one session, post, json.loads (the floor for a Python client)
 - bare litellm: `litellm.acompletion` in a loop
 - peer-bench direct: `Model.complete` through the direct OpenAI-compatible client (served judges)
-- peer-bench litellm: `Model.complete` through litellm (PEER_BENCH_CLIENT=litellm)
+- peer-bench litellm: `Model.complete` through litellm (client="litellm", bench grade's --client litellm)
 - inspect_ai: `get_model("openai/...").generate` when inspect_ai is installed (pip install inspect_ai), or
   in the interpreter given by --inspect-python (inspect_ai wants a newer openai than litellm's pin allows:
   a venv of its own, `python -m venv v && v/bin/pip install inspect_ai openai`)
@@ -93,7 +93,7 @@ async def setup(base):
     return call, close
 ''',
     "peer-bench direct": PEER_BENCH,
-    "peer-bench litellm": 'import os\nos.environ["PEER_BENCH_CLIENT"] = "litellm"\n' + PEER_BENCH,
+    "peer-bench litellm": PEER_BENCH.replace("max_tokens=64)", "max_tokens=64, client=\"litellm\")"),
     "inspect_ai": '''
 import os
 os.environ["OPENAI_API_KEY"] = "no-key"

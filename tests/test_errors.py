@@ -105,3 +105,14 @@ def test_one_source_of_defaults_for_the_cli_the_api_and_the_model_settings():
     for o in PER_JUDGE:
         assert getattr(Settings(), o.name) == o.default and o.name in ALLOWED
     assert [f for f in GradeConfig.__dataclass_fields__] == [o.name for o in GRADE]  # a new option is one line
+
+
+def test_the_client_switch_is_an_option_read_at_the_command_line_not_deep_in_the_models(monkeypatch):
+    from benchmark.cli import grade
+    from benchmark.models import Settings
+    from benchmark.models.openai_compat import direct_base
+
+    monkeypatch.setenv("PEER_BENCH_CLIENT", "litellm")
+    assert grade.make_context("grade", []).params["client"] == "litellm"
+    assert direct_base("openai", Settings(api_base="http://127.0.0.1:9/v1")) == "http://127.0.0.1:9/v1"  # env unread
+    assert direct_base("openai", Settings(api_base="http://127.0.0.1:9/v1", client="litellm")) is None

@@ -327,7 +327,7 @@ def test_adapter_supported_params():
 def test_direct_client_and_litellm_send_the_same_request_and_a_run_resumes_under_either(provider, tmp_path,
                                                                                        monkeypatch):
     """Served judges go through the direct OpenAI-compatible client (a fraction of litellm's CPU per call);
-    PEER_BENCH_CLIENT=litellm sends them through litellm. Same HTTP bodies, same grades, same trial ids: a
+    client="litellm" (--client litellm, or $PEER_BENCH_CLIENT) sends them through litellm. Same HTTP bodies, same grades, same trial ids: a
     run started under one client is finished under the other, and a finished one costs no call."""
     from benchmark.models import resolve
     from benchmark.models.base import Settings
@@ -340,23 +340,22 @@ def test_direct_client_and_litellm_send_the_same_request_and_a_run_resumes_under
     direct = resolve(p.judge, settings)
     assert isinstance(direct, OpenAICompatModel)
     assert isinstance(resolve("openai/gpt-4o", Settings()), LitellmModel)  # the hosted API: litellm knows its quirks
-    monkeypatch.setenv("PEER_BENCH_CLIENT", "litellm")
-    via_litellm = resolve(p.judge, settings)
+    via_litellm = resolve(p.judge, Settings(api_base=server.base, client="litellm"))
     assert isinstance(via_litellm, LitellmModel) and via_litellm.describe() == direct.describe()
 
     def run(client: str, limit: int, runs: str = "runs"):
-        monkeypatch.setenv("PEER_BENCH_CLIENT", client)
         before = len(server.sent)
         run_dir = grade(GradeConfig(judges=(p.judge,), suites=(str(MINI),), api_base=server.base, limit=limit,
-                                    runs_dir=str(tmp_path / runs), retries=0, cache=False), show_progress=False)
+                                    runs_dir=str(tmp_path / runs), retries=0, cache=False, client=client),
+                        show_progress=False)
         with RunStore.open_existing(run_dir / "run.sqlite") as store:
             return run_dir, store.grades(), server.sent[before:]
 
-    first_dir, _, direct_sent = run("direct", 4)
+    first_dir, _, direct_sent = run("auto", 4)
     assert len(direct_sent) == 8
     _, _, sent = run("litellm", 4)
     assert sent == []  # the same trial ids under litellm: nothing left to do
-    _, grades, sent = run("direct", 8)  # a larger run is a new run folder; graded by the direct client
+    _, grades, sent = run("auto", 8)  # a larger run is a new run folder; graded by the direct client
     assert len(sent) == 16 and (grades["parse_status"] == "ok").all()
     _, litellm_grades, litellm_sent = run("litellm", 4, runs="runs-litellm")  # afresh, through litellm
     assert {json.dumps(r["body"], sort_keys=True) for r in litellm_sent} == \

@@ -27,6 +27,7 @@ class Option:
     per_judge: bool = False
     metavar: str | None = None
     nonempty: bool = False  # a repeatable value that may not be empty (an empty --judge is not the default judge)
+    envvar: str | None = None  # an environment variable the command line reads when the flag is not given
 
     @property
     def python_type(self) -> type:
@@ -69,6 +70,10 @@ GRADE = (
     Option("structured", "auto", "How to ask for the reply format: auto (the provider's best: a JSON schema, JSON mode "
                                  "or the prompt alone; a grammar for the embedded model), or force one; grammar for "
                                  "llama.cpp servers.", choices=STRUCTURED, per_judge=True),
+    Option("client", "auto", "How a judge served at --api-base is called: auto (peer-bench's direct OpenAI-compatible "
+                             "client, a fraction of litellm's CPU per call) or litellm (litellm's adapters, as every "
+                             "other provider). Either sends the same request: trial ids and the cache are the same.",
+           choices=("auto", "litellm"), per_judge=True, envvar="PEER_BENCH_CLIENT"),
     Option("concurrency", 8, "Model calls in flight at once (per Ray worker with --executor ray)."),
     Option("executor", "local", "local: this process; ray: shards of the plan on Ray workers, every grade stored here "
                                 "as it lands (pip install 'peer-bench[ray]').", choices=("local", "ray")),

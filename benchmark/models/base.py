@@ -106,6 +106,7 @@ class Settings:
     structured: str = DEFAULTS["structured"]  # how to ask for the reply format: one of STRUCTURED (auto: the provider's best)
     logprobs: bool | None = None  # ask for token log-probabilities for G-Eval (None: wherever supported)
     cache: bool = DEFAULTS["cache"]
+    client: str = DEFAULTS["client"]  # a served judge: peer-bench's direct client (auto) or litellm; not in identity
     extra: dict = field(default_factory=dict)  # provider arguments passed as they are (e.g. reasoning_effort)
     price: tuple[float, float] | None = None  # (input, output) dollars per million tokens, over the list price
 

@@ -4,7 +4,7 @@
 litellm spends ~10 ms of CPU per call (its sync path in a thread pool, logging payloads, cost and model-map
 lookups); this client spends a fraction of that (benchmarks/hosted_overhead.py), which is what bounds a run
 against a fast server. Everything else, and the hosted OpenAI API itself (whose model quirks litellm knows),
-goes through litellm. PEER_BENCH_CLIENT=litellm sends these judges through litellm too. What is sent,
+goes through litellm. The setting client = "litellm" (`--client litellm`) sends these judges through litellm too. What is sent,
 retries and checks are models/hosted.py's, shared with the litellm client, so a run resumes under either.
 """
 
@@ -38,7 +38,7 @@ class HTTPError(Exception):
 
 def direct_base(prefix: str, settings: Settings) -> str | None:
     """The API base a direct client would call, or None where the call goes through litellm."""
-    if os.environ.get("PEER_BENCH_CLIENT", "").lower() == "litellm":
+    if settings.client == "litellm":  # --client litellm (or $PEER_BENCH_CLIENT, read by the command line)
         return None
     if prefix == "hosted_vllm":
         return settings.api_base or os.environ.get("HOSTED_VLLM_API_BASE")
