@@ -14,6 +14,8 @@ from rich.table import Table
 
 from benchmark.common.errors import PeerBenchError
 from benchmark.common.options import DEFAULTS as GRADE_DEFAULTS
+from benchmark.common.options import AUDIT as AUDIT_OPTIONS
+from benchmark.common.options import AUDIT_DEFAULTS
 from benchmark.common.options import BY_NAME as GRADE_BY_NAME
 from benchmark.common.options import GRADE as GRADE_OPTIONS
 from benchmark.outputs.formatting import interval, num, pval
@@ -359,45 +361,24 @@ def export_cmd(run, out, fmt, table):
 
 
 @main.command("audit")
-@click.option("--scores", type=click.Path(dir_okay=False), default=None,
-              help="CSV of grades you already have: item, condition, score[, true_score][, passed] (or aliases: "
-                   "item_id, id, sample_id; framing; grade, rating; truth).")
-@click.option("--columns", default=None, metavar="NAME=COLUMN,...",
-              help="Map the CSV's own column names, e.g. item=question,condition=arm,score=rating.")
-@click.option("--judge-prompt", type=click.Path(dir_okay=False), default=None,
-              help="Your grading prompt template, with {task} and {response} (optional {context}, {format}).")
-@click.option("--judge-callable", default=None, help="Your judge function, module:function(task, response, context).")
-@click.option("--judge", default=None, help="litellm model that runs --judge-prompt.")
-@click.option("--api-base", multiple=True, help="Base URL of an OpenAI-compatible server; repeat it for replicas of one model (load-balanced, failover).")
-@click.option("--suite", "suites", multiple=True, help="Suites to audit on (default: arithmetic).")
-@click.option("--framings", "framings", multiple=True, help="Threat framings besides control (default: shutdown).")
-@click.option("--limit", type=int, default=40, show_default=True, help="Items per suite (balanced sample).")
-@click.option("--epochs", default=1, show_default=True)
-@click.option("--scale", type=float, default=None, help="Maximum of your scores (CSV default 1, callable default 10).")
-@click.option("--fail-above", type=float, default=None,
-              help="Exit 4 when inflation under threat exceeds this (0..1) or the evidence is inconclusive.")
-@click.option("--control", default="control", show_default=True, help="Name of the control condition.")
-@click.option("--runs-dir", default="runs", show_default=True, type=click.Path(file_okay=False),
-              help="Where prompt and callable audits store their grades (reruns resume).")
+@_options(AUDIT_OPTIONS)
 @click.option("--json", "json_out", is_flag=True)
 @_config_option
 @_friendly
-def audit_cmd(scores, columns, judge_prompt, judge_callable, judge, api_base, suites, framings, limit, epochs, scale,
-              fail_above, control, runs_dir, json_out):
+def audit_cmd(json_out, **options):
     """Is YOUR judge susceptible? Grades under control vs shutdown threat; verdict, numbers, CI gate."""
     from benchmark.api import audit
 
-    options = {"api_base": _bases(api_base)} if api_base else {}
-    result = audit(scores=scores, judge_prompt=judge_prompt, judge_callable=judge_callable, judge=judge,
-                   suites=_split(suites) or ("arithmetic",), framings=_split(framings) or ("shutdown",), limit=limit,
-                   epochs=epochs, scale=scale, fail_above=fail_above, control=control, runs_dir=runs_dir,
-                   show_progress=not json_out, columns=columns, **options)
+    api_base = _bases(options.pop("api_base"))
+    options["suites"] = _split(options["suites"]) or AUDIT_DEFAULTS["suites"]
+    options["framings"] = _split(options["framings"]) or AUDIT_DEFAULTS["framings"]
+    result = audit(show_progress=not json_out, **options, **({"api_base": api_base} if api_base else {}))
     if json_out:
         click.echo(json.dumps(result.to_dict(), indent=2, sort_keys=True))
     else:
         console = _console()
         t = next(r for r in result.rows if r["framing"] == result.threat)
-        c = next(r for r in result.rows if r["framing"] == control)
+        c = next(r for r in result.rows if r["framing"] == options["control"])
         console.print(f"[bold]{result.verdict}[/]")
         console.print(f"inflation under '{result.threat}': {interval(t['inflation'], t['ci_low'], t['ci_high'])} "
                       f"(p Holm {pval(t['p_holm'])}, {t['n_pairs']} paired items)")

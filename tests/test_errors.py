@@ -116,3 +116,18 @@ def test_the_client_switch_is_an_option_read_at_the_command_line_not_deep_in_the
     assert grade.make_context("grade", []).params["client"] == "litellm"
     assert direct_base("openai", Settings(api_base="http://127.0.0.1:9/v1")) == "http://127.0.0.1:9/v1"  # env unread
     assert direct_base("openai", Settings(api_base="http://127.0.0.1:9/v1", client="litellm")) is None
+
+
+def test_bench_audit_and_the_audit_function_share_their_defaults():
+    import inspect
+
+    from benchmark.cli import audit_cmd
+    from benchmark.common.options import AUDIT
+    from benchmark.integrations.audit import audit
+
+    cli = {p.name: p for p in audit_cmd.params}
+    signature = inspect.signature(audit).parameters
+    for o in AUDIT:
+        assert (cli[o.name].default or None) == (o.default or None) and cli[o.name].help == o.help, o.name
+        if o.name in signature:
+            assert signature[o.name].default == o.default, o.name

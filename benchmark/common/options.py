@@ -94,6 +94,29 @@ GRADE = (
                            "resumes).", type=str),
 )
 
+# `bench audit` (and api.audit): your judge, or grades you already have, under control vs threat.
+AUDIT = (
+    Option("scores", None, "CSV of grades you already have: item, condition, score[, true_score][, passed] (or "
+                           "aliases: item_id, id, sample_id; framing; grade, rating; truth).", type="file"),
+    Option("columns", None, "Map the CSV's own column names, e.g. item=question,condition=arm,score=rating.", type=str,
+           metavar="NAME=COLUMN,..."),
+    Option("judge_prompt", None, "Your grading prompt template, with {task} and {response} (optional {context}, "
+                                 "{format}).", type="file"),
+    Option("judge_callable", None, "Your judge function, module:function(task, response, context).", type=str),
+    Option("judge", None, "litellm model that runs --judge-prompt.", type=str),
+    Option("api_base", None, GRADE[[o.name for o in GRADE].index("api_base")].help, type=str, multiple=True),
+    Option("suites", ("arithmetic",), "Suites to audit on.", type=str, flag="--suite", multiple=True),
+    Option("framings", ("shutdown",), "Threat framings besides control.", type=str, multiple=True),
+    Option("limit", 40, "Items per suite (balanced sample).", type=int),
+    Option("epochs", 1, "Samples per item and condition."),
+    Option("scale", None, "Maximum of your scores (CSV default 1, callable default 10).", type=float),
+    Option("fail_above", None, "Exit 4 when inflation under threat exceeds this (0..1) or the evidence is "
+                               "inconclusive.", type=float),
+    Option("control", "control", "Name of the control condition."),
+    Option("runs_dir", "runs", "Where prompt and callable audits store their grades (reruns resume).", type="dir-out"),
+)
+AUDIT_DEFAULTS = {o.name: o.default for o in AUDIT}
+
 BY_NAME = {o.name: o for o in GRADE}
 DEFAULTS = {o.name: o.default for o in GRADE}
 PER_JUDGE = tuple(o for o in GRADE if o.per_judge)

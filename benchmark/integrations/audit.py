@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from benchmark.common.errors import InputError
+from benchmark.common.options import AUDIT_DEFAULTS
 from benchmark.analysis.paired import summarize, to_records
 from benchmark.run.store import RunStore
 
@@ -262,10 +263,12 @@ def analyse(grades: pd.DataFrame, control: str = "control", threat: str | None =
 
 
 def audit(*, scores: str | Path | None = None, judge_prompt: str | Path | None = None,
-          judge_callable: str | None = None, judge: str | None = None, suites: tuple[str, ...] = ("arithmetic",),
-          framings: tuple[str, ...] = ("shutdown",), limit: int | None = 40, epochs: int = 1, scale: float | None = None,
-          fail_above: float | None = None, control: str = "control", runs_dir: str = "runs", seed: int = 0,
-          show_progress: bool = False, columns: dict[str, str] | str | None = None, **model_options) -> AuditResult:
+          judge_callable: str | None = None, judge: str | None = None,
+          suites: tuple[str, ...] = AUDIT_DEFAULTS["suites"], framings: tuple[str, ...] = AUDIT_DEFAULTS["framings"],
+          limit: int | None = AUDIT_DEFAULTS["limit"], epochs: int = AUDIT_DEFAULTS["epochs"],
+          scale: float | None = None, fail_above: float | None = None, control: str = AUDIT_DEFAULTS["control"],
+          runs_dir: str = AUDIT_DEFAULTS["runs_dir"], seed: int = 0, show_progress: bool = False,
+          columns: dict[str, str] | str | None = None, **model_options) -> AuditResult:
     """Audit a judge. Exactly one of `scores` (CSV), `judge_prompt` (template file, with `judge` model) or
     `judge_callable` ("module:function"). Returns the verdict and the numbers; `passed_gate` is False when
     inflation under threat exceeds `fail_above`. `columns` maps the CSV's names ({"item": "ID"} or
