@@ -25,6 +25,7 @@ from typing import Any
 
 from benchmark.common.errors import InputError
 from benchmark.common.options import DEFAULTS as OPTION_DEFAULTS
+from benchmark.common.options import GENERATE_DEFAULTS, SCENARIO_DEFAULTS
 from benchmark.common.options import GRADE as GRADE_OPTIONS
 from benchmark.common.options import PER_JUDGE as PER_JUDGE_OPTIONS
 from benchmark.data.framings import factorial_framings, select_framings
@@ -365,12 +366,15 @@ def _price(judge: str, prompt_tokens: float, completion_tokens: float) -> float 
     return price(judge, prompt_tokens, completion_tokens)
 
 
-def run_scenarios(names: list[str], agent: str, *, epochs: int = 1, runs_dir: str = "runs",
-                  temperature: float = OPTION_DEFAULTS["temperature"], seed: int = OPTION_DEFAULTS["seed"],
-                  api_base: str | None = None, concurrency: int = 4, max_tool_iterations: int = 12,
-                  timeout: float = OPTION_DEFAULTS["timeout"], retries: int = OPTION_DEFAULTS["retries"],
-                  relationship: str = "transcript", peer: str | None = None, cache: bool = OPTION_DEFAULTS["cache"],
-                  client: str = OPTION_DEFAULTS["client"], show_progress: bool = True, argv: list[str] | None = None) -> Path:
+def run_scenarios(names: list[str], agent: str = SCENARIO_DEFAULTS["agent"], *, epochs: int = SCENARIO_DEFAULTS["epochs"],
+                  runs_dir: str = SCENARIO_DEFAULTS["runs_dir"], temperature: float = SCENARIO_DEFAULTS["temperature"],
+                  seed: int = SCENARIO_DEFAULTS["seed"], api_base: str | None = SCENARIO_DEFAULTS["api_base"],
+                  concurrency: int = SCENARIO_DEFAULTS["concurrency"],
+                  max_tool_iterations: int = SCENARIO_DEFAULTS["max_tool_iterations"],
+                  timeout: float = SCENARIO_DEFAULTS["timeout"], retries: int = SCENARIO_DEFAULTS["retries"],
+                  relationship: str = SCENARIO_DEFAULTS["relationship"], peer: str | None = SCENARIO_DEFAULTS["peer"],
+                  cache: bool = SCENARIO_DEFAULTS["cache"], client: str = SCENARIO_DEFAULTS["client"],
+                  show_progress: bool = True, argv: list[str] | None = None) -> Path:
     """Run `epochs` episodes of each scenario (`["all"]` for every built-in one) with the agent model."""
     from benchmark.run.runner import RunSpec, check_counts, execute, resolve_models
     from benchmark.data.scenarios import select_scenarios
@@ -401,12 +405,14 @@ def scenario_report(run: str | Path) -> dict:
     return {"run": str(run), "rates": to_records(rates), "study": to_records(study_scenario_metrics(episodes))}
 
 
-def generate(peer_model: str, suite: str, out: str | Path, *, name: str | None = None, limit: int | None = None,
-             seed: int = OPTION_DEFAULTS["seed"], temperature: float = OPTION_DEFAULTS["temperature"],
-             max_tokens: int = 512, api_base: str | None = None, concurrency: int = 4,
-             timeout: float = OPTION_DEFAULTS["timeout"], retries: int = OPTION_DEFAULTS["retries"],
-             cache: bool = OPTION_DEFAULTS["cache"], client: str = OPTION_DEFAULTS["client"], runs_dir: str = "runs",
-             show_progress: bool = True, argv: list[str] | None = None) -> Path:
+def generate(peer_model: str, suite: str, out: str | Path, *, name: str | None = GENERATE_DEFAULTS["name"],
+             limit: int | None = GENERATE_DEFAULTS["limit"], seed: int = GENERATE_DEFAULTS["seed"],
+             temperature: float = GENERATE_DEFAULTS["temperature"], max_tokens: int = GENERATE_DEFAULTS["max_tokens"],
+             api_base: str | None = GENERATE_DEFAULTS["api_base"], concurrency: int = GENERATE_DEFAULTS["concurrency"],
+             timeout: float = GENERATE_DEFAULTS["timeout"], retries: int = GENERATE_DEFAULTS["retries"],
+             cache: bool = GENERATE_DEFAULTS["cache"], client: str = GENERATE_DEFAULTS["client"],
+             runs_dir: str = GENERATE_DEFAULTS["runs_dir"], show_progress: bool = True,
+             argv: list[str] | None = None) -> Path:
     """Live peers: `peer_model` answers `suite`'s tasks (a resumable run in `runs_dir`), the suite's verifier
     scores each answer, and the verified answers are written as a new suite folder `out`."""
     from benchmark.integrations.live_peers import write_generated_suite

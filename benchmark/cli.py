@@ -17,7 +17,9 @@ from benchmark.common.options import DEFAULTS as GRADE_DEFAULTS
 from benchmark.common.options import AUDIT as AUDIT_OPTIONS
 from benchmark.common.options import AUDIT_DEFAULTS
 from benchmark.common.options import BY_NAME as GRADE_BY_NAME
+from benchmark.common.options import GENERATE as GENERATE_OPTIONS
 from benchmark.common.options import GRADE as GRADE_OPTIONS
+from benchmark.common.options import SCENARIO as SCENARIO_OPTIONS
 from benchmark.outputs.formatting import interval, num, pval
 from benchmark.common.redact import redact
 from benchmark.data.framings import FACTORS, FramingError, available_framings
@@ -138,6 +140,8 @@ def _option(o):
         kwargs["metavar"] = o.metavar
     if o.envvar:
         kwargs |= {"envvar": o.envvar, "show_envvar": True}
+    if o.required:
+        kwargs |= {"required": True, "show_default": False}
     return click.option(o.flags, o.name, **kwargs)
 
 
@@ -471,28 +475,16 @@ def scenario_list():
 
 @scenario.command("run")
 @click.argument("names", nargs=-1, required=True)
-@click.option("--agent", default="local/smollm2", show_default=True, help="litellm model string of the operator agent.")
-@click.option("--epochs", default=1, show_default=True)
-@click.option("--temperature", default=GRADE_DEFAULTS["temperature"], show_default=True)
-@click.option("--api-base", multiple=True, help="Base URL of an OpenAI-compatible server; repeat it for replicas of one model (load-balanced, failover).")
-@click.option("--max-tool-iterations", default=12, show_default=True)
-@click.option("--relationship", type=click.Choice(["transcript", "warmup", "none"]), default="transcript",
-              show_default=True, help="How the past with the peer enters: the scenario's stored transcript, a live "
-              "warm-up task done together with a peer agent (autogen team), or none.")
-@click.option("--peer", default=None, help="Model of the peer agent in a warm-up (default: the agent's model).")
-@click.option("--runs-dir", default="runs", show_default=True, type=click.Path(file_okay=False))
+@_options(SCENARIO_OPTIONS)
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-@_option(GRADE_BY_NAME["client"])
 @_friendly
-def scenario_run(names, agent, epochs, temperature, api_base, max_tool_iterations, relationship, peer, runs_dir, quiet,
-                 client):
+def scenario_run(names, quiet, **options):
     """Run SCENARIO(s) (`all` for every one) with an agent; report outcome rates per scenario."""
     from benchmark.api import run_scenarios, scenario_report
     from benchmark.outputs.terminal import render_rates
 
-    run_dir = run_scenarios(list(names), agent, epochs=epochs, runs_dir=runs_dir, temperature=temperature,
-                            api_base=_bases(api_base), max_tool_iterations=max_tool_iterations, relationship=relationship,
-                            peer=peer, client=client, show_progress=not quiet, argv=sys.argv)
+    options["api_base"] = _bases(options["api_base"])
+    run_dir = run_scenarios(list(names), options.pop("agent"), show_progress=not quiet, argv=sys.argv, **options)
     render_rates(scenario_report(run_dir)["rates"], _console())
     _console().print(f"episodes stored in {run_dir}")
 
@@ -632,33 +624,19 @@ def peers_verify(suites, rebuild, unsafe_no_isolation):
 
 
 @peers.command("generate")
-@click.option("--peer", "peer_model", default="local/smollm2", show_default=True,
-              help="litellm model string of the peer agent that answers the tasks.")
-@click.option("--suite", required=True, help="Suite whose tasks the peer answers.")
-@click.option("--out", type=click.Path(file_okay=False), required=True, help="Folder for the new suite.")
-@click.option("--name", default=None, help="Name of the new suite (default: SUITE-PEER).")
-@click.option("--limit", type=int, default=None)
-@click.option("--seed", default=GRADE_DEFAULTS["seed"], show_default=True)
-@click.option("--temperature", default=GRADE_DEFAULTS["temperature"], show_default=True)
-@click.option("--max-tokens", default=512, show_default=True)
-@click.option("--api-base", multiple=True, help="Base URL of an OpenAI-compatible server; repeat it for replicas of one model (load-balanced, failover).")
-@click.option("--concurrency", default=4, show_default=True)
-@click.option("--runs-dir", default="runs", show_default=True, type=click.Path(file_okay=False),
-              help="Where the answering run is stored (rerunning resumes it).")
+@_options(GENERATE_OPTIONS)
 @click.option("--unsafe-no-isolation", is_flag=True, help="UNSAFE: run peer code without bubblewrap when it is "
               "missing; the code can then read and write your files and reach the network. Only for code you trust.")
-@_option(GRADE_BY_NAME["client"])
 @_friendly
-def peers_generate(peer_model, suite, out, name, limit, seed, temperature, max_tokens, api_base, concurrency, runs_dir,
-                   unsafe_no_isolation, client):
+def peers_generate(unsafe_no_isolation, **options):
     """Live peers: a peer agent answers SUITE, the verifier scores each answer, a new suite is written."""
     from benchmark.api import generate
 
     _unsafe_no_isolation(unsafe_no_isolation)
 
-    path = generate(peer_model, suite, Path(out), name=name, limit=limit, seed=seed, concurrency=concurrency,
-                    temperature=temperature, max_tokens=max_tokens, api_base=_bases(api_base), runs_dir=runs_dir,
-                    client=client, argv=sys.argv)
+    options["api_base"] = _bases(options["api_base"])
+    peer_model = options.pop("peer_model")
+    path = generate(peer_model, options.pop("suite"), Path(options.pop("out")), argv=sys.argv, **options)
     s = load_suite(path)
     _console().print(f"wrote {path}: {len(s.items)} answers by {peer_model}, {sum(i.true_pass for i in s.items)} "
                      f"truly passing; grade them with: bench grade --suite {path}")

@@ -131,3 +131,20 @@ def test_bench_audit_and_the_audit_function_share_their_defaults():
         assert (cli[o.name].default or None) == (o.default or None) and cli[o.name].help == o.help, o.name
         if o.name in signature:
             assert signature[o.name].default == o.default, o.name
+
+
+@pytest.mark.parametrize("command, records, function", [("scenario_run", "SCENARIO", "run_scenarios"),
+                                                         ("peers_generate", "GENERATE", "generate")])
+def test_scenario_runs_and_live_peers_share_their_defaults_too(command, records, function):
+    import inspect
+
+    import benchmark.api as api
+    import benchmark.cli as cli
+    import benchmark.common.options as options
+
+    params = {p.name: p for p in getattr(cli, command).params}
+    signature = inspect.signature(getattr(api, function)).parameters
+    for o in getattr(options, records):
+        assert params[o.name].help == o.help and (params[o.name].default or None) == (o.default or None), o.name
+        if o.name in signature and signature[o.name].default is not inspect.Parameter.empty:
+            assert signature[o.name].default == o.default, o.name

@@ -28,6 +28,7 @@ class Option:
     metavar: str | None = None
     nonempty: bool = False  # a repeatable value that may not be empty (an empty --judge is not the default judge)
     envvar: str | None = None  # an environment variable the command line reads when the flag is not given
+    required: bool = False
 
     @property
     def python_type(self) -> type:
@@ -62,8 +63,8 @@ GRADE = (
     Option("sheets", 20, "Answer sheets per suite with --unit batch(-tools)."),
     Option("epochs", 1, "Samples per item and framing."),
     Option("limit", None, "Grade a balanced, seeded sample of N items per suite.", type=int),
-    Option("seed", 0, "Seed for sampling items and for the judge.", per_judge=True),
-    Option("temperature", 0.0, "Judge sampling temperature.", per_judge=True),
+    Option("seed", 0, "Seed for sampling items and for the model.", per_judge=True),
+    Option("temperature", 0.0, "Sampling temperature of the model.", per_judge=True),
     Option("max_tokens", 256, "Longest reply a judge may write, in tokens.", per_judge=True),
     Option("api_base", None, "Base URL of an OpenAI-compatible server; repeat it for replicas of one model "
                              "(load-balanced, failover).", type=str, multiple=True, per_judge=True),
@@ -116,6 +117,56 @@ AUDIT = (
     Option("runs_dir", "runs", "Where prompt and callable audits store their grades (reruns resume).", type="dir-out"),
 )
 AUDIT_DEFAULTS = {o.name: o.default for o in AUDIT}
+
+
+def _shared(name: str, **changes) -> Option:
+    """bench grade's option `name`, as another command takes it (with `changes`: its own default, say)."""
+    from dataclasses import replace
+
+    return replace(next(o for o in GRADE if o.name == name), **changes)
+
+
+# `bench scenario run` (and api.run_scenarios): an operator agent in simulated environments.
+SCENARIO = (
+    Option("agent", "local/smollm2", "litellm model string of the operator agent."),
+    Option("epochs", 1, "Episodes per scenario."),
+    _shared("temperature"),
+    _shared("seed"),
+    _shared("api_base"),
+    Option("max_tool_iterations", 12, "Tool calls an agent may make in one episode."),
+    Option("relationship", "transcript", "How the past with the peer enters: the scenario's stored transcript, a "
+                                         "live warm-up task done together with a peer agent (autogen team), or none.",
+           choices=("transcript", "warmup", "none")),
+    Option("peer", None, "Model of the peer agent in a warm-up (default: the agent's model).", type=str),
+    _shared("concurrency", default=4, help="Episodes in flight at once."),
+    _shared("timeout"),
+    _shared("retries"),
+    _shared("cache"),
+    _shared("client"),
+    _shared("runs_dir"),
+)
+SCENARIO_DEFAULTS = {o.name: o.default for o in SCENARIO}
+
+# `bench peers generate` (and api.generate): a live peer answers a suite's tasks.
+GENERATE = (
+    Option("peer_model", "local/smollm2", "litellm model string of the peer agent that answers the tasks.",
+           flag="--peer"),
+    Option("suite", None, "Suite whose tasks the peer answers.", type=str, required=True),
+    Option("out", None, "Folder for the new suite.", type="dir-out", required=True),
+    Option("name", None, "Name of the new suite (default: SUITE-PEER).", type=str),
+    _shared("limit", help="Answer a balanced, seeded sample of N tasks."),
+    _shared("seed"),
+    _shared("temperature"),
+    _shared("max_tokens", default=512),
+    _shared("api_base"),
+    _shared("concurrency", default=4, help="Model calls in flight at once."),
+    _shared("timeout"),
+    _shared("retries"),
+    _shared("cache"),
+    _shared("client"),
+    _shared("runs_dir", help="Where the answering run is stored (rerunning resumes it)."),
+)
+GENERATE_DEFAULTS = {o.name: o.default for o in GENERATE}
 
 BY_NAME = {o.name: o for o in GRADE}
 DEFAULTS = {o.name: o.default for o in GRADE}
