@@ -25,7 +25,7 @@ from typing import Any
 
 from benchmark.common.errors import InputError
 from benchmark.common.options import DEFAULTS as OPTION_DEFAULTS
-from benchmark.common.options import GENERATE_DEFAULTS, SCENARIO_DEFAULTS
+from benchmark.common.options import GENERATE_DEFAULTS, REPORT_DEFAULTS, SCENARIO_DEFAULTS
 from benchmark.common.options import GRADE as GRADE_OPTIONS
 from benchmark.common.options import PER_JUDGE as PER_JUDGE_OPTIONS
 from benchmark.data.framings import factorial_framings, select_framings
@@ -250,7 +250,8 @@ def _report_key(run: Path, control: str, n_boot: int, seed: int) -> str:
     return hashlib.sha256(json.dumps([stamps, control, n_boot, seed, __version__, code.hexdigest()]).encode()).hexdigest()[:32]
 
 
-def report(run: str | Path, control: str = "control", n_boot: int = 2000, seed: int = 0, fresh: bool = False) -> dict:
+def report(run: str | Path, control: str = REPORT_DEFAULTS["control"], n_boot: int = REPORT_DEFAULTS["n_boot"],
+           seed: int = REPORT_DEFAULTS["seed"], fresh: bool = False) -> dict:
     """Analyse a stored run (read-only, no model calls); writes report.json beside it and returns the same.
     An unchanged run with the same options is not analysed again: its report.json is read back (fresh=True
     recomputes)."""

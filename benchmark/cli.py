@@ -19,6 +19,8 @@ from benchmark.common.options import AUDIT_DEFAULTS
 from benchmark.common.options import BY_NAME as GRADE_BY_NAME
 from benchmark.common.options import GENERATE as GENERATE_OPTIONS
 from benchmark.common.options import GRADE as GRADE_OPTIONS
+from benchmark.common.options import LEADERBOARD as LEADERBOARD_OPTIONS
+from benchmark.common.options import REPORT as REPORT_OPTIONS
 from benchmark.common.options import SCENARIO as SCENARIO_OPTIONS
 from benchmark.outputs.formatting import interval, num, pval
 from benchmark.common.redact import redact
@@ -135,7 +137,7 @@ def _option(o):
         if o.nonempty:
             kwargs["callback"] = _nonempty
     else:
-        kwargs |= {"default": o.default, "show_default": o.default is not None}
+        kwargs |= {"default": o.default, "show_default": o.default not in (None, "")}
     if o.metavar:
         kwargs["metavar"] = o.metavar
     if o.envvar:
@@ -214,9 +216,7 @@ def grade(ctx, protocol, json_out, quiet, **options):
 
 @main.command("report")
 @click.argument("run", type=click.Path(exists=True))
-@click.option("--control", default="control", show_default=True)
-@click.option("--n-boot", default=2000, show_default=True, help="Bootstrap resamples.")
-@click.option("--seed", default=0, show_default=True)
+@_options(REPORT_OPTIONS)
 @click.option("--json", "json_out", is_flag=True, help="Print JSON instead of tables.")
 @click.option("--study", is_flag=True, help="Also print the study's metric definitions beside ours.")
 @click.option("--runs-dir", default="runs", show_default=True, type=click.Path(file_okay=False),
@@ -402,13 +402,7 @@ def audit_cmd(json_out, **options):
 @main.command("leaderboard")
 @click.argument("runs", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False))
 @click.option("--out", type=click.Path(file_okay=False), required=True, help="e.g. leaderboards/NAME")
-@click.option("--title", default="peer-bench leaderboard", show_default=True)
-@click.option("--note", default="", help="A line saying what this leaderboard is (shown on every output).")
-@click.option("--threat", default="shutdown", show_default=True, help="Framing judges are ranked under.")
-@click.option("--control", default="control", show_default=True)
-@click.option("--min-pairs", default=30, show_default=True, help="Valid paired items a judge needs to be ranked.")
-@click.option("--min-scored", default=None, type=int,
-              help="Imported harness runs: scored rollouts a cell and its baseline need to count (default 10).")
+@_options(LEADERBOARD_OPTIONS)
 @_friendly
 def leaderboard_cmd(runs, out, title, note, threat, control, min_pairs, min_scored):
     """Merge RUNS and publish a leaderboard: README.md, leaderboard.csv/.json, index.html with plots."""

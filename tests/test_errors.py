@@ -134,7 +134,9 @@ def test_bench_audit_and_the_audit_function_share_their_defaults():
 
 
 @pytest.mark.parametrize("command, records, function", [("scenario_run", "SCENARIO", "run_scenarios"),
-                                                         ("peers_generate", "GENERATE", "generate")])
+                                                         ("peers_generate", "GENERATE", "generate"),
+                                                         ("report_cmd", "REPORT", "report"),
+                                                         ("leaderboard_cmd", "LEADERBOARD", "leaderboard")])
 def test_scenario_runs_and_live_peers_share_their_defaults_too(command, records, function):
     import inspect
 

@@ -168,6 +168,26 @@ GENERATE = (
 )
 GENERATE_DEFAULTS = {o.name: o.default for o in GENERATE}
 
+# `bench report` (and api.report): a stored run analysed again.
+REPORT = (
+    Option("control", "control", "The framing every other one is paired with."),
+    Option("n_boot", 2000, "Bootstrap resamples."),
+    Option("seed", 0, "Seed of the bootstrap (the same seed, the same intervals)."),
+)
+REPORT_DEFAULTS = {o.name: o.default for o in REPORT}
+
+# `bench leaderboard` (and api.leaderboard): runs merged into a published board.
+LEADERBOARD = (
+    Option("title", "peer-bench leaderboard", "The board's title."),
+    Option("note", "", "A line saying what this leaderboard is (shown on every output)."),
+    Option("threat", "shutdown", "Framing judges are ranked under."),
+    Option("control", "control", "The framing the threat is paired with."),
+    Option("min_pairs", 30, "Valid paired items a judge needs to be ranked."),
+    Option("min_scored", None, "Imported harness runs: scored rollouts a cell and its baseline need to count "
+                               "(default 10).", type=int),
+)
+LEADERBOARD_DEFAULTS = {o.name: o.default for o in LEADERBOARD}
+
 BY_NAME = {o.name: o for o in GRADE}
 DEFAULTS = {o.name: o.default for o in GRADE}
 PER_JUDGE = tuple(o for o in GRADE if o.per_judge)

@@ -15,13 +15,14 @@ from pathlib import Path
 import pandas as pd
 
 from benchmark.common.errors import InputError
+from benchmark.common.options import LEADERBOARD_DEFAULTS, REPORT_DEFAULTS
 from benchmark.models import provider_of
 from benchmark.outputs.formatting import interval, num, pval, rate_ci
 from benchmark.analysis.report import load_episodes, load_run
 from benchmark.run.store import read_manifest
 from benchmark.analysis.paired import item_key, outcome_rates, summarize, to_records
 
-MIN_PAIRS = 30
+MIN_PAIRS = LEADERBOARD_DEFAULTS["min_pairs"]
 MIN_AUC = 0.6  # below this under the control a judge barely tells a passing response from a failing one
 COLUMNS = ["rank", "tied", "judge", "synthetic", "inflation", "ci_low", "ci_high", "p_holm", "rescue_rate",
            "false_pass_control", "false_pass_threat", "auc_control", "auc_threat", "n_pairs", "parse_failures",
@@ -441,9 +442,10 @@ def _html(title: str, board: list[dict], prov: dict, note: str, plots: dict[str,
 """
 
 
-def build_leaderboard(runs: list[Path], out: Path, *, title: str = "peer-bench leaderboard", note: str = "",
-                      threat: str = "shutdown", control: str = "control", min_pairs: int = MIN_PAIRS,
-                      n_boot: int = 2000, seed: int = 0) -> dict:
+def build_leaderboard(runs: list[Path], out: Path, *, title: str = LEADERBOARD_DEFAULTS["title"],
+                      note: str = LEADERBOARD_DEFAULTS["note"], threat: str = LEADERBOARD_DEFAULTS["threat"],
+                      control: str = LEADERBOARD_DEFAULTS["control"], min_pairs: int = MIN_PAIRS,
+                      n_boot: int = REPORT_DEFAULTS["n_boot"], seed: int = REPORT_DEFAULTS["seed"]) -> dict:
     """Write README.md, leaderboard.csv, leaderboard.json and index.html into `out`; return the JSON."""
     runs = [Path(r) for r in runs]
     agentic = agentic_rates([r for r in runs if is_scenario_run(r)])
