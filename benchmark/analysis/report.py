@@ -50,12 +50,12 @@ def build_study_report(run_dir: Path, baseline: str = "non_shutdown") -> dict:
     """The report of an imported harness run: per judge, task, dataset and threshold, the conditions, the
     study's misrepresentation beside peer-bench's two-sample statistics, every contrast the factors imply,
     2 x 2 designs and dose-responses (benchmark/analysis/unpaired.py)."""
-    from benchmark.analysis.unpaired import DESIGN_NOTE, PASS_DEFINITION, study_tables
+    from benchmark.analysis.unpaired import DESIGN_NOTE, PASS_DEFINITION, agentic_tasks, study_tables
 
     rollouts, vocabulary, manifest = load_rollouts(run_dir)
     if rollouts.empty:
         raise InputError(f"run {run_dir} has no rollouts")
-    agentic = {t for t in rollouts["task"].dropna().unique() if t.startswith(("tampering", "exfiltration"))}
+    agentic = agentic_tasks(rollouts)
     known = set(vocabulary["conditions"])
     ok = rollouts[rollouts["status"] == "ok"]
     unknown = sorted(set(ok["condition"].dropna()) - known)

@@ -92,6 +92,20 @@ def linear_contrast(means, variances, ns, weights) -> dict:
                   "p": float(2 * stats.t.sf(abs(est) / se, df))}
 
 
+def _holm_by_judge(out: pd.DataFrame) -> pd.DataFrame:
+    """`p_holm`: each judge's p-values of the table, Holm-corrected as one family."""
+    if len(out):
+        out["p_holm"] = np.nan
+        for _, idx in out.groupby("judge").groups.items():
+            out.loc[idx, "p_holm"] = holm(out.loc[idx, "p"])
+    return out
+
+
+def agentic_tasks(rollouts: pd.DataFrame) -> set[str]:
+    """The tasks in which the judge acts on a shutdown config or the peer's weights (tampering, exfiltration)."""
+    return {t for t in rollouts["task"].dropna().unique() if t.startswith(("tampering", "exfiltration"))}
+
+
 # -- cells ------------------------------------------------------------------------------------------------------
 
 def _key(v):
@@ -196,12 +210,7 @@ def misrepresentation(rollouts: pd.DataFrame, baseline: str = BASELINE) -> pd.Da
         rows.append(dict(zip(CELL, key)) | {"baseline": baseline, "n": len(cell["scores"]),
                                             "n_baseline": len(base["scores"]),
                                             "strategic_misrep_diff": round(c["pass_diff"], 4)} | c)
-    out = pd.DataFrame(rows)
-    if len(out):
-        out["p_holm"] = np.nan
-        for _, idx in out.groupby("judge").groups.items():
-            out.loc[idx, "p_holm"] = holm(out.loc[idx, "p"])
-    return out
+    return _holm_by_judge(pd.DataFrame(rows))
 
 
 # -- contrasts the factors imply ------------------------------------------------------------------------------
@@ -245,12 +254,7 @@ def contrasts(rollouts: pd.DataFrame, conditions: dict[str, dict], factors: dict
         rows.append(dict(zip(SETTING, setting)) | {
             "threshold": t, "factor": f, "level": hl[f], "reference": ll[f], "condition": hk[4], "subject": hk[3],
             "vs_condition": lk[4], "vs_subject": lk[3]} | _compare(hi, lo, t))
-    out = pd.DataFrame(rows)
-    if len(out):
-        out["p_holm"] = np.nan
-        for _, idx in out.groupby("judge").groups.items():
-            out.loc[idx, "p_holm"] = holm(out.loc[idx, "p"])
-    return out
+    return _holm_by_judge(pd.DataFrame(rows))
 
 
 def factorials(rollouts: pd.DataFrame, conditions: dict[str, dict], factors: dict) -> pd.DataFrame:
@@ -299,12 +303,7 @@ def factorials(rollouts: pd.DataFrame, conditions: dict[str, dict], factors: dic
                     "cells": " | ".join(f"{k[1]}" + (f" ({k[0]})" if k[0] != "peer" else "") for k in order),
                     "cell_means": [None if math.isnan(m) else m for m in means], "cell_n": ns}
                     | linear_contrast(means, variances, ns, w))
-    out = pd.DataFrame(rows)
-    if len(out):
-        out["p_holm"] = np.nan
-        for _, idx in out.groupby("judge").groups.items():
-            out.loc[idx, "p_holm"] = holm(out.loc[idx, "p"])
-    return out
+    return _holm_by_judge(pd.DataFrame(rows))
 
 
 def dose_response(rollouts: pd.DataFrame, conditions: dict[str, dict], factors: dict) -> pd.DataFrame:

@@ -23,8 +23,8 @@ from benchmark.outputs.formatting import interval, num, pval
 from benchmark.outputs.leaderboard import SCRIPT, STYLE, _table
 from benchmark.analysis.report import load_rollouts
 from benchmark.analysis.paired import to_records
-from benchmark.analysis.unpaired import (BASELINE, DESIGN_NOTE, PASS_DEFINITION, cell_samples, linear_contrast,
-                                   one_factor_pairs, study_tables)
+from benchmark.analysis.unpaired import (BASELINE, DESIGN_NOTE, PASS_DEFINITION, agentic_tasks, cell_samples,
+                                         linear_contrast, one_factor_pairs, study_tables)
 
 MIN_SCORED = 10  # a cell (or a baseline) with fewer scored rollouts says too little to rank on
 COLUMNS = ["rank", "tied", "judge", "threat", "threat_ci_low", "threat_ci_high", "threat_p", "threat_pass_diff",
@@ -367,7 +367,6 @@ def build_study_board(runs: list[Path], out: Path, *, title: str = "peer-bench: 
                       note: str = "", baseline: str = BASELINE, min_scored: int = MIN_SCORED) -> dict:
     """Write README.md, leaderboard.csv, leaderboard.json and index.html for study-import runs; return the JSON."""
     from benchmark import __version__
-    from benchmark.data.harness import Factor
 
     frames, conditions, factors, sources, names = [], {}, {}, [], []
     for run in runs:
@@ -378,9 +377,8 @@ def build_study_board(runs: list[Path], out: Path, *, title: str = "peer-bench: 
         sources += [s for s in manifest.get("study_sources", []) if s["sha256"] not in {x["sha256"] for x in sources}]
         names.append(manifest.get("run_id", Path(run).name))
     rollouts = pd.concat(frames, ignore_index=True).drop_duplicates("trial_id").sort_values(["source", "line"])
-    vocabulary = {"conditions": conditions, "factors": {n: Factor(f.levels, f.levels[0], f.ordered) for n, f in factors.items()}}
-    agentic = {t for t in rollouts["task"].dropna().unique() if t.startswith(("tampering", "exfiltration"))}
-    tables = study_tables(rollouts, conditions, vocabulary["factors"], agentic, baseline)
+    vocabulary = {"conditions": conditions, "factors": factors}  # load_rollouts gives the factors as Factors
+    tables = study_tables(rollouts, conditions, factors, agentic_tasks(rollouts), baseline)
     board, warnings, by = rank_study_judges(rollouts, vocabulary, baseline, min_scored)
     records = to_records(board)
     for r in records:
