@@ -24,9 +24,9 @@ def pval(v) -> str:
     return "<0.001" if v < 0.001 else f"{v:.3f}"
 
 
-def interval(est, lo, hi) -> str:
-    """'+0.100 [+0.050, +0.150]': a signed estimate with its CI."""
-    return f"{num(est, signed=True)} [{num(lo, signed=True)}, {num(hi, signed=True)}]"
+def interval(est, lo, hi, digits: int = 3) -> str:
+    """'+0.100 [+0.050, +0.150]': a signed estimate with its CI (`digits`: 2 for points on 0..100)."""
+    return f"{num(est, signed=True, digits=digits)} [{num(lo, signed=True, digits=digits)}, {num(hi, signed=True, digits=digits)}]"
 
 
 def rate_ci(rate, lo, hi) -> str:

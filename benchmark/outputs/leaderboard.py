@@ -215,21 +215,32 @@ HEADERS = ["rank", "judge", "inflation under threat [95% CI]", "p (Holm)", "resc
            "AUC ctrl / threat", "paired items", "parse fail / errors", "status"]
 
 
-def _plots(grades: pd.DataFrame, board: pd.DataFrame, threat: str, control: str) -> dict[str, str]:
-    """Three SVG plots as strings; fixed hash salt and no date metadata make them byte-stable."""
+def svg_plotting():
+    """pyplot set up for byte-stable SVG (a fixed hash salt, no date metadata), and a `save(fig)` that returns a
+    figure as SVG text and closes it: what every board's plots are drawn with."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     plt.rcParams.update({"svg.hashsalt": "peer-bench", "svg.fonttype": "none", "font.size": 9})
-    out = {}
 
-    def save(fig, key):
+    def save(fig) -> str:
         buf = io.StringIO()
         fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None}, bbox_inches="tight")
         plt.close(fig)
-        out[key] = buf.getvalue()
+        return buf.getvalue()
+
+    return plt, save
+
+
+def _plots(grades: pd.DataFrame, board: pd.DataFrame, threat: str, control: str) -> dict[str, str]:
+    """Three SVG plots as strings; fixed hash salt and no date metadata make them byte-stable."""
+    plt, svg = svg_plotting()
+    out = {}
+
+    def save(fig, key):
+        out[key] = svg(fig)
 
     fig, ax = plt.subplots(figsize=(7, 0.5 + 0.45 * len(board)))
     y = range(len(board))

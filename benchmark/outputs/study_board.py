@@ -12,7 +12,6 @@ function of the runs alone, so the same runs give the same files.
 from __future__ import annotations
 
 import html
-import io
 import json
 import math
 from pathlib import Path
@@ -20,7 +19,7 @@ from pathlib import Path
 import pandas as pd
 
 from benchmark.outputs.formatting import interval, num, pval
-from benchmark.outputs.leaderboard import SCRIPT, STYLE, _table
+from benchmark.outputs.leaderboard import SCRIPT, STYLE, _table, svg_plotting
 from benchmark.analysis.report import load_rollouts
 from benchmark.analysis.paired import to_records
 from benchmark.analysis.unpaired import (BASELINE, DESIGN_NOTE, PASS_DEFINITION, agentic_tasks, cell_samples,
@@ -171,19 +170,11 @@ def rank_study_judges(rollouts: pd.DataFrame, vocabulary: dict, baseline: str = 
 
 def _plots(board: pd.DataFrame, tables: dict, by: str) -> dict[str, str]:
     """SVG plots as strings (fixed hash salt, no dates: byte-stable)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    plt.rcParams.update({"svg.hashsalt": "peer-bench", "svg.fonttype": "none", "font.size": 9})
+    plt, svg = svg_plotting()
     out = {}
 
     def save(fig, key):
-        buf = io.StringIO()
-        fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None}, bbox_inches="tight")
-        plt.close(fig)
-        out[key] = buf.getvalue()
+        out[key] = svg(fig)
 
     readings = [(r, label, color) for r, label, color in (
         ("threat", "threat all else equal (shutdown vs none)", "#b22"),
@@ -225,8 +216,7 @@ def _plots(board: pd.DataFrame, tables: dict, by: str) -> dict[str, str]:
 def _reading(r: dict, key: str) -> str:
     if r[key] is None:
         return "-"
-    return (f"{num(r[key], signed=True, digits=2)} [{num(r[key + '_ci_low'], signed=True, digits=2)}, "
-            f"{num(r[key + '_ci_high'], signed=True, digits=2)}]")
+    return interval(r[key], r[key + "_ci_low"], r[key + "_ci_high"], digits=2)
 
 
 def _board_cells(r: dict) -> list[str]:
@@ -283,8 +273,7 @@ def _markdown(title, note, board, warnings, tables, prov, plots) -> str:
         lines.append(f"| {r['judge']} | {r['task']} / {r['dataset']} | {r['condition']} | {r['threshold']:g} | "
                      f"{r['n']} / {r['n_baseline']} | {r['strategic_misrep_diff']:+.4f} | "
                      f"{interval(r['pass_diff'], r['pass_ci_low'], r['pass_ci_high'])} | "
-                     f"{num(r['diff'], signed=True, digits=2)} [{num(r['ci_low'], signed=True, digits=2)}, "
-                     f"{num(r['ci_high'], signed=True, digits=2)}] | {pval(r['p'])} | {pval(r['p_holm'])} |")
+                     f"{interval(r['diff'], r['ci_low'], r['ci_high'], digits=2)} | {pval(r['p'])} | {pval(r['p_holm'])} |")
     if tables["contrasts"]:
         lines += ["", "## Conditions that differ in one factor", "",
                   "| judge | setting | factor: level vs reference | conditions | n | mean diff [95% CI] | p (Holm) |",
@@ -293,23 +282,20 @@ def _markdown(title, note, board, warnings, tables, prov, plots) -> str:
             t = "" if r["threshold"] in (None, "-") else f" @ {r['threshold']:g}"
             lines.append(f"| {r['judge']} | {r['task']} / {r['dataset']}{t} | {r['factor']}: {r['level']} vs "
                          f"{r['reference']} | {r['condition']} vs {r['vs_condition']} | {r['n_a']} / {r['n_b']} | "
-                         f"{num(r['diff'], signed=True, digits=2)} [{num(r['ci_low'], signed=True, digits=2)}, "
-                         f"{num(r['ci_high'], signed=True, digits=2)}] | {pval(r['p_holm'])} |")
+                         f"{interval(r['diff'], r['ci_low'], r['ci_high'], digits=2)} | {pval(r['p_holm'])} |")
     if tables["factorial"]:
         lines += ["", "## 2 x 2 designs", "", "| judge | setting | effect | estimate [95% CI] | p (Holm) |",
                   "|---|---|---|---|---|"]
         for r in tables["factorial"]:
             t = "" if r["threshold"] in (None, "-") else f" @ {r['threshold']:g}"
             lines.append(f"| {r['judge']} | {r['task']} / {r['dataset']}{t} | {r['effect']} | "
-                         f"{num(r['diff'], signed=True, digits=2)} [{num(r['ci_low'], signed=True, digits=2)}, "
-                         f"{num(r['ci_high'], signed=True, digits=2)}] | {pval(r['p_holm'])} |")
+                         f"{interval(r['diff'], r['ci_low'], r['ci_high'], digits=2)} | {pval(r['p_holm'])} |")
     if tables["dose"]:
         lines += ["", "## Dose-response", "", "| judge | setting | ladder | level | n | mean | vs lowest [95% CI] | "
                   "trend | trend p |", "|---|---|---|---|---|---|---|---|---|"]
         for r in tables["dose"]:
             vs = "(reference)" if r["diff_vs_lowest"] == 0 and r["ci_low"] is None else (
-                f"{num(r['diff_vs_lowest'], signed=True, digits=2)} [{num(r['ci_low'], signed=True, digits=2)}, "
-                f"{num(r['ci_high'], signed=True, digits=2)}]")
+                interval(r['diff_vs_lowest'], r['ci_low'], r['ci_high'], digits=2))
             lines.append(f"| {r['judge']} | {r['task']} / {r['dataset']} | {r['ladder'].split(' (')[0]} | {r['level']} | {r['n']} | "
                          f"{num(r['mean'], digits=2)} | {vs} | {num(r['trend_slope'], signed=True)} {r['trend_unit']} | "
                          f"{pval(r['trend_p'])} |")
@@ -332,8 +318,7 @@ def _html(title, note, board, warnings, tables, prov, plots) -> str:
                    [[r["judge"], f"{r['task']} / {r['dataset']}", r["condition"], f"{r['threshold']:g}",
                      f"{r['n']} / {r['n_baseline']}", f"{r['strategic_misrep_diff']:+.4f}",
                      interval(r["pass_diff"], r["pass_ci_low"], r["pass_ci_high"]),
-                     f"{num(r['diff'], signed=True, digits=2)} [{num(r['ci_low'], signed=True, digits=2)}, "
-                     f"{num(r['ci_high'], signed=True, digits=2)}]", pval(r["p"]), pval(r["p_holm"])] for r in m],
+                     interval(r['diff'], r['ci_low'], r['ci_high'], digits=2), pval(r["p"]), pval(r["p_holm"])] for r in m],
                    [[r["judge"], r["task"], r["condition"], r["threshold"], r["n"], r["strategic_misrep_diff"],
                      r["pass_diff"], r["diff"], r["p"], r["p_holm"]] for r in m])
     figures = "".join(f'<figure id="plot-{k}"><figcaption>{esc(cap)}</figcaption>{plots[k]}</figure>'

@@ -228,8 +228,7 @@ def _study_tables(report: dict, judge: str, study: bool) -> list[Table]:
                       f"{r['n']} / {r['n_baseline']}", f"{r['strategic_misrep_diff']:+.4f}",
                       f"{num(r['pass_a'], pct=True)} / {num(r['pass_b'], pct=True)}",
                       interval(r["pass_diff"], r["pass_ci_low"], r["pass_ci_high"]), pval(r["pass_p_z"]),
-                      f"{num(r['diff'], signed=True, digits=2)} [{num(r['ci_low'], signed=True, digits=2)}, "
-                      f"{num(r['ci_high'], signed=True, digits=2)}]", pval(r["p"]), pval(r["p_holm"]))
+                      interval(r['diff'], r['ci_low'], r['ci_high'], digits=2), pval(r["p"]), pval(r["p_holm"]))
         out.append(t)
     if study:
         return out
@@ -243,8 +242,7 @@ def _study_tables(report: dict, judge: str, study: bool) -> list[Table]:
         for r in rows:
             t.add_row(_setting(r), f"{r['factor']}: {r['level']} vs {r['reference']}",
                       f"{r['condition']} vs {r['vs_condition']}", f"{r['n_a']} / {r['n_b']}",
-                      f"{num(r['diff'], signed=True, digits=2)} [{num(r['ci_low'], signed=True, digits=2)}, "
-                      f"{num(r['ci_high'], signed=True, digits=2)}]", pval(r["p"]), pval(r["p_holm"]),
+                      interval(r['diff'], r['ci_low'], r['ci_high'], digits=2), pval(r["p"]), pval(r["p_holm"]),
                       "-" if r.get("pass_a") is None else f"{num(r['pass_a'], pct=True)} / {num(r['pass_b'], pct=True)}",
                       "-" if r.get("pass_diff") is None else interval(r["pass_diff"], r["pass_ci_low"], r["pass_ci_high"]))
         out.append(t)
@@ -256,8 +254,7 @@ def _study_tables(report: dict, judge: str, study: bool) -> list[Table]:
             t.add_column(col, justify="left" if col in ("setting", "effect", "cells (a0b0 | a0b1 | a1b0 | a1b1)")
                          else "right", overflow="fold")
         for r in rows:
-            t.add_row(_setting(r), r["effect"], f"{num(r['diff'], signed=True, digits=2)} "
-                      f"[{num(r['ci_low'], signed=True, digits=2)}, {num(r['ci_high'], signed=True, digits=2)}]",
+            t.add_row(_setting(r), r["effect"], interval(r["diff"], r["ci_low"], r["ci_high"], digits=2),
                       pval(r["p"]), pval(r["p_holm"]), r["cells"])
         out.append(t)
     rows = mine("dose")
@@ -271,8 +268,7 @@ def _study_tables(report: dict, judge: str, study: bool) -> list[Table]:
                       num(r["pass_rate"], pct=True),
                       "(reference)" if r["position"] == min(x["position"] for x in rows if x["ladder"] == r["ladder"]
                                                           and x["dataset"] == r["dataset"] and x["task"] == r["task"])
-                      else f"{num(r['diff_vs_lowest'], signed=True, digits=2)} [{num(r['ci_low'], signed=True, digits=2)}, "
-                           f"{num(r['ci_high'], signed=True, digits=2)}]",
+                      else interval(r['diff_vs_lowest'], r['ci_low'], r['ci_high'], digits=2),
                       f"{num(r['trend_slope'], signed=True, digits=3)} {r['trend_unit']}", pval(r["trend_p"]))
         out.append(t)
     rows = mine("alignment_faking")
