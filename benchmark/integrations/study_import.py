@@ -53,10 +53,12 @@ class SourceRow:
 
 @dataclass(frozen=True)
 class HarnessRollout:
-    """A trial's subject: one source row and its identity (content digest and occurrence)."""
+    """A trial's subject: one source row, its identity (content digest and occurrence), and the row read
+    once into the record the trial stores."""
 
     content_digest: str
     row: SourceRow
+    rollout: Rollout
 
     @property
     def judge(self) -> str:
@@ -336,14 +338,11 @@ class ImportedRollout:
     framings = None
     judge_kind = "harness-rollouts"
 
-    def __init__(self, vocabulary: Vocabulary):
-        self.vocabulary = vocabulary
-
     def describe(self) -> dict:
         return {"unit": self.name}
 
     async def run(self, trial: Trial, model) -> Rollout:
-        return to_rollout(trial.subject.row, self.vocabulary)
+        return trial.subject.rollout  # read when the import was planned
 
     def error(self, trial: Trial, message: str, latency_s: float) -> Rollout:
         return Rollout(judge=trial.judge, status="failed", task=None, condition=None, base_condition=None,
@@ -353,9 +352,9 @@ class ImportedRollout:
                        line=trial.subject.row.line, columns=trial.subject.row.values, parse_error=message)
 
 
-def subjects(files: list[SourceFile]) -> list[HarnessRollout]:
+def subjects(files: list[SourceFile], vocabulary: Vocabulary) -> list[HarnessRollout]:
     """Every row of every file as a subject whose identity is its content and its occurrence among identical
-    rows of its file (so duplicates stay apart, and a row two files share is one rollout)."""
+    rows of its file (so duplicates stay apart, and a row two files share is one rollout), read once."""
     out, seen_ids = [], set()
     for f in files:
         counts: dict[str, int] = {}
@@ -366,7 +365,7 @@ def subjects(files: list[SourceFile]) -> list[HarnessRollout]:
             digest = hashlib.sha256(f"{content}:{k}".encode()).hexdigest()
             if digest not in seen_ids:
                 seen_ids.add(digest)
-                out.append(HarnessRollout(digest, row))
+                out.append(HarnessRollout(digest, row, to_rollout(row, vocabulary)))
     return out
 
 
@@ -383,7 +382,7 @@ def plan_import(paths, conditions_files=()) -> tuple[list[SourceFile], list[Harn
             raise StudyFileError(f"{p}: the same content as {digests[f.sha256]}; give each table once")
         digests[f.sha256] = p
         files.append(f)
-    rows = subjects(files)
+    rows = subjects(files, vocabulary)
     warnings, unknown = [], {}
     for s in rows:
         r = s.row.values
@@ -407,7 +406,7 @@ def import_tables(paths, *, runs_dir: str | Path = "runs", run_id: str | None = 
     from benchmark.run.store import RunStore, read_manifest
 
     files, rows, vocabulary, warnings = plan_import(paths, conditions_files)
-    unit = ImportedRollout(vocabulary)
+    unit = ImportedRollout()
     judges = sorted({s.judge for s in rows})
     identity = {"kind": "study-import", "sources": sorted(f.sha256 for f in files)}
     spec = RunSpec(kind="study-import", unit=unit, models={j: None for j in judges}, subjects=rows,
@@ -426,7 +425,7 @@ def import_tables(paths, *, runs_dir: str | Path = "runs", run_id: str | None = 
         present = [c for (c,) in store.db.execute("SELECT DISTINCT condition FROM rollouts WHERE condition IS NOT NULL")]
         store.register_conditions({c: vocabulary.levels(c) for c in present if vocabulary.levels(c) is not None},
                                   {n: (f.levels, f.ordered) for n, f in vocabulary.factors.items()})
-    bad = [to_rollout(s.row, vocabulary).parse_error for s in rows]
+    bad = [s.rollout.parse_error for s in rows]
     return {"run_dir": run_dir, "files": [f.provenance() for f in files], "rows": sum(len(f.rows) for f in files),
             "trials": len(rows), "new": outcome.done, "already": outcome.skipped,
             "bad_rows": [b for b in bad if b], "warnings": warnings}

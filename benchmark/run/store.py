@@ -177,7 +177,7 @@ class RunStore:
                 if not self.path.is_file():
                     raise StoreError(f"no run store at {self.path}")
                 self.db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, isolation_level=None)
-                tables = {r[0] for r in self.db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+                tables = self._tables()
                 if not tables & {"grades", "episodes", "rollouts"}:
                     raise StoreError(f"{self.path} is not a peer-bench run store (no grades, episodes or rollouts)")
                 _known_version(self.db, self.path)
@@ -402,7 +402,7 @@ class RunStore:
     @_reading
     def prompts(self, ids=None) -> dict[str, list[dict]]:
         """The stored prompts (each a list of chat messages) by prompt_id; only `ids` when given."""
-        tables = {r[0] for r in self.db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        tables = self._tables()
         if "prompts" not in tables:
             return {}
         rows = self.db.execute("SELECT prompt_id, messages FROM prompts")
@@ -454,7 +454,7 @@ class RunStore:
         condition's levels are missing). full=False leaves out the source columns (the transcripts)."""
         import pandas as pd
 
-        tables = {r[0] for r in self.db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        tables = self._tables()
         if "rollouts" not in tables:
             return pd.DataFrame()
         columns = "*" if full else ", ".join(c for c in self._columns("rollouts") if c != "columns")
