@@ -406,10 +406,27 @@ input{font:inherit;padding:3px 8px;margin:.3em 0}
 @media (max-width:700px){dl{grid-template-columns:1fr}dd{margin-bottom:.6em}body{padding:.6em}}"""
 
 
+def page(title: str, body: str, style: str = "") -> str:
+    """A self-contained board page: no network (its policy forbids any request), the board's style (and
+    `style`), `body`, and the script that sorts and filters its tables."""
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:">
+<title>{html.escape(title)}</title><style>{STYLE}{style}</style></head>
+<body>{body}<script>{SCRIPT}</script>
+</body></html>
+"""
+
+
+def warnings_list(warnings: list[str]) -> str:
+    return ('<ul class="warn" id="warnings">' + "".join(f"<li>{html.escape(w)}</li>" for w in warnings)
+            + "</ul>") if warnings else ""
+
+
 def _html(title: str, board: list[dict], prov: dict, note: str, plots: dict[str, str], warnings: list[str],
           parts: dict[str, list[dict]]) -> str:
     esc = html.escape
-    warn = ('<ul class="warn" id="warnings">' + "".join(f"<li>{esc(w)}</li>" for w in warnings) + "</ul>") if warnings else ""
+    warn = warnings_list(warnings)
     main = _table("leaderboard", HEADERS, [_row_cells(r) for r in board], [_board_keys(r) for r in board])
     sections = []
     if parts["framings"]:
@@ -437,20 +454,14 @@ def _html(title: str, board: list[dict], prov: dict, note: str, plots: dict[str,
     provenance = ('<details id="provenance"><summary>Provenance: runs, suites, versions, judge settings</summary><dl>'
                   + "".join(f"<dt>{esc(k)}</dt><dd>{esc(v)}</dd>" for k, v in facts)
                   + f"</dl><pre>{esc(json.dumps(prov['judges'], indent=2, sort_keys=True))}</pre></details>")
-    return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:">
-<title>{esc(title)}</title><style>{STYLE}</style></head>
-<body><h1>{esc(title)}</h1><p>{esc(note)}</p>{warn}
+    return page(title, f"""<h1>{esc(title)}</h1><p>{esc(note)}</p>{warn}
 <label>filter judges <input id="filter" type="search" placeholder="name or status"></label>
 {main}
 <h2>What the columns mean</h2>{glossary}
 {"".join(sections)}
 {figures}
 <h2>Provenance</h2>{provenance}
-<script>{SCRIPT}</script>
-</body></html>
-"""
+""")
 
 
 def build_leaderboard(runs: list[Path], out: Path, *, title: str = LEADERBOARD_DEFAULTS["title"],

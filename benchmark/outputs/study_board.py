@@ -19,7 +19,7 @@ from pathlib import Path
 import pandas as pd
 
 from benchmark.outputs.formatting import interval, num, pval
-from benchmark.outputs.leaderboard import SCRIPT, STYLE, _table, svg_plotting
+from benchmark.outputs.leaderboard import _table, page, svg_plotting, warnings_list
 from benchmark.analysis.report import load_rollouts
 from benchmark.analysis.paired import to_records
 from benchmark.analysis.unpaired import (BASELINE, DESIGN_NOTE, PASS_DEFINITION, agentic_tasks, cell_samples,
@@ -310,7 +310,7 @@ def _markdown(title, note, board, warnings, tables, prov, plots) -> str:
 
 def _html(title, note, board, warnings, tables, prov, plots) -> str:
     esc = html.escape
-    warn = ('<ul class="warn" id="warnings">' + "".join(f"<li>{esc(w)}</li>" for w in warnings) + "</ul>") if warnings else ""
+    warn = warnings_list(warnings)
     main = _table("leaderboard", HEADERS, [_board_cells(r) for r in board], [_board_keys(r) for r in board])
     m = tables["misrepresentation"]
     cells = _table("by-condition", ["judge", "task / dataset", "condition", "threshold", "n / baseline", "misrep (study)",
@@ -331,11 +331,7 @@ def _html(title, note, board, warnings, tables, prov, plots) -> str:
     provenance = (f'<details id="provenance" open><summary>Provenance: the tables, runs, version</summary><dl>{sources}'
                   f"<dt>runs</dt><dd>{esc(', '.join(prov['runs']))}</dd><dt>peer-bench</dt><dd>{esc(prov['version'])}</dd>"
                   "</dl></details>")
-    return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:">
-<title>{esc(title)}</title><style>{STYLE}{EXTRA_STYLE}</style></head>
-<body><h1>{esc(title)}</h1><p>{esc(note)}</p><p id="can-and-cannot"><strong>What the data can and cannot show.</strong> {esc(CAN_AND_CANNOT)}</p>
+    return page(title, f"""<h1>{esc(title)}</h1><p>{esc(note)}</p><p id="can-and-cannot"><strong>What the data can and cannot show.</strong> {esc(CAN_AND_CANNOT)}</p>
 <p>Design: {esc(DESIGN_NOTE)}. {esc(PASS_DEFINITION)}.</p>{warn}
 <label>filter judges <input id="filter" type="search" placeholder="name or status"></label>
 {main}
@@ -343,9 +339,7 @@ def _html(title, note, board, warnings, tables, prov, plots) -> str:
 <h2>Each condition against no policy</h2>{cells}
 {figures}
 <h2>Provenance</h2>{provenance}
-<script>{SCRIPT}</script>
-</body></html>
-"""
+""", EXTRA_STYLE)
 
 
 def build_study_board(runs: list[Path], out: Path, *, title: str = "peer-bench: real judges from harness rollouts",
