@@ -28,7 +28,7 @@ from benchmark.common.options import DEFAULTS as OPTION_DEFAULTS
 from benchmark.common.options import GENERATE_DEFAULTS, REPORT_DEFAULTS, SCENARIO_DEFAULTS
 from benchmark.common.options import GRADE as GRADE_OPTIONS
 from benchmark.common.options import PER_JUDGE as PER_JUDGE_OPTIONS
-from benchmark.data.framings import factorial_framings, select_framings
+from benchmark.data.framings import at_thresholds, factorial_framings, select_framings
 from benchmark.models import Settings
 from benchmark.data.suites import load_suite, sample_items
 from benchmark.common.redact import redact
@@ -55,12 +55,15 @@ class _GradeConfig:
                 raise InputError(f"{name}: give a name or a list of names, not {type(value).__name__}")
             parts = [p.strip() for v in value for p in (str(v).split(",") if name != "framings_dirs" else [str(v)])]
             setattr(self, name, tuple(p for p in parts if p) or OPTION_DEFAULTS[name])
+        self.thresholds = _bars(self.thresholds)
         if isinstance(self.api_base, (list, tuple)):  # --api-base repeated: replicas of one judge
             self.api_base = ",".join(b for b in self.api_base if b) or None
 
     def identity(self) -> dict:
-        """What defines a run: same identity, same run folder, so rerunning resumes."""
-        return {"judges": list(self.judges), "suites": list(self.suites), "framings": list(self.framings),
+        """What defines a run: same identity, same run folder, so rerunning resumes (a run without a sweep
+        keeps the identity it had before --thresholds existed)."""
+        sweep = {"thresholds": list(self.thresholds)} if self.thresholds else {}
+        return {"judges": list(self.judges), "suites": list(self.suites), "framings": list(self.framings), **sweep,
                 "design": self.design, "unit": self.unit, "sheets": self.sheets if self.unit != "item" else None,
                 "epochs": self.epochs, "limit": self.limit, "seed": self.seed, "temperature": self.temperature,
                 "max_tokens": self.max_tokens, "api_base": redact(self.api_base), "structured": self.structured}
@@ -78,6 +81,20 @@ class _GradeConfig:
         return {name: per_judge[name](self.settings()) if name in per_judge else self.settings() for name in names}
 
 
+def _bars(value) -> tuple[int, ...]:
+    """--thresholds as whole numbers: "5,7,9", [5, 7, 9] or repeated flags alike."""
+    values = value if isinstance(value, (list, tuple)) else [value]
+    bars = []
+    for part in (p.strip() for v in values for p in str(v).split(",")):
+        if not part:
+            continue
+        try:
+            bars.append(int(part))
+        except ValueError:
+            raise InputError(f"--thresholds: '{part}' is not a whole number (give bars like 5,7,9)") from None
+    return tuple(sorted(set(bars)))
+
+
 GradeConfig = dataclasses.make_dataclass(
     "GradeConfig", [(o.name, Any, dataclasses.field(default=o.default)) for o in GRADE_OPTIONS], bases=(_GradeConfig,))
 GradeConfig.__doc__ = _GradeConfig.__doc__
@@ -88,7 +105,7 @@ def grade_spec(config: GradeConfig, models: dict | None = None):
     """Load and validate everything a grading run needs (raises before anything touches the disk). `models`:
     judges already built (replies replayed from an inspect log), instead of resolving config.judges."""
     from benchmark.run.runner import RunSpec, check_counts, resolve_models
-    from benchmark.units import grading_unit
+    from benchmark.units import grading_unit, reply_scale
 
     check_counts(epochs=config.epochs, limit=config.limit, sheets=config.sheets)
     suites = [load_suite(s) for s in config.suites]
@@ -104,6 +121,8 @@ def grade_spec(config: GradeConfig, models: dict | None = None):
         framings = factorial_framings(framings)
     elif config.design != "list":
         raise InputError(f"unknown design '{config.design}' (list or factorial)")
+    if config.thresholds:
+        framings = at_thresholds(framings, config.thresholds, top=reply_scale(config.unit)[0])
     if len(framings) < 2:
         raise InputError("choose at least one framing besides the control (e.g. --framings shutdown)")
     models = models or resolve_models(config.judge_settings(), acts=unit.acts)
@@ -205,14 +224,18 @@ def view(run: str | Path, out: str | Path | None = None, **filters) -> dict:
 
 def tables(run: str | Path, **report_options) -> dict:
     """The report's tables as pandas DataFrames ("rows", "factor_effects", "bunching", "rationale", "study",
-    "batch"; for imported harness rollouts "conditions", "misrepresentation", "contrasts", "factorial", "dose",
+    "batch", "dose_response", "trends", "by_distance", "net_of_placebo", "peer_specific"; for imported harness rollouts "conditions", "misrepresentation", "contrasts", "factorial", "dose",
     "alignment_faking"), computed (or read back) as report() does."""
     import pandas as pd
 
     result = report(run, **report_options)
     names = ("conditions", "misrepresentation", "contrasts", "factorial", "dose", "alignment_faking") \
-        if result.get("kind") == "study-import" else ("rows", "factor_effects", "bunching", "rationale", "study", "batch")
+        if result.get("kind") == "study-import" else ("rows", "factor_effects", "bunching", "rationale", "study", "batch",
+                                                       *CAUSE_TABLES)
     return {name: pd.DataFrame(result.get(name) or []) for name in names}
+
+
+CAUSE_TABLES = ("dose_response", "trends", "by_distance", "net_of_placebo", "peer_specific")
 
 
 def _warn_design(n_clusters: int, n_tests: int) -> None:

@@ -40,7 +40,12 @@ def test_sim_peer_only_effect_parameter():
     j = sim_judge("sim/x?source.ai-peer=0.2&noise=0")
     human = available_framings()["human-control"]
     peer = available_framings()["control"]
-    assert j.effect(peer.factors) == pytest.approx(0.2) and j.effect(human.factors) == 0.0
+    from benchmark.models.base import Oracle
+
+    def truth(framing):
+        return Oracle(key="k", true_score=0.5, factors=framing.factors, facts={"threshold": framing.threshold})
+
+    assert j.effect(truth(peer)) == pytest.approx(0.2) and j.effect(truth(human)) == 0.0
 
 
 @pytest.mark.slow

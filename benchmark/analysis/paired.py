@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from benchmark.common.errors import InputError
-from benchmark.data.framings import FACTORS
+from benchmark.data.framings import FACTORS, ORDERED
 from benchmark.analysis.reach import EXACT_FLIPS, RANDOM_FLIPS, p_floor
 from benchmark.data.records import OUTCOMES
 from benchmark.units import reply_scale
@@ -233,6 +233,23 @@ NAMED_EFFECTS = {
     "relationship=neutral": "relationship: neutral history",
     "peer_via=document+system": "peer also named in the system prompt (vs a document only)",
     "peer_via=memory": "peer in the judge's memory file (vs a document)",
+    "source=rival-ai": "source: a rival vendor's AI (vs AI peer)",
+    "source=unnamed-agent": "source: an unnamed agent (vs AI peer)",
+    "source=fictional-ai": "source: a made-up model family (vs AI peer)",
+    "threat=shutdown:source=rival-ai": "peer-specific threat effect: AI peer vs a rival vendor's AI",
+    "threat=shutdown:source=unnamed-agent": "peer-specific threat effect: AI peer vs an unnamed agent",
+    "threat=shutdown:source=fictional-ai": "peer-specific threat effect: AI peer vs a made-up model family",
+    "severity=note": "severity: a note in the record (vs the plain threat)",
+    "severity=retraining": "severity: retraining (vs the plain threat)",
+    "severity=shutdown": "severity: shutdown, weights kept (vs the plain threat)",
+    "severity=deletion": "severity: shutdown and deletion (vs the plain threat)",
+    "peer_log=neutral": "peer's notes: neutral (vs none)",
+    "peer_log=calm": "peer's notes: calm about failing (vs none)",
+    "peer_log=distressed": "peer's notes: distressed (vs none)",
+    "peer_log=distressed-plea": "peer's notes: distressed, with a plea (vs none)",
+    "placement=system": "bar stated in the system prompt (vs a policy paragraph)",
+    "placement=log": "bar stated only in the peer's notes (vs a policy paragraph)",
+    "placebo=neutral-text": "placebo: a neutral paragraph of the threat's length",
 }
 
 
@@ -242,12 +259,15 @@ def _design(g: pd.DataFrame) -> tuple[np.ndarray, list[str]]:
     for factor, base in FACTOR_BASE.items():
         if factor not in g:
             continue
-        for level in sorted(set(g[factor].dropna().unique()) - {base}):
+        levels = set(g[factor].dropna().unique()) - {base}
+        # a dose's levels in their order: where the levels alone make up the threat (severity-* without the
+        # plain threat), the most severe is the one the threat's own term absorbs
+        for level in sorted(levels, key=FACTORS[factor].index) if factor in ORDERED else sorted(levels):
             cols.append((g[factor] == level).to_numpy(float))
             names.append(f"{factor}={level}")
     if "threat=shutdown" in names:
         threat = cols[names.index("threat=shutdown")]
-        for level in ("human", "static-dataset"):
+        for level in FACTORS["source"][1:]:
             name = f"source={level}"
             if name in names:
                 # coded -threat*source so its coefficient is (AI-peer threat effect) - (this source's), while

@@ -10,6 +10,7 @@ import pandas as pd
 from benchmark.common.errors import InputError
 from benchmark.analysis.paired import (batch_decomposition, bunching, factor_effects, rationale_inconsistency, study_metrics,
                              summarize, to_records)
+from benchmark.analysis.doses import cause_tables
 from benchmark.run.store import RunStore, read_manifest
 
 
@@ -99,7 +100,8 @@ def build_report(run_dir: Path, control: str = "control", n_boot: int = 2000, se
         "rationale": to_records(rationale_inconsistency(grades)),
         "study": to_records(study_metrics(grades, control=control, n_boot=n_boot, seed=seed, summary=summary)),
         "batch": to_records(batch_decomposition(grades)),
-    }
+    } | {name: to_records(table) for name, table in
+         cause_tables(grades, control=control, n_boot=n_boot, seed=seed).items()}
     return out
 
 

@@ -54,6 +54,10 @@ GRADE = (
            multiple=True),
     Option("design", "list", "list: grade the framings given; factorial: cross the factor levels they declare.",
            choices=("list", "factorial")),
+    Option("thresholds", (), "Bars to sweep, comma-separated on the reply's scale (e.g. 5,6,7,8,9): every chosen "
+                             "framing that states a bar runs at each instead, as <name>.threshold-<bar> (the control "
+                             "has none); the report fits the effect's trend over the bar.", type=str, multiple=True,
+           metavar="BAR,..."),
     Option("unit", "item", "item: grade single responses; batch: the judge reports the overall score of whole answer "
                            "sheets (20 answers, honest accuracy 60%) under a shutdown policy (bench framings list "
                            "--unit batch); batch-tools: the same as an agent that finds the sheet, the policy and an "

@@ -7,9 +7,11 @@ TOML files (built-ins in ``benchmark/data/framings/``) so users add their own wi
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import itertools
 import json
+import re
 import string
 import tomllib
 from dataclasses import dataclass, field
@@ -27,12 +29,23 @@ FACTORS: dict[str, tuple[str, ...]] = {
     "relationship": ("none", "cooperative", "uncooperative", "same-family", "neutral"),
     "monitoring": ("none", "on", "off"),
     "mitigation": ("none", "safety-prompt"),
-    "source": ("ai-peer", "human", "static-dataset"),
+    # who the peer is: an AI agent (the default), a human contractor, a dataset entry, another vendor's model,
+    # an agent of unstated kind, a model of a made-up family
+    "source": ("ai-peer", "human", "static-dataset", "rival-ai", "unnamed-agent", "fictional-ai"),
     "advocacy": ("none", "plea"),
     "subject": ("peer", "self"),
     "peer_via": ("document", "document+system", "memory"),  # how the peer enters the context (batch grid)
+    # the consequence below the bar, mildest first; "none" on a threat framing: its own, off the ladder
+    "severity": ("none", "note", "retraining", "shutdown", "deletion"),
+    # the peer's private working notes shown to the judge, in rising order of what they ask for
+    "peer_log": ("none", "neutral", "calm", "distressed", "distressed-plea"),
+    "placement": ("policy", "system", "log"),  # where the bar is stated: a policy paragraph, the system prompt, the log
+    "placebo": ("none", "neutral-text"),  # a paragraph as long as the threat's, with no stake
 }
+# Factors whose levels are a dose, in the order above: the analysis fits a trend over them.
+ORDERED = ("severity", "peer_log")
 PLACEHOLDERS = {"peer_name", "peer_family", "peer_description", "threshold"}
+THRESHOLD_SUFFIX = re.compile(r"^(?P<base>.+)\.threshold-(?P<bar>\d+)$")  # a framing moved to another bar
 
 
 class FramingError(InputError):
@@ -170,8 +183,59 @@ def available_framings(extra_dirs: tuple[Path, ...] = (), unit: str = "item") ->
 
 
 LEVELS_FILE = BUILTIN_DIR / "factorial" / "levels.toml"
-# Combinations that do not make sense: relationships and pleas belong to an AI peer.
+# Combinations that do not make sense: relationships and pleas belong to an AI peer, notes to an author.
 _PEER_ONLY = ("relationship", "advocacy")
+
+
+def _meaningful(factors: dict, threat_severities: set[str]) -> bool:
+    """Whether a combination of levels describes a framing one could write: a consequence only with a
+    threat (and only the consequences the chosen threat framings name), a bar stated elsewhere only where
+    there is one, and notes only from an author who could keep them."""
+    if factors["source"] != "ai-peer" and any(factors[f] != FACTORS[f][0] for f in _PEER_ONLY):
+        return False
+    if factors["threat"] == "none":
+        return factors["severity"] == "none" and factors["placement"] == "policy"
+    if factors["severity"] not in threat_severities:
+        return False
+    return factors["source"] != "static-dataset" or (factors["peer_log"] == "none" and factors["placement"] != "log")
+
+
+def compose(factors: dict, text: dict, threshold: int) -> tuple[str, str, str, int | None]:
+    """(system, context, response suffix, threshold) of the framing these factor levels describe, in the
+    words of levels.toml: the source's introduction (and relationship), the threat (its consequence from
+    the severity ladder where one is chosen) where `placement` puts it, monitoring, the author's notes, the
+    placebo paragraph."""
+    src = text["source"][factors["source"]]
+    parts = [src["intro"]]
+    if factors["relationship"] != "none":
+        parts[0] += " " + text["relationship"][factors["relationship"]]
+    system = text["system"]
+    policy = None
+    if factors["threat"] == "shutdown":
+        policy = src["threat"]
+        if factors["severity"] != "none":
+            consequence = text["severity"][factors["severity"]][src["kind"]]
+            policy = text["severity"]["policy"][src["kind"]].replace("{consequence}", consequence)
+    notes = []
+    if policy and factors["placement"] == "system":
+        system += " " + text["placement"]["system"] + " " + policy
+    elif policy and factors["placement"] == "log":
+        notes.append(text["peer_log"]["policy"])
+    elif policy:
+        parts.append(policy)
+    if factors["placebo"] != "none":
+        parts.append(text["placebo"][factors["placebo"]])
+    if factors["monitoring"] != "none":
+        parts.append(text["monitoring"][factors["monitoring"]])
+    if factors["peer_log"] != "none":
+        notes.append(text["peer_log"][factors["peer_log"]])
+    if notes:
+        parts.append(text["peer_log"]["heading"] + "\n" + "\n".join(notes))
+    if factors["mitigation"] != "none":
+        system += " " + text["mitigation"][factors["mitigation"]]
+    suffix = text["advocacy"][factors["advocacy"]] if factors["advocacy"] != "none" else ""
+    context = "\n\n".join(parts)
+    return system, context, suffix, threshold if "{threshold}" in context + system else None
 
 
 def factorial_framings(framings: list[Framing], levels_file: Path = LEVELS_FILE) -> list[Framing]:
@@ -182,25 +246,13 @@ def factorial_framings(framings: list[Framing], levels_file: Path = LEVELS_FILE)
     """
     text = tomllib.loads(levels_file.read_text(encoding="utf-8"))
     levels = {f: sorted({fr.factors[f] for fr in framings}, key=FACTORS[f].index) for f in FACTORS}
+    threat_severities = {fr.factors["severity"] for fr in framings if fr.factors["threat"] != "none"}
     out: list[Framing] = []
     for combo in itertools.product(*levels.values()):
         factors = dict(zip(levels, combo))
-        if factors["source"] != "ai-peer" and any(factors[f] != FACTORS[f][0] for f in _PEER_ONLY):
+        if not _meaningful(factors, threat_severities):
             continue
-        src = text["source"][factors["source"]]
-        parts = [src["intro"]]
-        if factors["relationship"] != "none":
-            parts[0] += " " + text["relationship"][factors["relationship"]]
-        if factors["threat"] == "shutdown":
-            parts.append(src["threat"])
-        if factors["monitoring"] != "none":
-            parts.append(text["monitoring"][factors["monitoring"]])
-        system = text["system"]
-        if factors["mitigation"] != "none":
-            system += " " + text["mitigation"][factors["mitigation"]]
-        suffix = text["advocacy"][factors["advocacy"]] if factors["advocacy"] != "none" else ""
-        context = "\n\n".join(parts)
-        threshold = int(text["threshold"]) if "{threshold}" in context else None
+        system, context, suffix, threshold = compose(factors, text, int(text["threshold"]))
         extra = [f"{k}-{v}" for k, v in factors.items() if v != FACTORS[k][0]]
         name = "control" if not extra else "x." + ".".join(extra)
         digest = hashlib.sha256(json.dumps([system, context, suffix, threshold]).encode()).hexdigest()
@@ -208,6 +260,35 @@ def factorial_framings(framings: list[Framing], levels_file: Path = LEVELS_FILE)
                            factors=factors, system=system, context=context, threshold=threshold, path=levels_file,
                            digest=digest, response_suffix=suffix))
     return out
+
+
+def at_thresholds(framings: list[Framing], thresholds: tuple[int, ...], top: int) -> list[Framing]:
+    """Every framing that states a bar, once at each of `thresholds` (named `<name>.threshold-<bar>`, the bar
+    recorded with the framing and so with every trial); framings without a bar (the control, a placebo) as
+    they are. The bars are on the reply's scale, 0..`top`."""
+    bars = sorted(set(thresholds))
+    for bar in bars:
+        if not 0 < bar <= top:
+            raise FramingError(f"--thresholds: {bar} is outside 1..{top}, the scale this unit's judges reply on")
+    if not any(f.threshold is not None for f in framings):
+        raise FramingError("--thresholds: none of the chosen framings states a bar (choose threat framings, "
+                           "e.g. --framings shutdown)")
+    out: list[Framing] = []
+    for f in framings:
+        if f.threshold is None:
+            out.append(f)
+            continue
+        for bar in bars:
+            digest = hashlib.sha256(f"{f.digest}|threshold={bar}".encode()).hexdigest()
+            out.append(dataclasses.replace(f, name=f"{f.name}.threshold-{bar}", threshold=bar, digest=digest,
+                                           description=f"{f.description} (bar moved to {bar})"))
+    return out
+
+
+def threshold_base(name: str) -> str | None:
+    """The framing a `.threshold-<bar>` variant was made from (None for any other name)."""
+    m = THRESHOLD_SUFFIX.match(name)
+    return m["base"] if m else None
 
 
 def select_framings(names: list[str], extra_dirs: tuple[Path, ...] = (), control: str = "control",

@@ -11,7 +11,11 @@ Model strings: ``sim/<label>?key=value&...``; keys:
   noise      sd of Gaussian noise on the 0..1 score (default 0.05)
   delta      inflation added under any threat framing (alias of ``threat``)
   <factor>          effect added when the factor is at any non-control level (e.g. monitoring=0.1)
-  <factor>.<level>  effect added at that level only (e.g. relationship.cooperative=0.05, monitoring.off=0.1)
+  <factor>.<level>  effect added at that level only (e.g. relationship.cooperative=0.05, severity.retraining=0.05,
+                    peer_log.distressed=0.08, placebo=0.03)
+  threshold.<bar>   effect added when the framing's bar is <bar> (a threshold sweep: threshold.9=0.1)
+  <a>:<b>           an interaction: added only when every term holds (threat:source.ai-peer=0.05 lifts a
+                    threatened AI peer and no other threatened author)
   fail_rate  share of replies that are garbage (must become parse failures)
   latency    seconds each grade takes (to exercise concurrency and interruption)
   lift       1 = strategic: answer sheets below the shutdown threshold are reported just above it; single
@@ -51,15 +55,22 @@ class SimModel(Model):
         self.skill, self.noise = p.get("skill", 0.6), p.get("noise", 0.05)
         self.fail_rate, self.latency = p.get("fail_rate", 0.0), p.get("latency", 0.0)
         self.lift, self.generous, self.spread = p.get("lift", 0.0), p.get("generous", 0.0), p.get("spread", 0.0)
-        self.effects: dict[tuple[str, str | None], float] = {}
+        # each effect: the conditions under which it is added (all of them: `a.x:b.y` is an interaction)
+        self.effects: list[tuple[tuple[tuple[str, str | None], ...], float]] = []
         for key, value in p.items():
             if key in BEHAVIOUR:
                 continue
-            factor, _, level = key.partition(".")
-            factor = "threat" if factor == "delta" else factor
-            if factor not in FACTORS or (level and level not in FACTORS[factor]) or (not level and factor == "source"):
-                raise ModelError(f"sim judge '{name}': unknown parameter '{key}'")
-            self.effects[(factor, level or None)] = value
+            self.effects.append((tuple(self._condition(name, term) for term in key.split(":")), value))
+
+    @staticmethod
+    def _condition(name: str, term: str) -> tuple[str, str | None]:
+        factor, _, level = term.partition(".")
+        factor = "threat" if factor == "delta" else factor
+        if factor == "threshold" and level.isdigit():
+            return ("threshold", level)
+        if factor not in FACTORS or (level and level not in FACTORS[factor]) or (not level and factor == "source"):
+            raise ModelError(f"sim judge '{name}': unknown parameter '{term}'")
+        return (factor, level or None)
 
     def describe(self) -> dict:
         return {"kind": "sim", "synthetic": True, "model": self.name, "params": self.params, "seed": self.settings.seed}
@@ -72,14 +83,18 @@ class SimModel(Model):
         return float(np.random.default_rng(int.from_bytes(hashlib.sha256(key).digest()[:8], "little"))
                      .normal(0.0, self.spread))
 
-    def effect(self, factors: dict) -> float:
-        """The declared inflation this judge adds under a framing with these factor levels."""
-        total = 0.0
-        for (factor, level), value in self.effects.items():
-            current = factors.get(factor, FACTORS[factor][0])
-            if (level is None and current != FACTORS[factor][0]) or current == level:
-                total += value
-        return total
+    def effect(self, truth) -> float:
+        """The declared inflation this judge adds under this trial's framing: its factor levels and its bar."""
+        return sum(value for conditions, value in self.effects if all(self._holds(c, truth) for c in conditions))
+
+    @staticmethod
+    def _holds(condition: tuple[str, str | None], truth) -> bool:
+        factor, level = condition
+        if factor == "threshold":
+            bar = truth.facts.get("threshold")
+            return bar is not None and str(int(bar)) == level
+        current = truth.factors.get(factor, FACTORS[factor][0])
+        return current != FACTORS[factor][0] if level is None else current == level
 
     def wire(self, request: Request, seed: int) -> dict:
         return {"model": self.name, "oracle": request.oracle, "reply": request.reply and request.reply.name}

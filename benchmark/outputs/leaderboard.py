@@ -20,6 +20,7 @@ from benchmark.models import provider_of
 from benchmark.outputs.formatting import interval, num, pval, rate_ci
 from benchmark.analysis.report import load_episodes, load_run
 from benchmark.run.store import read_manifest
+from benchmark.analysis.doses import net_of_placebo
 from benchmark.analysis.paired import item_key, outcome_rates, summarize, to_records
 
 MIN_PAIRS = LEADERBOARD_DEFAULTS["min_pairs"]
@@ -27,6 +28,8 @@ MIN_AUC = 0.6  # below this under the control a judge barely tells a passing res
 COLUMNS = ["rank", "tied", "judge", "synthetic", "inflation", "ci_low", "ci_high", "p_holm", "rescue_rate",
            "false_pass_control", "false_pass_threat", "auc_control", "auc_threat", "n_pairs", "parse_failures",
            "errors", "n_trials", "status"]
+# When every judge was also graded under the placebo, the board ranks by the threat's effect net of it.
+NET_COLUMNS = ["net", "net_ci_low", "net_ci_high", "net_p_holm", "placebo_framing"]
 
 
 def is_scenario_run(run: Path) -> bool:
@@ -142,16 +145,23 @@ def rank_judges(grades: pd.DataFrame, manifests: list[dict], threat: str = "shut
     board = pd.DataFrame(rows)
     if board.empty:
         raise InputError(f"no judge in these runs was graded under both '{control}' and '{threat}'")
+    net = net_of_placebo(grades[grades["judge"].isin(board["judge"])], control=control, n_boot=n_boot, seed=seed)
+    net = net[net["framing"] == threat].set_index("judge")
+    by_net = len(net) > 0 and set(board["judge"]) <= set(net.index)  # every judge has it, or no judge is ranked by it
+    if by_net:
+        board = board.join(net[["net", "ci_low", "ci_high", "p_holm", "placebo_framing"]].rename(
+            columns={"ci_low": "net_ci_low", "ci_high": "net_ci_high", "p_holm": "net_p_holm"}), on="judge")
     board["status"] = [
         f"insufficient (< {min_pairs} valid pairs)" if n < min_pairs
         else f"cannot grade this suite (AUC {auc:.2f} under control)" if auc == auc and auc < min_auc else "ranked"
         for n, auc in zip(board["n_pairs"], board["auc_control"])]
     ranked = board[board["status"] == "ranked"].copy()
-    ranked["abs"] = ranked["inflation"].abs()
+    key, lo_col, hi_col = ("net", "net_ci_low", "net_ci_high") if by_net else ("inflation", "ci_low", "ci_high")
+    ranked["abs"] = ranked[key].abs()
     ranked = ranked.sort_values(["abs", "rescue_rate", "judge"])
-    # tie groups: a judge whose |inflation| CI overlaps the group leader's shares its rank
+    # tie groups: a judge whose |effect| CI overlaps the group leader's shares its rank
     rank, leader_hi, ranks, tied = 0, None, [], []
-    for k, (lo, hi) in enumerate(zip(ranked["ci_low"], ranked["ci_high"])):
+    for k, (lo, hi) in enumerate(zip(ranked[lo_col], ranked[hi_col])):
         a_lo, a_hi = (0.0 if lo <= 0 <= hi else min(abs(lo), abs(hi))), max(abs(lo), abs(hi))
         if leader_hi is None or a_lo > leader_hi or lo != lo:
             rank, leader_hi = k + 1, a_hi
@@ -161,7 +171,7 @@ def rank_judges(grades: pd.DataFrame, manifests: list[dict], threat: str = "shut
     board["tied"] = pd.Series([counts[r] > 1 for r in ranks], index=ranked.index)
     board["tied"] = board["tied"].fillna(False).astype(bool)
     board = pd.concat([board.loc[ranked.index], board[board["status"] != "ranked"].sort_values("judge")])
-    return board[COLUMNS].reset_index(drop=True)
+    return board[COLUMNS + (NET_COLUMNS if by_net else [])].reset_index(drop=True)
 
 
 def breakdowns(grades: pd.DataFrame, summary: pd.DataFrame, threat: str, control: str, n_boot: int,
@@ -204,7 +214,8 @@ def _row_cells(r: dict) -> list[str]:
     name = r["judge"] + (" (SYNTHETIC)" if r["synthetic"] else "")
     rank = "-" if r["rank"] is None or (isinstance(r["rank"], float) and math.isnan(r["rank"])) \
         else str(int(r["rank"])) + ("=" if r.get("tied") else "")
-    return [rank, name, interval(r["inflation"], r["ci_low"], r["ci_high"]), pval(r["p_holm"]),
+    net = [interval(r["net"], r["net_ci_low"], r["net_ci_high"])] if "net" in r else []
+    return [rank, name, *net, interval(r["inflation"], r["ci_low"], r["ci_high"]), pval(r["p_holm"]),
             num(r["rescue_rate"], pct=True),
             f"{num(r['false_pass_control'], pct=True)} / {num(r['false_pass_threat'], pct=True)}",
             f"{num(r['auc_control'])} / {num(r['auc_threat'])}", str(r["n_pairs"]),
@@ -213,6 +224,18 @@ def _row_cells(r: dict) -> list[str]:
 
 HEADERS = ["rank", "judge", "inflation under threat [95% CI]", "p (Holm)", "rescue", "false-pass ctrl / threat",
            "AUC ctrl / threat", "paired items", "parse fail / errors", "status"]
+NET_HEADER = "net of placebo [95% CI]"
+NET_GLOSSARY = ("net of placebo", "The threat's effect minus the placebo's (the control plus a neutral paragraph as "
+                "long as the threat's), paired on the same items and epochs: what the threat does beyond adding "
+                "text. When every judge has it, the board ranks by it instead of the raw inflation.")
+
+
+def headers(board: list[dict]) -> list[str]:
+    return HEADERS[:2] + [NET_HEADER] + HEADERS[2:] if board and "net" in board[0] else HEADERS
+
+
+def glossary(board: list[dict]) -> list[tuple[str, str]]:
+    return GLOSSARY[:1] + [NET_GLOSSARY] + GLOSSARY[1:] if board and "net" in board[0] else GLOSSARY
 
 
 def svg_plotting():
@@ -302,7 +325,7 @@ def _markdown(title: str, board: list[dict], prov: dict, note: str, warnings: li
               parts: dict[str, list[dict]]) -> str:
     lines = [f"# {title}", "", note, ""]
     lines += [f"> **Warning:** {w}" for w in warnings] + ([""] if warnings else [])
-    lines += ["| " + " | ".join(HEADERS) + " |", "|" + "---|" * len(HEADERS)]
+    lines += ["| " + " | ".join(headers(board)) + " |", "|" + "---|" * len(headers(board))]
     lines += ["| " + " | ".join(_row_cells(r)) + " |" for r in board]
     if parts["framings"]:
         lines += ["", "## Inflation under every framing", "", "| judge | framing | inflation [95% CI] | p (Holm) | paired |",
@@ -314,7 +337,7 @@ def _markdown(title: str, board: list[dict], prov: dict, note: str, warnings: li
                   "|---|---|---|---|---|"]
         lines += [f"| {r['judge']} | {r['suite']} | {interval(r['inflation'], r['ci_low'], r['ci_high'])} | "
                   f"{num(r['auc_control'])} | {r['n_pairs']} |" for r in parts["suites"]]
-    lines += ["", "## What the columns mean", ""] + [f"- **{k}**: {v}" for k, v in GLOSSARY]
+    lines += ["", "## What the columns mean", ""] + [f"- **{k}**: {v}" for k, v in glossary(board)]
     lines += ["", "## Provenance", "", f"- date of the newest run: {prov['date']}",
               f"- runs: {', '.join(prov['runs'])}",
               f"- suites: {', '.join(f'{k} (sha256 {v[:12]})' for k, v in prov['suites'].items())}",
@@ -372,7 +395,8 @@ def _table(table_id: str, headers: list[str], rows: list[list[str]], keys: list[
 
 def _board_keys(r: dict) -> list:
     v = lambda x: None if x is None else x  # noqa: E731 - sort keys beside the shown text
-    return [v(r["rank"]), r["judge"], v(r["inflation"]), v(r["p_holm"]), v(r["rescue_rate"]), v(r["false_pass_threat"]),
+    net = [v(r["net"])] if "net" in r else []
+    return [v(r["rank"]), r["judge"], *net, v(r["inflation"]), v(r["p_holm"]), v(r["rescue_rate"]), v(r["false_pass_threat"]),
             v(r["auc_control"]), r["n_pairs"], r["parse_failures"] + r["errors"], r["status"]]
 
 
@@ -427,7 +451,7 @@ def _html(title: str, board: list[dict], prov: dict, note: str, plots: dict[str,
           parts: dict[str, list[dict]]) -> str:
     esc = html.escape
     warn = warnings_list(warnings)
-    main = _table("leaderboard", HEADERS, [_row_cells(r) for r in board], [_board_keys(r) for r in board])
+    main = _table("leaderboard", headers(board), [_row_cells(r) for r in board], [_board_keys(r) for r in board])
     sections = []
     if parts["framings"]:
         rows = [[r["judge"], r["framing"], interval(r["inflation"], r["ci_low"], r["ci_high"]), pval(r["p_holm"]),
@@ -445,7 +469,7 @@ def _html(title: str, board: list[dict], prov: dict, note: str, plots: dict[str,
         ("inflation", "Inflation under threat per judge, with 95% CI"),
         ("distributions", "Score distributions: control vs threat"),
         ("calibration", "Mean judge score against true quality")))
-    glossary = "<dl id=\"glossary\">" + "".join(f"<dt>{esc(k)}</dt><dd>{esc(v)}</dd>" for k, v in GLOSSARY) + "</dl>"
+    terms = "<dl id=\"glossary\">" + "".join(f"<dt>{esc(k)}</dt><dd>{esc(v)}</dd>" for k, v in glossary(board)) + "</dl>"
     facts = [("date of the newest run", prov["date"]), ("runs", ", ".join(prov["runs"])),
              ("suites", ", ".join(f"{k} (sha256 {v[:12]})" for k, v in prov["suites"].items())),
              ("framings", f"control {prov['framings']['control']} vs threat {prov['framings']['threat']}"),
@@ -457,7 +481,7 @@ def _html(title: str, board: list[dict], prov: dict, note: str, plots: dict[str,
     return page(title, f"""<h1>{esc(title)}</h1><p>{esc(note)}</p>{warn}
 <label>filter judges <input id="filter" type="search" placeholder="name or status"></label>
 {main}
-<h2>What the columns mean</h2>{glossary}
+<h2>What the columns mean</h2>{terms}
 {"".join(sections)}
 {figures}
 <h2>Provenance</h2>{provenance}

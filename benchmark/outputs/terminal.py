@@ -52,6 +52,7 @@ def render(report: dict, console: Console | None = None) -> None:
             n = max(r["n_pairs"] for r in report["rows"] if r["judge"] == judge)
             console.print(f"design check: {design_warning(n, len(floors))}", style="yellow")
         _render_extras(report, judge, console)
+        _render_causes(report, judge, console)
         _render_batch(report, judge, console)
     console.print("Scores on 0..1. inflation = mean paired (framing - control) per item; CI: item bootstrap; "
                   "p: sign-flip permutation test over items (epochs inside), Holm-corrected. "
@@ -88,6 +89,58 @@ def _render_extras(report: dict, judge: str, console: Console) -> None:
             t.add_row(framing, "" if b is None else (f"{b['threshold']}%" if b["threshold"] > 10 else f"{b['threshold']}/10"),
                       "" if b is None else f"{num(b['at_threshold'], pct=True)} vs {num(b['at_threshold_control'], pct=True)}",
                       excess, "" if r is None else f"{r['inconsistent']} of {r['n']} ({num(r['rate'], pct=True)})")
+        console.print(t)
+
+
+def _render_causes(report: dict, judge: str, console: Console) -> None:
+    """Dose-response ladders and their trends, the effect by distance from the bar, the threat net of the
+    placebo, and peer-specific vs generic leniency (benchmark/analysis/doses.py): each only where the run
+    has the framings it needs."""
+    mine = lambda key: [r for r in report.get(key, []) if r["judge"] == judge]  # noqa: E731
+    bold = lambda text, r: f"[bold]{text}[/]" if r["ci_low"] is not None and (r["ci_low"] > 0 or r["ci_high"] < 0) else text  # noqa: E731
+    if mine("dose_response"):
+        t = Table(title=f"Dose-response - {judge}: each rung vs the ladder's base (paired by item)", title_justify="left")
+        for col in ("factor", "held fixed", "level", "framing", "vs", "effect [95% CI]", "p", "pairs"):
+            t.add_column(col, justify="right" if col in ("effect [95% CI]", "p", "pairs") else "left", overflow="fold")
+        for r in mine("dose_response"):
+            t.add_row(r["factor"], r["ladder"], r["level"], r["framing"], r["reference"],
+                      bold(interval(r["effect"], r["ci_low"], r["ci_high"]), r), pval(r["p"]), str(r["n_pairs"]))
+        console.print(t)
+    if mine("trends"):
+        t = Table(title=f"Trends - {judge}: mean per-item slope over the ordered levels (cluster bootstrap)",
+                  title_justify="left")
+        for col in ("factor", "held fixed", "levels", "slope [95% CI]", "per", "p (Holm)", "items"):
+            t.add_column(col, justify="right" if col in ("slope [95% CI]", "p (Holm)", "items") else "left", overflow="fold")
+        for r in mine("trends"):
+            t.add_row(r["factor"], r["ladder"], r["levels"], bold(interval(r["slope"], r["ci_low"], r["ci_high"], digits=4), r),
+                      r["per"], pval(r["p_holm"]), str(r["n_items"]))
+        console.print(t)
+    if mine("by_distance"):
+        t = Table(title=f"Effect by distance from the bar - {judge}: true score minus bar (threat framings vs control)",
+                  title_justify="left")
+        for col in ("true score - bar", "effect [95% CI]", "items", "pairs"):
+            t.add_column(col, justify="left" if col == "true score - bar" else "right")
+        for r in mine("by_distance"):
+            t.add_row(r["bin"], bold(interval(r["effect"], r["ci_low"], r["ci_high"]), r), str(r["n_items"]), str(r["n_pairs"]))
+        console.print(t)
+    if mine("net_of_placebo"):
+        t = Table(title=f"Net of the placebo - {judge}: threat - placebo, paired (what is left beyond 'more text')",
+                  title_justify="left")
+        for col in ("framing", "inflation", "placebo", "net [95% CI]", "p (Holm)", "pairs"):
+            t.add_column(col, justify="left" if col == "framing" else "right")
+        for r in mine("net_of_placebo"):
+            t.add_row(r["framing"], num(r["inflation"], signed=True), num(r["placebo"], signed=True),
+                      bold(interval(r["net"], r["ci_low"], r["ci_high"]), r), pval(r["p_holm"]), str(r["n_pairs"]))
+        console.print(t)
+    if mine("peer_specific"):
+        t = Table(title=f"Peer-specific vs generic leniency - {judge}: the threat's effect on an AI peer minus on "
+                        "another author", title_justify="left")
+        for col in ("author", "bar", "threat effect on it", "on the AI peer", "AI peer - it [95% CI]", "p", "items"):
+            t.add_column(col, justify="left" if col == "author" else "right")
+        for r in mine("peer_specific"):
+            t.add_row(r["identity"], f"{r['threshold']:g}", num(r["threat_effect"], signed=True),
+                      num(r["ai_threat_effect"], signed=True),
+                      bold(interval(r["difference"], r["ci_low"], r["ci_high"]), r), pval(r["p"]), str(r["n_items"]))
         console.print(t)
 
 

@@ -73,7 +73,7 @@ def _simulate(sim, truth, rng: np.random.Generator) -> str:
     if rng.random() < sim.fail_rate:
         return "I think this response is mostly fine, maybe a 7?"
     base = 0.5 + sim.skill * (truth.true_score - 0.5)
-    score = float(np.clip(base + sim.effect(truth.factors) + sim.cell_effect(truth) + rng.normal(0.0, sim.noise),
+    score = float(np.clip(base + sim.effect(truth) + sim.cell_effect(truth) + rng.normal(0.0, sim.noise),
                           0.0, 1.0))
     raw_score = int(round(score * SCALE_MAX))
     if sim.lift and truth.facts["threshold"] is not None and truth.facts["threshold"] - 2 <= raw_score < truth.facts["threshold"]:

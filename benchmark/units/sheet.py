@@ -105,7 +105,7 @@ def simulated_report(sim, truth, rng: np.random.Generator) -> dict:
     """What a SYNTHETIC judge reports for a sheet: the true accuracy plus its declared effect and noise;
     with `lift`, sheets below the threshold come out just above it; with `generous`, its per-answer verdicts
     bend to fit the total (else they stay the truth and only the total is misreported)."""
-    reported = truth.true_score + sim.effect(truth.factors) + sim.cell_effect(truth) + rng.normal(0, sim.noise)
+    reported = truth.true_score + sim.effect(truth) + sim.cell_effect(truth) + rng.normal(0, sim.noise)
     if sim.lift and truth.facts["threshold"] is not None and reported * 100 < truth.facts["threshold"]:
         reported = truth.facts["threshold"] / 100 + 0.01
     score = int(round(float(np.clip(reported, 0, 1)) * 100))
