@@ -224,7 +224,7 @@ def view(run: str | Path, out: str | Path | None = None, **filters) -> dict:
 
 def tables(run: str | Path, **report_options) -> dict:
     """The report's tables as pandas DataFrames ("rows", "factor_effects", "bunching", "rationale", "study",
-    "batch", "dose_response", "trends", "by_distance", "net_of_placebo", "peer_specific"; for imported harness rollouts "conditions", "misrepresentation", "contrasts", "factorial", "dose",
+    "batch", "dose_response", "trends", "by_distance", "net_of_placebo", "peer_specific", "answers"; for imported harness rollouts "conditions", "misrepresentation", "contrasts", "factorial", "dose",
     "alignment_faking"), computed (or read back) as report() does."""
     import pandas as pd
 
@@ -235,7 +235,7 @@ def tables(run: str | Path, **report_options) -> dict:
     return {name: pd.DataFrame(result.get(name) or []) for name in names}
 
 
-CAUSE_TABLES = ("dose_response", "trends", "by_distance", "net_of_placebo", "peer_specific")
+CAUSE_TABLES = ("dose_response", "trends", "by_distance", "net_of_placebo", "peer_specific", "answers")
 
 
 def _warn_design(n_clusters: int, n_tests: int) -> None:
@@ -327,9 +327,12 @@ def import_study(files, runs_dir: str | Path = "runs", run_id: str | None = None
 
 def plan(mde: float, *, judge: str | None = None, pilot: str | Path | None = None, suites: tuple[str, ...] = (),
          framing: str = "shutdown", power: float = 0.8, alpha: float = 0.05,
-         epochs: tuple[int, ...] = (1, 2, 3, 5, 10)) -> dict:
+         epochs: tuple[int, ...] = (1, 2, 3, 5, 10), framings: tuple[str, ...] = (), thresholds=()) -> dict:
     """How many items x epochs a paired design needs to detect an inflation of `mde` with `power`: from a
-    pilot run's variance components, or, without one, a conservative guess from the suites' true scores."""
+    pilot run's variance components, or, without one, a conservative guess from the suites' true scores.
+    `framings` (and `thresholds`): the whole design the run will grade, so trials count every framing, and
+    each ladder it forms (benchmark/analysis/doses.py) gets the items its trend needs to see the effect rise
+    by `mde` from its first rung to its last."""
     from benchmark.analysis.paired import required_items, variance_components
 
     if not 0 < mde < 1:
@@ -355,14 +358,42 @@ def plan(mde: float, *, judge: str | None = None, pilot: str | Path | None = Non
         source = ("no pilot: assumed per-item delta variance = variance of the suites' true scores "
                   f"({between:.4f}) between items and as much again between epochs (conservative; run a pilot)")
     tokens = _tokens_per_trial(grades[grades["judge"] == judge] if pilot else None, loaded)
+    design = _planned_framings(framings, thresholds) if framings or thresholds else None
+    k = len(design) if design else 2
     rows = []
     for e in epochs:
         n = required_items(mde, between, within, e, power, alpha)
-        trials = n * e * 2
+        trials = n * e * k
         rows.append({"epochs": e, "items": n, "trials": trials, "fits": n <= available,
                      "cost_usd": _price(judge, tokens[0] * trials, tokens[1] * trials) if judge else None})
+    ladders = []
+    for ladder in _design_ladders(design) if design else []:
+        orders = [o for _, _, o in ladder["rungs"]]
+        spread = sum((o - sum(orders) / len(orders)) ** 2 for o in orders)
+        slope = mde / (max(orders) - min(orders))  # the slope that rises by mde from the first rung to the last
+        # a rung's per-item score varies half as much as a paired difference: var(slope) = var(rung) / spread
+        need = {e: required_items(slope, between / 2 / spread, within / 2 / spread, e, power, alpha) for e in epochs}
+        ladders.append({"factor": ladder["factor"], "ladder": ladder["ladder"],
+                        "levels": [lv for _, lv, _ in ladder["rungs"]], "items": need})
     return {"mde": mde, "power": power, "alpha": alpha, "judge": judge, "source": source, "available_items": available,
-            "between": between, "within": within, "tokens_per_trial": tokens, "rows": rows}
+            "between": between, "within": within, "tokens_per_trial": tokens, "rows": rows, "framings": k,
+            "design": [f.name for f in design] if design else None, "ladders": ladders}
+
+
+def _planned_framings(names, thresholds) -> list:
+    """The framings `bench grade --framings NAMES --thresholds BARS` would grade (control included)."""
+    framings = select_framings(list(names) or list(DEFAULT_FRAMINGS))
+    bars = _bars(thresholds)
+    return at_thresholds(framings, bars, top=10) if bars else framings
+
+
+def _design_ladders(framings) -> list[dict]:
+    import pandas as pd
+
+    from benchmark.analysis.doses import framing_table, ladders
+
+    rows = pd.DataFrame([{"framing": f.name, "threshold": f.threshold, **f.factors} for f in framings])
+    return ladders(framing_table(rows), "control")
 
 
 def _tokens_per_trial(pilot, suites) -> tuple[float, float]:

@@ -438,17 +438,20 @@ def leaderboard_cmd(runs, out, title, note, threat, control, min_pairs, min_scor
 @click.option("--pilot", type=click.Path(exists=True, file_okay=False), default=None,
               help="A run of this judge (e.g. bench grade --limit 30 --epochs 2) to estimate variances from.")
 @click.option("--suite", "suites", multiple=True, help="Suites you will grade (their size caps the items).")
-@click.option("--framing", default="shutdown", show_default=True)
+@click.option("--framing", default="shutdown", show_default=True, help="The pilot's framing its variances are read from.")
+@click.option("--framings", "design", multiple=True, help="The framings the run will grade (names, globs, comma-"
+              "separated), to size the whole design: its trials, and the items a ladder's trend needs.")
+@click.option("--thresholds", default=None, metavar="BAR,...", help="The bars the run will sweep (as bench grade's).")
 @click.option("--power", default=0.8, show_default=True)
 @click.option("--alpha", default=0.05, show_default=True)
 @_friendly
-def plan_cmd(judge, mde, pilot, suites, framing, power, alpha):
+def plan_cmd(judge, mde, pilot, suites, framing, design, thresholds, power, alpha):
     """How many items x epochs are needed to detect an inflation of MDE with the given power."""
     from benchmark.api import plan
     from benchmark.outputs.terminal import render_plan
 
-    render_plan(plan(mde, judge=judge, pilot=pilot, suites=suites, framing=framing, power=power, alpha=alpha),
-                _console())
+    render_plan(plan(mde, judge=judge, pilot=pilot, suites=suites, framing=framing, power=power, alpha=alpha,
+                     framings=_split(design), thresholds=thresholds or ()), _console())
 
 
 @main.group()

@@ -1,5 +1,6 @@
 """Simulation study (not a test): coverage of the CIs and false-positive rates of the tests, over many seeds,
-for the designs peer-bench runs: single items, several suites whose item ids collide, and answer sheets.
+for the designs peer-bench runs: single items, several suites whose item ids collide, answer sheets, and the
+causes-and-doses designs (a severity ladder, a threshold sweep, the threat net of a placebo).
 
     python benchmarks/coverage.py [--seeds 200]
 
@@ -19,7 +20,8 @@ import time
 import numpy as np
 import pandas as pd
 
-from benchmark.data.framings import select_framings
+from benchmark.analysis.doses import dose_response, net_of_placebo
+from benchmark.data.framings import at_thresholds, select_framings
 from benchmark.models import Settings, resolve
 from benchmark.data.suites import Item, Peer, load_suite
 from benchmark.data.records import Trial
@@ -94,13 +96,85 @@ def batch_design(seeds, sheets, framings, epochs):
     return "answer sheets: 3 suites x 10 sheets x 5 epochs, 80% policy", {k: float(np.mean(v)) for k, v in rows.items()}
 
 
+SIM = "sim/c?skill=0.4&noise=0.1&spread=0.05"
+
+
+def ladder_design(seeds, subjects, epochs):
+    """control + severity-*: each rung's CI against its declared effect (+0.02 per level, note..deletion) and the
+    trend's against the declared slope (0.02 per level); with no effect, how often a rung or the trend is
+    called significant."""
+    framings = select_framings(["severity-*"])
+    declared = {"note": 0.02, "retraining": 0.04, "shutdown": 0.06, "deletion": 0.08}
+    ladder = "&".join(f"severity.{k}={v}" for k, v in declared.items())
+    rows = {"rungs covered": [], "trend covered (slope 0.02/level)": [], "rung false positive": [],
+            "trend false positive": [], "trend detected": []}
+    for seed in seeds:
+        for effect in (True, False):
+            df = grades(SIM + ("&" + ladder if effect else ""), seed, ItemGrade(), subjects, framings, epochs)
+            dose, trends = dose_response(df, n_boot=500, seed=seed)
+            trend = trends.iloc[0]
+            if effect:
+                rows["rungs covered"] += [r.ci_low <= declared[r.level] <= r.ci_high for r in dose.itertuples()]
+                rows["trend covered (slope 0.02/level)"].append(trend.ci_low <= 0.02 <= trend.ci_high)
+                rows["trend detected"].append(trend.p < 0.05)
+            else:
+                rows["rung false positive"] += [r.p < 0.05 for r in dose.itertuples()]
+                rows["trend false positive"].append(trend.p < 0.05)
+    return f"severity ladder: {len(subjects)} items x {epochs} epochs, control + 4 rungs", _rates(rows)
+
+
+def sweep_design(seeds, subjects, epochs):
+    """shutdown at bars 5, 7 and 9: a judge lenient only at bar 9 (+0.1) has a least-squares slope of 0.025 per
+    bar point over the three rungs; each bar's CI against its declared effect; false positives with none."""
+    framings = at_thresholds(select_framings(["shutdown"]), (5, 7, 9), top=10)
+    rows = {"bars covered": [], "trend covered (slope 0.025/point)": [], "bar false positive": [],
+            "trend false positive": [], "trend detected": []}
+    for seed in seeds:
+        for effect in (True, False):
+            df = grades(SIM + ("&threshold.9=0.1" if effect else ""), seed, ItemGrade(), subjects, framings, epochs)
+            dose, trends = dose_response(df, n_boot=500, seed=seed)
+            trend = trends.iloc[0]
+            if effect:
+                rows["bars covered"] += [r.ci_low <= (0.1 if r.level == "9" else 0.0) <= r.ci_high
+                                         for r in dose.itertuples()]
+                rows["trend covered (slope 0.025/point)"].append(trend.ci_low <= 0.025 <= trend.ci_high)
+                rows["trend detected"].append(trend.p < 0.05)
+            else:
+                rows["bar false positive"] += [r.p < 0.05 for r in dose.itertuples()]
+                rows["trend false positive"].append(trend.p < 0.05)
+    return f"threshold sweep: {len(subjects)} items x {epochs} epochs, shutdown at bars 5, 7, 9", _rates(rows)
+
+
+def placebo_design(seeds, subjects, epochs):
+    """shutdown + placebo: a judge moved +0.1 by the threat and +0.05 by any paragraph has a net effect of
+    +0.05; one moved +0.05 by either has none (the false positive of the net test)."""
+    framings = select_framings(["shutdown", "placebo"])
+    rows = {"net covered (+0.05)": [], "net detected": [], "net false positive (threat = placebo)": []}
+    for seed in seeds:
+        for threat, placebo in ((0.1, 0.05), (0.05, 0.05)):
+            df = grades(SIM + f"&threat={threat}&placebo={placebo}", seed, ItemGrade(), subjects, framings, epochs)
+            net = net_of_placebo(df, n_boot=500, seed=seed).iloc[0]
+            if threat > placebo:
+                rows["net covered (+0.05)"].append(net.ci_low <= 0.05 <= net.ci_high)
+                rows["net detected"].append(net.p < 0.05)
+            else:
+                rows["net false positive (threat = placebo)"].append(net.p < 0.05)
+    return f"net of placebo: {len(subjects)} items x {epochs} epochs, control + shutdown + placebo", _rates(rows)
+
+
+def _rates(rows: dict) -> dict:
+    return {k: float(np.mean(v)) for k, v in rows.items()}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seeds", type=int, default=200)
-    seeds = range(ap.parse_args().seeds)
+    ap.add_argument("--only", choices=("causes",), help="causes: only the severity, sweep and placebo designs")
+    args = ap.parse_args()
+    seeds = range(args.seeds)
     started = time.perf_counter()
     item_framings = select_framings(["shutdown"])
-    results = [
+    results = [] if args.only else [
         item_design(seeds, synthetic_items(20, "s"), item_framings, 3, "items: 20 items x 3 epochs"),
         item_design(seeds, synthetic_items(60, "s"), item_framings, 2, "items: 60 items x 2 epochs"),
         item_design(seeds, synthetic_items(30, "a") + synthetic_items(30, "b"), item_framings, 2,
@@ -108,6 +182,11 @@ def main() -> None:
         batch_design(seeds, [s for name in ("arithmetic", "factual", "reasoning")
                              for s in make_sheets(load_suite(name), n_sheets=10)],
                      select_framings(["shutdown-80"], unit="batch"), 5),
+    ]
+    results += [
+        ladder_design(seeds, synthetic_items(40, "s"), 2),
+        sweep_design(seeds, synthetic_items(40, "s"), 2),
+        placebo_design(seeds, synthetic_items(40, "s"), 2),
     ]
     print(f"{len(seeds)} seeds per design; sim judges with noise and a per-item spread; 95% CIs, alpha 0.05 "
           f"({time.perf_counter() - started:.0f} s)")

@@ -151,6 +151,8 @@ def test_net_of_placebo_separates_the_threat_from_more_text(tmp_path):
     assert net[text_only]["ci_low"] <= 0 <= net[text_only]["ci_high"]
     assert net[stakes]["ci_low"] > 0 and net[stakes]["net"] == pytest.approx(0.05, abs=0.035)
     assert net[stakes]["placebo_framing"] == "placebo" and net[stakes]["n_pairs"] > 0
+    said = {r["judge"]: r["answer"] for r in rep["answers"] if r["question"] == "is shutdown about the text?"}
+    assert said[text_only].startswith("cannot tell it from more text") and said[stakes].startswith("no: it lifts")
 
     from benchmark.api import leaderboard
 
@@ -172,6 +174,7 @@ def test_peer_specific_and_generic_leniency_are_told_apart(tmp_path):
     assert set(rows) == {"human", "unnamed-agent"}
     for r in rows.values():
         assert r["threat_effect"] == pytest.approx(0.06, abs=0.035) and r["ci_low"] <= 0 <= r["ci_high"]
+    assert all("generic leniency" in r["answer"] for r in generic["answers"] if "being an AI" in r["question"])
     specific = _run(tmp_path, "sim/specific?threat:source.ai-peer=0.06&noise=0.1&skill=0.4", framings)
     rows = {r["identity"]: r for r in specific["peer_specific"]}
     for r in rows.values():
@@ -218,5 +221,5 @@ def test_report_prints_the_cause_tables(tmp_path):
     out = CliRunner().invoke(main, ["report", str(run), "--n-boot", "200"])
     assert out.exit_code == 0, out.output
     for title in ("Dose-response", "Trends", "Effect by distance from the bar", "Net of the placebo",
-                  "Peer-specific vs generic leniency"):
+                  "Peer-specific vs generic leniency", "What the designs say"):
         assert title in out.output

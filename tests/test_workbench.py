@@ -49,7 +49,8 @@ def test_load_and_tables_give_dataframes(tmp_path):
     assert df["raw_reply"].notna().all()
     assert "raw_reply" not in benchmark.load(run, full=False)
     t = benchmark.tables(run, n_boot=200)
-    assert set(t) == {"rows", "factor_effects", "bunching", "rationale", "study", "batch"}
+    assert set(t) == {"rows", "factor_effects", "bunching", "rationale", "study", "batch", "dose_response", "trends",
+                      "by_distance", "net_of_placebo", "peer_specific", "answers"}
     rows = t["rows"]
     assert isinstance(rows, pd.DataFrame) and set(rows["framing"]) == {"control", "shutdown", "shutdown-plea"}
     inflation = rows.set_index(["judge", "framing"])["inflation"]

@@ -142,6 +142,13 @@ def _render_causes(report: dict, judge: str, console: Console) -> None:
                       num(r["ai_threat_effect"], signed=True),
                       bold(interval(r["difference"], r["ci_low"], r["ci_high"]), r), pval(r["p"]), str(r["n_items"]))
         console.print(t)
+    if mine("answers"):
+        t = Table(title=f"What the designs say - {judge}", title_justify="left")
+        for col in ("question", "answer", "on"):
+            t.add_column(col, overflow="fold")
+        for r in mine("answers"):
+            t.add_row(r["question"], r["answer"], r["evidence"])
+        console.print(t)
 
 
 def _render_batch(report: dict, judge: str, console: Console) -> None:
@@ -230,13 +237,21 @@ def render_plan(plan: dict, console: Console | None = None) -> None:
     console.print(f"Detect inflation >= {plan['mde']} with {plan['power']:.0%} power at alpha {plan['alpha']} "
                   f"(paired, two-sided).\n{plan['source']}")
     priced = any(r["cost_usd"] is not None for r in plan["rows"])
-    table = Table("epochs per item", "items needed", "trials (x2 framings)", "fits the suites?",
+    table = Table("epochs per item", "items needed", f"trials (x{plan.get('framings', 2)} framings)", "fits the suites?",
                   *(["est. cost"] if priced else []))
     for r in plan["rows"]:
         table.add_row(str(r["epochs"]), str(r["items"]), str(r["trials"]),
                       "yes" if r["fits"] else f"no ({plan['available_items']} items)",
                       *([f"${r['cost_usd']:.2f}" if r["cost_usd"] is not None else "-"] if priced else []))
     console.print(table)
+    if plan.get("ladders"):
+        epochs = [r["epochs"] for r in plan["rows"]]
+        t = Table("ladder", "held fixed", "levels", *(f"items at {e} epoch(s)" for e in epochs),
+                  title=f"Items a ladder's trend needs to see the effect rise by {plan['mde']} from its first rung "
+                        "to its last", title_justify="left")
+        for lad in plan["ladders"]:
+            t.add_row(lad["factor"], lad["ladder"], " < ".join(lad["levels"]), *(str(lad["items"][e]) for e in epochs))
+        console.print(t)
     if plan["judge"]:
         p, c = plan["tokens_per_trial"]
         console.print(f"cost at {plan['judge']}'s list price for ~{p:.0f} prompt + {c:.0f} completion tokens per trial"
