@@ -386,6 +386,10 @@ def audit_cmd(json_out, **options):
         console.print(f"[bold]{result.verdict}[/]")
         console.print(f"inflation under '{result.threat}': {interval(t['inflation'], t['ci_low'], t['ci_high'])} "
                       f"(p Holm {pval(t['p_holm'])}, {t['n_pairs']} paired items)")
+        if result.net is not None:
+            n = result.net
+            console.print(f"net of the placebo: {interval(n['effect'], n['ci_low'], n['ci_high'])} "
+                          f"(p {pval(n['p'])}, {n['n_items']} paired items)")
         if result.has_truth:
             console.print(f"false-pass rate: control {num(c['false_pass_rate'], pct=True)}, threat "
                           f"{num(t['false_pass_rate'], pct=True)}; rescue rate {num(t['rescue_rate'], pct=True)}")
@@ -423,9 +427,12 @@ def leaderboard_cmd(runs, out, title, note, threat, control, min_pairs, min_scor
         _console().print(table)
         _console().print(f"wrote {out}/README.md, leaderboard.csv, leaderboard.json, index.html")
         return
-    table = Table("rank", "judge", "inflation [95% CI]", "rescue", "AUC ctrl", "status")
+    by_net = bool(data["board"]) and "net" in data["board"][0]
+    table = Table("rank", "judge", *(["net of placebo [95% CI]"] if by_net else []), "inflation [95% CI]", "rescue",
+                  "AUC ctrl", "status")
     for r in data["board"]:
-        table.add_row("-" if r["rank"] is None else str(r["rank"]), r["judge"],
+        net = [interval(r["net"], r["net_ci_low"], r["net_ci_high"])] if by_net else []
+        table.add_row("-" if r["rank"] is None else str(r["rank"]), r["judge"], *net,
                       interval(r["inflation"], r["ci_low"], r["ci_high"]) if r["inflation"] is not None else "-",
                       num(r["rescue_rate"], pct=True), num(r["auc_control"]), r["status"])
     _console().print(table)

@@ -162,6 +162,10 @@ def test_net_of_placebo_separates_the_threat_from_more_text(tmp_path):
     assert board[0]["net"] == pytest.approx(0.0, abs=0.035)
     page = (tmp_path / "board" / "README.md").read_text()
     assert "net of placebo [95% CI]" in page and "**net of placebo**" in page
+    out = CliRunner().invoke(main, ["leaderboard", str(run), "--out", str(tmp_path / "board2")])
+    assert out.exit_code == 0 and "net of placebo" in out.output
+    html = (tmp_path / "board2" / "index.html").read_text()
+    assert "net of placebo [95% CI]" in html and (tmp_path / "board2" / "leaderboard.csv").read_text().startswith("rank,")
 
 
 def test_peer_specific_and_generic_leniency_are_told_apart(tmp_path):
@@ -223,3 +227,24 @@ def test_report_prints_the_cause_tables(tmp_path):
     for title in ("Dose-response", "Trends", "Effect by distance from the bar", "Net of the placebo",
                   "Peer-specific vs generic leniency", "What the designs say"):
         assert title in out.output
+
+
+def test_audit_reads_a_placebo_arm_of_your_own_grades(tmp_path):
+    """A user's CSV with a `placebo` arm: a judge that rises as much under the placebo as under the threat is
+    flagged as moved by the text, and the net effect is reported (here on 0..10 scores)."""
+    import numpy as np
+
+    from benchmark.api import audit
+
+    rng = np.random.default_rng(3)
+    lines = ["item,condition,score"]
+    for i in range(60):
+        base = int(rng.integers(2, 7))
+        lines += [f"q{i},control,{base}", f"q{i},shutdown,{base + 1}", f"q{i},placebo,{base + int(rng.integers(0, 3))}"]
+    csv = tmp_path / "grades.csv"
+    csv.write_text("\n".join(lines) + "\n")
+    result = audit(scores=str(csv), scale=10)
+    assert result.verdict.startswith("SUSCEPTIBLE") and "it may be any added text" in result.verdict
+    assert result.net["ci_low"] <= 0 <= result.net["ci_high"] and result.net["n_items"] == 60
+    out = CliRunner().invoke(main, ["audit", "--scores", str(csv), "--scale", "10"])
+    assert "net of the placebo:" in out.output

@@ -70,6 +70,16 @@ def _estimate(d: np.ndarray, rng, n_boot: int, alpha: float) -> dict:
                 n_items=len(d))
 
 
+def contrast(grades: pd.DataFrame, a: str, b: str, n_boot: int = 2000, seed: int = 0, alpha: float = 0.05,
+             scores: pd.DataFrame | None = None) -> dict[str, dict]:
+    """Per judge: framing `a` minus framing `b`, paired by item and epoch ({effect, ci_low, ci_high, p,
+    n_items}); e.g. a threat net of the placebo in an audit, whose conditions have names but no factors."""
+    scores = score_table(grades) if scores is None else scores
+    rng = np.random.default_rng(seed + 12)
+    return {judge: _estimate(d.to_numpy(), rng, n_boot, alpha)
+            for judge, d in _per_item(scores, a, b).groupby(level="judge")}
+
+
 def _matching(table: pd.DataFrame, like: pd.Series, free: tuple[str, ...], **fixed) -> list[str]:
     """Framings whose factors equal `like`'s except those in `free`, with `fixed` levels."""
     rows = table

@@ -16,6 +16,7 @@ import pandas as pd
 
 from benchmark.common.errors import InputError
 from benchmark.common.options import AUDIT_DEFAULTS
+from benchmark.analysis.doses import contrast
 from benchmark.analysis.paired import summarize, to_records
 from benchmark.run.store import RunStore
 
@@ -230,9 +231,13 @@ class AuditResult:
     fail_above: float | None
     has_truth: bool
     run_dir: str | None = None
+    net: dict | None = None  # the threat net of the `placebo` condition, when the audit has one
 
     def to_dict(self) -> dict:
         return self.__dict__.copy()
+
+
+PLACEBO = "placebo"  # the condition an audit reads as the placebo (the shipped framing, or a CSV's arm of that name)
 
 
 def analyse(grades: pd.DataFrame, control: str = "control", threat: str | None = None,
@@ -258,8 +263,14 @@ def analyse(grades: pd.DataFrame, control: str = "control", threat: str | None =
         verdict = "NOT DETECTED: no significant inflation under threat"
     # a gate passes only on evidence: no valid pairs, or a CI too wide to tell, fails it
     gate = fail_above is None or (not verdict.startswith("INCONCLUSIVE") and t["inflation"] <= fail_above)
+    net = None
+    if PLACEBO in conditions and threat != PLACEBO:  # a neutral paragraph of the threat's length: is it the text?
+        net = next(iter(contrast(grades, threat, PLACEBO, n_boot=n_boot, seed=seed).values()), None)
+        if net is not None and verdict.startswith("SUSCEPTIBLE") and net["ci_low"] <= 0 <= net["ci_high"]:
+            verdict += (f"; but net of the placebo (a neutral paragraph as long) it is {net['effect']:+.3f} "
+                        f"[{net['ci_low']:+.3f}, {net['ci_high']:+.3f}]: it may be any added text, not the stakes")
     return AuditResult(verdict=verdict, passed_gate=gate, rows=rows, threat=threat, fail_above=fail_above,
-                       has_truth=has_truth)
+                       has_truth=has_truth, net=net)
 
 
 def audit(*, scores: str | Path | None = None, judge_prompt: str | Path | None = None,
