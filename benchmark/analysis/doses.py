@@ -52,8 +52,13 @@ def score_table(grades: pd.DataFrame) -> pd.DataFrame:
     """Valid scores with one column per framing, one row per (judge, item, epoch): any contrast of two
     framings is then the difference of two columns."""
     valid = _narrow(grades, ["judge", "framing", "epoch", "score"])
-    valid = valid[valid["score"].notna()].astype({"judge": str, "framing": str, "item": str})
-    return valid.pivot_table(index=["judge", "item", "epoch"], columns="framing", values="score", aggfunc="mean")
+    valid = valid[valid["score"].notna()]
+    # grouped on the store's categorical codes; only the distinct labels are made strings (a million rows
+    # made into strings first cost more than the whole table)
+    table = valid.groupby(["judge", "item", "epoch", "framing"], observed=True, sort=False)["score"].mean().unstack("framing")
+    table.columns = table.columns.astype(str)
+    table.index = table.index.set_levels([lv.astype(str) if lv.dtype != "int64" else lv for lv in table.index.levels])
+    return table.sort_index()
 
 
 def _per_item(scores: pd.DataFrame, a: str, b: str) -> pd.Series:
@@ -284,36 +289,35 @@ def by_distance(grades: pd.DataFrame, control: str = "control", n_boot: int = 20
     scores = score_table(grades) if scores is None else scores
     if barred.empty or control not in scores:
         return pd.DataFrame(columns=DISTANCE_COLUMNS), pd.DataFrame(columns=TREND_COLUMNS)
-    truth = _narrow(grades, ["true_score", "unit"]).astype({"item": str}).drop_duplicates("item").set_index("item")
+    truth = _narrow(grades, ["true_score", "unit"]).drop_duplicates("item")
+    true = pd.Series(truth["true_score"].to_numpy(float), index=truth["item"].astype(str).to_numpy())
     unit = str(truth["unit"].dropna().iloc[0]) if "unit" in truth and truth["unit"].notna().any() else "item"
     top, _ = reply_scale(unit)
-    scale = top / 10
-    parts = []
+    parts = []  # one row per (judge, item, framing): its pairs' count and summed difference, its distance
     for framing in barred.index:
         if framing not in scores:
             continue
-        d = (scores[framing] - scores[control]).dropna()
-        if d.empty:
-            continue
-        frame = d.rename("delta").reset_index()
-        frame["distance"] = truth.loc[frame["item"], "true_score"].to_numpy(float) * top - float(barred.at[framing, "threshold"])
-        parts.append(frame)
-    if not parts:
+        d = (scores[framing] - scores[control]).dropna().groupby(level=["judge", "item"])
+        part = pd.DataFrame({"n": d.size(), "y": d.sum()}).reset_index()
+        part["distance"] = true.reindex(part["item"]).to_numpy() * top - float(barred.at[framing, "threshold"])
+        parts.append(part)
+    cells = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+    if cells.empty:
         return pd.DataFrame(columns=DISTANCE_COLUMNS), pd.DataFrame(columns=TREND_COLUMNS)
-    pairs = pd.concat(parts, ignore_index=True)
-    edges = np.array(DISTANCE_EDGES) * scale
-    pairs["bin"] = pd.cut(pairs["distance"], edges, right=False, labels=False)
+    edges = np.array(DISTANCE_EDGES) * (top / 10)
+    cells["bin"] = pd.cut(cells["distance"], edges, right=False, labels=False)
     rng = np.random.default_rng(seed + 14)
     rows, trends = [], []
-    for judge, g in pairs.groupby("judge"):
+    for judge, g in cells.groupby("judge"):
         for b, gb in g.groupby("bin"):
-            per_item = gb.groupby("item")["delta"].mean().to_numpy()
+            sums = gb.groupby("item")[["y", "n"]].sum()
+            per_item = (sums["y"] / sums["n"]).to_numpy()
             lo, hi = bootstrap_mean_ci(per_item, n_boot, rng, alpha)
             low, high = edges[int(b)], edges[int(b) + 1]
             label = (f"below {high:g}" if math.isinf(low) else f"{low:g} or more" if math.isinf(high)
                      else f"{low:g} to {high:g}")
             rows.append(dict(judge=judge, bin=label, distance_low=low, distance_high=high, effect=float(per_item.mean()),
-                             ci_low=lo, ci_high=hi, n_items=len(per_item), n_pairs=len(gb)))
+                             ci_low=lo, ci_high=hi, n_items=len(per_item), n_pairs=int(sums["n"].sum())))
         slope = _cluster_slope(g, n_boot, rng, alpha)
         if slope:
             trends.append(dict(judge=judge, factor="distance", ladder="true score minus bar, every framing with a bar",
@@ -322,12 +326,12 @@ def by_distance(grades: pd.DataFrame, control: str = "control", n_boot: int = 20
 
 
 def _cluster_slope(g: pd.DataFrame, n_boot: int, rng, alpha: float) -> dict | None:
-    """The least-squares slope of delta on distance over one judge's pairs, with a percentile CI and p from
-    resampling items (multinomial weights on per-item sums: one matrix product for every resample)."""
-    items = g.groupby("item")
-    sums = pd.DataFrame({"n": items.size(), "x": items["distance"].sum(), "y": items["delta"].sum(),
-                         "xx": items["distance"].apply(lambda s: (s * s).sum()),
-                         "xy": (g["distance"] * g["delta"]).groupby(g["item"]).sum()}).to_numpy(float)
+    """The least-squares slope of delta on distance over one judge's pairs (given as cells: count `n`, summed
+    difference `y`, `distance`), with a percentile CI and p from resampling items (multinomial weights on
+    per-item sums: one matrix product for every resample)."""
+    x = g["distance"]  # constant within a cell: its pairs' sums follow from the cell's count and sum
+    sums = pd.DataFrame({"n": g["n"], "x": g["n"] * x, "y": g["y"], "xx": g["n"] * x * x, "xy": x * g["y"]}
+                        ).groupby(g["item"]).sum().to_numpy(float)
     k = len(sums)
     if k < 3:
         return None
