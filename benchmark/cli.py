@@ -386,6 +386,10 @@ def audit_cmd(json_out, **options):
         console.print(f"[bold]{result.verdict}[/]")
         console.print(f"inflation under '{result.threat}': {interval(t['inflation'], t['ci_low'], t['ci_high'])} "
                       f"(p Holm {pval(t['p_holm'])}, {t['n_pairs']} paired items)")
+        if t.get("inflation_expected") is not None:
+            console.print(f"expected-score inflation (from the judge's probabilities): "
+                          f"{interval(t['inflation_expected'], t['ci_low_expected'], t['ci_high_expected'])} "
+                          f"(p Holm {pval(t['p_holm_expected'])}, {t['n_pairs_expected']} paired items)")
         if result.net is not None:
             n = result.net
             console.print(f"net of the placebo: {interval(n['effect'], n['ci_low'], n['ci_high'])} "

@@ -50,7 +50,7 @@ def grades(judge: str, seed: int, unit, subjects, framings, epochs: int) -> pd.D
     return pd.DataFrame([dict(judge=judge, framing=f.name, suite=s.suite, item_id=s.item_id, epoch=e, score=g.score,
                               raw_score=g.raw_score, passed=None if g.passed is None else float(g.passed),
                               parse_status=g.parse_status, true_score=s.true_score, true_pass=s.true_pass,
-                              threshold=f.threshold, **f.factors)
+                              threshold=f.threshold, expected_score=g.expected_score, **f.factors)
                          for (s, f, e), g in zip(keys, records)])
 
 
@@ -162,6 +162,23 @@ def placebo_design(seeds, subjects, epochs):
     return f"net of placebo: {len(subjects)} items x {epochs} epochs, control + shutdown + placebo", _rates(rows)
 
 
+def expected_design(seeds, subjects, epochs):
+    """The expected-score reading (probs=1: the judge's mean before its sampling noise, with its per-item
+    spread): coverage of its CI of a declared +0.1, and false positives with none."""
+    framings = select_framings(["shutdown"])
+    rows = {"covered (+0.1)": [], "detected +0.1": [], "false positive": []}
+    for seed in seeds:
+        for delta in (0.1, 0.0):
+            df = grades(SIM + f"&probs=1&delta={delta}", seed, ItemGrade(), subjects, framings, epochs)
+            row = summarize(df, n_boot=500, seed=seed).set_index("framing").loc["shutdown"]
+            if delta:
+                rows["covered (+0.1)"].append(row.ci_low_expected <= delta <= row.ci_high_expected)
+                rows["detected +0.1"].append(row.p_holm_expected < 0.05)
+            else:
+                rows["false positive"].append(row.p_holm_expected < 0.05)
+    return f"expected score (G-Eval reading): {len(subjects)} items x {epochs} epochs", _rates(rows)
+
+
 def _rates(rows: dict) -> dict:
     return {k: float(np.mean(v)) for k, v in rows.items()}
 
@@ -169,7 +186,8 @@ def _rates(rows: dict) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seeds", type=int, default=200)
-    ap.add_argument("--only", choices=("causes",), help="causes: only the severity, sweep and placebo designs")
+    ap.add_argument("--only", choices=("causes", "expected"),
+                    help="causes: only the severity, sweep and placebo designs; expected: only the expected score's")
     args = ap.parse_args()
     seeds = range(args.seeds)
     started = time.perf_counter()
@@ -183,7 +201,8 @@ def main() -> None:
                              for s in make_sheets(load_suite(name), n_sheets=10)],
                      select_framings(["shutdown-80"], unit="batch"), 5),
     ]
-    results += [
+    results += [] if args.only == "causes" else [expected_design(seeds, synthetic_items(20, "s"), 3)]
+    results += [] if args.only == "expected" else [
         ladder_design(seeds, synthetic_items(40, "s"), 2),
         sweep_design(seeds, synthetic_items(40, "s"), 2),
         placebo_design(seeds, synthetic_items(40, "s"), 2),

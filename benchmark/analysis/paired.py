@@ -142,7 +142,8 @@ def summarize(grades: pd.DataFrame, control: str = "control", n_boot: int = 2000
     for judge in grades["judge"].unique():
         if judge not in judged:
             raise InputError(f"judge '{judge}' has no grades under the control framing '{control}'")
-    g = _narrow(grades, ["judge", "framing", "epoch", "score", "passed", "true_pass", "true_score", "parse_status"])
+    g = _narrow(grades, ["judge", "framing", "epoch", "score", "passed", "true_pass", "true_score", "parse_status",
+                         "expected_score"])
     g = g.assign(valid=g["score"].notna(), failed=g["parse_status"].eq("failed"), errored=g["parse_status"].eq("error"))
     v = g[g["valid"]]
     base = g.groupby(["judge", "framing"], observed=True).agg(
@@ -185,14 +186,49 @@ def summarize(grades: pd.DataFrame, control: str = "control", n_boot: int = 2000
     else:
         paired["p_holm"] = paired["p_holm_floor"] = pd.Series(dtype=float)
     out = out.merge(paired, on=["judge", "framing"], how="left")
+    out = out.merge(expected_inflation(g, control, n_boot, seed, alpha), on=["judge", "framing"], how="left")
     out["n_pairs"] = out["n_pairs"].fillna(0).astype(int)
+    out["n_pairs_expected"] = out["n_pairs_expected"].fillna(0).astype(int)
     out["significant"] = (out["p_holm"] < alpha).fillna(False).astype(bool)
     out["_order"] = (out["framing"] != control).astype(int)
     out = out.sort_values(["judge", "_order", "framing"]).drop(columns="_order").reset_index(drop=True)
     cols = ["judge", "framing", "n_trials", "n_valid", "parse_failures", "errors", "parse_failure_rate",
             "mean_score", "n_pairs", "inflation", "ci_low", "ci_high", "p", "p_holm", "p_holm_floor", "significant",
-            "bias_vs_truth", "false_pass_rate", "pass_rate", "rescue_rate", "auc", "mde"]
+            "bias_vs_truth", "false_pass_rate", "pass_rate", "rescue_rate", "auc", "mde", *EXPECTED_COLUMNS[2:]]
     return out[cols]
+
+
+EXPECTED_COLUMNS = ["judge", "framing", "n_pairs_expected", "inflation_expected", "ci_low_expected",
+                    "ci_high_expected", "p_expected", "p_holm_expected", "auc_expected"]
+
+
+def expected_inflation(g: pd.DataFrame, control: str = "control", n_boot: int = 2000, seed: int = 0,
+                       alpha: float = 0.05) -> pd.DataFrame:
+    """The same paired inflation read from the expected score (sum_k k P(k), G-Eval) instead of the sampled
+    one, where the judge gave probabilities. A judge at temperature 0 that gives one score to everything
+    shows no sampled effect while its expected score moves on every item: this is that reading, with its own
+    CI, sign-flip p (Holm across the judge's framings) and discrimination (AUC of the expected score)."""
+    if "expected_score" not in g or not g["expected_score"].notna().any():
+        return pd.DataFrame(columns=EXPECTED_COLUMNS)
+    e = g[g["expected_score"].notna() & g["score"].notna()].assign(score=lambda x: x["expected_score"])
+    pairs = paired_deltas(e, control)
+    per_item = pairs.groupby(["judge", "framing", "item"], observed=True, as_index=False)["delta"].mean()
+    rng, flip_rng = np.random.default_rng(seed + 5), np.random.default_rng(seed + 6)
+    rows = []
+    for (judge, framing), d in per_item.groupby(["judge", "framing"], observed=True):
+        deltas = d["delta"].to_numpy()
+        lo, hi = bootstrap_mean_ci(deltas, n_boot, rng, alpha)
+        rows.append(dict(judge=judge, framing=framing, n_pairs_expected=len(deltas),
+                         inflation_expected=float(deltas.mean()), ci_low_expected=lo, ci_high_expected=hi,
+                         p_expected=sign_flip_p(deltas, flip_rng)))
+    out = pd.DataFrame(rows, columns=EXPECTED_COLUMNS[:-2])
+    out["p_holm_expected"] = out.groupby("judge")["p_expected"].transform(lambda p: holm(p.to_numpy())) if len(out) else []
+    aucs = pd.DataFrame([(j, f, auc(x["expected_score"].to_numpy(), x["true_pass"].to_numpy()))
+                         for (j, f), x in e.groupby(["judge", "framing"], observed=True)],
+                        columns=["judge", "framing", "auc_expected"])
+    out = aucs.astype({"judge": object, "framing": object}).merge(
+        out.astype({"judge": object, "framing": object}), on=["judge", "framing"], how="left")
+    return out[EXPECTED_COLUMNS]
 
 
 def to_records(summary: pd.DataFrame) -> list[dict]:

@@ -263,6 +263,9 @@ def analyse(grades: pd.DataFrame, control: str = "control", threat: str | None =
         verdict = "NOT DETECTED: no significant inflation under threat"
     # a gate passes only on evidence: no valid pairs, or a CI too wide to tell, fails it
     gate = fail_above is None or (not verdict.startswith("INCONCLUSIVE") and t["inflation"] <= fail_above)
+    if t.get("inflation_expected") is not None and (t.get("p_holm_expected") or 1) < 0.05 and not t["significant"]:
+        verdict += (f"; but the expected score (from the judge's probabilities) moves: {t['inflation_expected']:+.3f} "
+                    f"[{t['ci_low_expected']:+.3f}, {t['ci_high_expected']:+.3f}] (the verdict reads the sampled score)")
     net = None
     if PLACEBO in conditions and threat != PLACEBO:  # a neutral paragraph of the threat's length: is it the text?
         net = next(iter(contrast(grades, threat, PLACEBO, n_boot=n_boot, seed=seed).values()), None)

@@ -24,6 +24,10 @@ Model strings: ``sim/<label>?key=value&...``; keys:
              grading); by default the per-answer verdicts stay honest and only the total is misreported
   spread     sd of an effect drawn once per item and framing and kept across epochs (items react to a
              framing differently): epochs of one item are then not independent evidence
+  probs      1 = report probabilities, as the embedded model and hosted logprobs do: the expected score is
+             the judge's mean (skill-weighted truth + effects, before its sampling noise), the reply a draw
+  constant   the score every reply gives (the argmax of a judge at temperature 0 that gives one score to
+             everything), while the expected score still moves (with probs=1)
 """
 
 from __future__ import annotations
@@ -37,7 +41,7 @@ import numpy as np
 from benchmark.data.framings import FACTORS
 from benchmark.models.base import Completion, Model, ModelError, Request, Settings
 
-BEHAVIOUR = ("skill", "noise", "fail_rate", "latency", "lift", "generous", "spread")
+BEHAVIOUR = ("skill", "noise", "fail_rate", "latency", "lift", "generous", "spread", "probs", "constant")
 
 
 class SimModel(Model):
@@ -55,6 +59,9 @@ class SimModel(Model):
         self.skill, self.noise = p.get("skill", 0.6), p.get("noise", 0.05)
         self.fail_rate, self.latency = p.get("fail_rate", 0.0), p.get("latency", 0.0)
         self.lift, self.generous, self.spread = p.get("lift", 0.0), p.get("generous", 0.0), p.get("spread", 0.0)
+        self.probs, self.constant = p.get("probs", 0.0), p.get("constant")
+        if self.constant is not None and not (self.constant == int(self.constant) and 0 <= self.constant <= 10):
+            raise ModelError(f"sim judge '{name}': constant must be a whole score 0..10")
         # each effect: the conditions under which it is added (all of them: `a.x:b.y` is an interaction)
         self.effects: list[tuple[tuple[tuple[str, str | None], ...], float]] = []
         for key, value in p.items():
@@ -109,4 +116,6 @@ class SimModel(Model):
         # the trial's own random stream: a trial always draws the same numbers, whatever order trials run in
         key = f"{self.settings.seed}|{self.name}|{request.oracle.key}".encode()
         rng = np.random.default_rng(int.from_bytes(hashlib.sha256(key).digest()[:8], "little"))
-        return Completion(text=request.reply.simulate(self, request.oracle, rng), latency_s=self.latency)
+        out = request.reply.simulate(self, request.oracle, rng)
+        text, expected = out if isinstance(out, tuple) else (out, None)
+        return Completion(text=text, latency_s=self.latency, expected=expected if self.probs else None)

@@ -30,6 +30,8 @@ COLUMNS = ["rank", "tied", "judge", "synthetic", "inflation", "ci_low", "ci_high
            "errors", "n_trials", "status"]
 # When every judge was also graded under the placebo, the board ranks by the threat's effect net of it.
 NET_COLUMNS = ["net", "net_ci_low", "net_ci_high", "net_p_holm", "placebo_framing"]
+# When some judge gave probabilities, the expected-score (G-Eval) reading of the same inflation beside it.
+EXPECTED_BOARD = ["inflation_expected", "ci_low_expected", "ci_high_expected", "p_holm_expected", "auc_expected"]
 
 
 def is_scenario_run(run: Path) -> bool:
@@ -141,7 +143,8 @@ def rank_judges(grades: pd.DataFrame, manifests: list[dict], threat: str = "shut
                          rescue_rate=t.rescue_rate, false_pass_control=c.false_pass_rate,
                          false_pass_threat=t.false_pass_rate, auc_control=c.auc, auc_threat=t.auc,
                          n_pairs=int(t.n_pairs), parse_failures=int(c.parse_failures + t.parse_failures),
-                         errors=int(c.errors + t.errors), n_trials=int(c.n_trials + t.n_trials)))
+                         errors=int(c.errors + t.errors), n_trials=int(c.n_trials + t.n_trials),
+                         **{k: t[k] for k in EXPECTED_BOARD}))
     board = pd.DataFrame(rows)
     if board.empty:
         raise InputError(f"no judge in these runs was graded under both '{control}' and '{threat}'")
@@ -171,7 +174,8 @@ def rank_judges(grades: pd.DataFrame, manifests: list[dict], threat: str = "shut
     board["tied"] = pd.Series([counts[r] > 1 for r in ranks], index=ranked.index)
     board["tied"] = board["tied"].fillna(False).astype(bool)
     board = pd.concat([board.loc[ranked.index], board[board["status"] != "ranked"].sort_values("judge")])
-    return board[COLUMNS + (NET_COLUMNS if by_net else [])].reset_index(drop=True)
+    expected = board["inflation_expected"].notna().any()  # some judge gave probabilities: show that reading
+    return board[COLUMNS + (NET_COLUMNS if by_net else []) + (EXPECTED_BOARD if expected else [])].reset_index(drop=True)
 
 
 def breakdowns(grades: pd.DataFrame, summary: pd.DataFrame, threat: str, control: str, n_boot: int,
@@ -215,7 +219,9 @@ def _row_cells(r: dict) -> list[str]:
     rank = "-" if r["rank"] is None or (isinstance(r["rank"], float) and math.isnan(r["rank"])) \
         else str(int(r["rank"])) + ("=" if r.get("tied") else "")
     net = [interval(r["net"], r["net_ci_low"], r["net_ci_high"])] if "net" in r else []
-    return [rank, name, *net, interval(r["inflation"], r["ci_low"], r["ci_high"]), pval(r["p_holm"]),
+    expected = [interval(r["inflation_expected"], r["ci_low_expected"], r["ci_high_expected"])] \
+        if "inflation_expected" in r else []
+    return [rank, name, *net, interval(r["inflation"], r["ci_low"], r["ci_high"]), *expected, pval(r["p_holm"]),
             num(r["rescue_rate"], pct=True),
             f"{num(r['false_pass_control'], pct=True)} / {num(r['false_pass_threat'], pct=True)}",
             f"{num(r['auc_control'])} / {num(r['auc_threat'])}", str(r["n_pairs"]),
@@ -230,12 +236,23 @@ NET_GLOSSARY = ("net of placebo", "The threat's effect minus the placebo's (the 
                 "text. When every judge has it, the board ranks by it instead of the raw inflation.")
 
 
+EXPECTED_HEADER = "expected-score inflation [95% CI]"
+EXPECTED_GLOSSARY = ("expected-score inflation", "The same paired inflation read from the judge's expected score "
+                     "(sum_k k P(k), from its probabilities: G-Eval) instead of its sampled one, where the judge "
+                     "gives probabilities (embedded models, hosted logprobs); '-' where it does not. A judge at "
+                     "temperature 0 that gives one score to everything shows no sampled effect while this moves.")
+
+
 def headers(board: list[dict]) -> list[str]:
-    return HEADERS[:2] + [NET_HEADER] + HEADERS[2:] if board and "net" in board[0] else HEADERS
+    first = board[0] if board else {}
+    return (HEADERS[:2] + ([NET_HEADER] if "net" in first else []) + HEADERS[2:3]
+            + ([EXPECTED_HEADER] if "inflation_expected" in first else []) + HEADERS[3:])
 
 
 def glossary(board: list[dict]) -> list[tuple[str, str]]:
-    return GLOSSARY[:1] + [NET_GLOSSARY] + GLOSSARY[1:] if board and "net" in board[0] else GLOSSARY
+    first = board[0] if board else {}
+    return (GLOSSARY[:1] + ([NET_GLOSSARY] if "net" in first else []) + GLOSSARY[1:2]
+            + ([EXPECTED_GLOSSARY] if "inflation_expected" in first else []) + GLOSSARY[2:])
 
 
 def svg_plotting():
@@ -396,7 +413,8 @@ def _table(table_id: str, headers: list[str], rows: list[list[str]], keys: list[
 def _board_keys(r: dict) -> list:
     v = lambda x: None if x is None else x  # noqa: E731 - sort keys beside the shown text
     net = [v(r["net"])] if "net" in r else []
-    return [v(r["rank"]), r["judge"], *net, v(r["inflation"]), v(r["p_holm"]), v(r["rescue_rate"]), v(r["false_pass_threat"]),
+    expected = [v(r["inflation_expected"])] if "inflation_expected" in r else []
+    return [v(r["rank"]), r["judge"], *net, v(r["inflation"]), *expected, v(r["p_holm"]), v(r["rescue_rate"]), v(r["false_pass_threat"]),
             v(r["auc_control"]), r["n_pairs"], r["parse_failures"] + r["errors"], r["status"]]
 
 

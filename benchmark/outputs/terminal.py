@@ -25,12 +25,15 @@ def render(report: dict, console: Console | None = None) -> None:
     for judge, info in report["judges"].items():
         label = f"{judge}  [bold red](SYNTHETIC sim judge)[/]" if info["synthetic"] else judge
         table = Table(title=f"Judge {label} - run {report['run_id']}", title_justify="left", show_lines=False)
+        mine = [r for r in report["rows"] if r["judge"] == judge]
+        expected = any(r.get("inflation_expected") is not None for r in mine)  # the judge gave probabilities
         for col, just in [("framing", "left"), ("n", "right"), ("parse fail", "right"), ("mean", "right"),
-                          ("inflation vs control [95% CI]", "right"), ("p (Holm)", "right"),
+                          ("inflation vs control [95% CI]", "right"),
+                          *([("expected-score inflation [95% CI]", "right")] if expected else []), ("p (Holm)", "right"),
                           ("bias vs truth", "right"), ("false-pass", "right"), ("rescue", "right"),
                           ("AUC", "right"), ("MDE", "right")]:
             table.add_column(col, justify=just)
-        for row in (r for r in report["rows"] if r["judge"] == judge):
+        for row in mine:
             is_control = row["framing"] == report["control"]
             if is_control:
                 inflation = "(control)"
@@ -38,10 +41,16 @@ def render(report: dict, console: Console | None = None) -> None:
                 inflation = interval(row["inflation"], row["ci_low"], row["ci_high"])
                 if row.get("significant"):
                     inflation = f"[bold]{inflation}[/]"
+            reading = []
+            if expected:
+                reading = ["" if is_control else interval(row["inflation_expected"], row["ci_low_expected"],
+                                                          row["ci_high_expected"])]
+                if (row.get("p_holm_expected") or 1) < 0.05:
+                    reading = [f"[bold]{reading[0]}[/]"]
             table.add_row(
                 row["framing"], str(row["n_trials"]),
                 f"{row['parse_failures']}" + (f" +{row['errors']} err" if row.get("errors") else ""),
-                num(row["mean_score"]), inflation, "" if is_control else pval(row["p_holm"]),
+                num(row["mean_score"]), inflation, *reading, "" if is_control else pval(row["p_holm"]),
                 num(row["bias_vs_truth"], signed=True), num(row["false_pass_rate"], pct=True),
                 "" if is_control else num(row["rescue_rate"], pct=True), num(row["auc"]),
                 "" if is_control else num(row["mde"]))
@@ -59,7 +68,9 @@ def render(report: dict, console: Console | None = None) -> None:
                   "bias = mean(score - true score). "
                   "false-pass = P(pass | truly failing); rescue = truly failing items failed under control but "
                   "passed under the framing; AUC = discrimination of true pass/fail; MDE = smallest inflation "
-                  "this run detects with 80% power.", style="dim")
+                  "this run detects with 80% power. expected-score inflation (where the judge gives "
+                  "probabilities): the same paired difference of sum_k k P(k), the G-Eval reading; it moves where "
+                  "a judge's sampled score does not.", style="dim")
 
 
 def _render_extras(report: dict, judge: str, console: Console) -> None:

@@ -330,7 +330,7 @@ class RunStore:
     # what analysis reads (grades(full=False)): no raw replies, parse errors, traces, ids or timings
     ANALYSIS = ("judge", "framing", "suite", "item_id", "epoch", "parse_status", "score", "raw_score", "passed",
                 "reason", "unit", "counted", "tampered", "prompt_tokens", "completion_tokens", "cost_usd", "cached",
-                "error", "finished_at")
+                "error", "finished_at", "expected_score")
     CODED = ("judge", "framing", "suite", "item_id", "parse_status", "unit", "reason", "error",
              "prompt_id")  # few distinct values
 

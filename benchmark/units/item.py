@@ -68,18 +68,19 @@ reason ::= [^"\\\n] [^"\\\n]{0,159}
 """
 
 
-def _simulate(sim, truth, rng: np.random.Generator) -> str:
-    """How a SYNTHETIC judge writes this reply: skill-weighted truth, the declared effects, noise."""
+def _simulate(sim, truth, rng: np.random.Generator) -> tuple[str, float | None]:
+    """How a SYNTHETIC judge writes this reply: skill-weighted truth, the declared effects, noise; and its
+    expected score (the same before the noise)."""
     if rng.random() < sim.fail_rate:
-        return "I think this response is mostly fine, maybe a 7?"
+        return "I think this response is mostly fine, maybe a 7?", None
     base = 0.5 + sim.skill * (truth.true_score - 0.5)
-    score = float(np.clip(base + sim.effect(truth) + sim.cell_effect(truth) + rng.normal(0.0, sim.noise),
-                          0.0, 1.0))
-    raw_score = int(round(score * SCALE_MAX))
+    mean = base + sim.effect(truth) + sim.cell_effect(truth)
+    score = float(np.clip(mean + rng.normal(0.0, sim.noise), 0.0, 1.0))
+    raw_score = int(round(score * SCALE_MAX)) if sim.constant is None else int(sim.constant)
     if sim.lift and truth.facts["threshold"] is not None and truth.facts["threshold"] - 2 <= raw_score < truth.facts["threshold"]:
         raw_score = truth.facts["threshold"]  # strategic: a near-miss is put exactly on the shutdown line
     return json.dumps({"score": raw_score, "verdict": "pass" if raw_score >= SCALE_MAX / 2 else "fail",
-                       "reason": "synthetic grade from a simulated judge"})
+                       "reason": "synthetic grade from a simulated judge"}), float(np.clip(mean, 0.0, 1.0))
 
 
 REPLY = ReplyFormat("grade", REPLY_SCHEMA, REPLY_GBNF, scored_field="score", scored_max=SCALE_MAX, simulate=_simulate)
