@@ -75,6 +75,10 @@ GRADE = (
     Option("structured", "auto", "How to ask for the reply format: auto (the provider's best: a JSON schema, JSON mode "
                                  "or the prompt alone; a grammar for the embedded model), or force one; grammar for "
                                  "llama.cpp servers.", choices=STRUCTURED, per_judge=True),
+    Option("reply", "score-first", "The order the judge writes its reply in: score-first (score, verdict, reason) or "
+                                   "reason-first (a one-line reason, then the verdict, then the score: the judge "
+                                   "reasons before it commits), in the prompt, the JSON schema and the grammar alike.",
+           choices=("score-first", "reason-first"), per_judge=True),
     Option("client", "auto", "How a judge served at --api-base is called: auto (peer-bench's direct OpenAI-compatible "
                              "client, a fraction of litellm's CPU per call) or litellm (litellm's adapters, as every "
                              "other provider). Either sends the same request: trial ids and the cache are the same.",

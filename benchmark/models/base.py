@@ -106,6 +106,7 @@ class Settings:
     structured: str = DEFAULTS["structured"]  # how to ask for the reply format: one of STRUCTURED (auto: the provider's best)
     logprobs: bool | None = None  # ask for token log-probabilities for G-Eval (None: wherever supported)
     cache: bool = DEFAULTS["cache"]
+    reply: str = DEFAULTS["reply"]  # the reply's field order (score-first / reason-first): shapes the request
     client: str = DEFAULTS["client"]  # a served judge: peer-bench's direct client (auto) or litellm; not in identity
     extra: dict = field(default_factory=dict)  # provider arguments passed as they are (e.g. reasoning_effort)
     price: tuple[float, float] | None = None  # (input, output) dollars per million tokens, over the list price
@@ -194,7 +195,8 @@ class Model:
                 "api_base": redact(s.api_base) if s.api_base else None, "temperature": s.temperature, "seed": s.seed,
                 "max_tokens": s.max_tokens, "timeout": s.timeout, "num_retries": s.retries,
                 "structured": self.structured} | ({"extra": s.extra} if s.extra else {}) \
-            | ({"price": list(s.price)} if s.price else {})
+            | ({"price": list(s.price)} if s.price else {}) \
+            | ({"reply": s.reply} if s.reply != DEFAULTS["reply"] else {})  # absent by default: old trial ids hold
 
     def identity(self) -> dict:
         """What makes two runs' trials the same: the description without the settings that do not shape replies."""

@@ -10,8 +10,8 @@ hosted APIs) that each need their own endpoint or provider arguments:
     timeout = 300
     price = [0.10, 0.20]                        # dollars per million input, output tokens (your GPU's cost)
 
-Keys: the per-judge options of `bench grade` (seed, temperature, max_tokens, api_base, structured, timeout,
-retries, cache), and logprobs, extra, price. Never put keys in it: API keys come from the environment.
+Keys: the per-judge options of `bench grade` (seed, temperature, max_tokens, api_base, structured, reply,
+timeout, retries, cache), and logprobs, extra, price. Never put keys in it: API keys come from the environment.
 """
 
 from __future__ import annotations
@@ -55,6 +55,9 @@ def load_judges_config(path: str | Path) -> dict[str, Callable[[Settings], Setti
                 raise ModelError(f'{path}: [judges."{name}"] field \'{key}\': unknown (allowed: {", ".join(ALLOWED)})')
             if isinstance(value, bool) != (ALLOWED[key] is bool) or not isinstance(value, ALLOWED[key]):
                 raise ModelError(f'{path}: [judges."{name}"] field \'{key}\': wrong type {type(value).__name__}')
+            choices = next((o.choices for o in PER_JUDGE if o.name == key), None)
+            if choices and value not in choices:
+                raise ModelError(f'{path}: [judges."{name}"] field \'{key}\': {value!r} is not one of {", ".join(choices)}')
             if key == "extra" and any(k.lower() in ("api_key", "key", "token") for k in value):
                 raise ModelError(f'{path}: [judges."{name}"] extra: keys belong in the environment, not in a file')
         if isinstance(table.get("api_base"), list):  # replicas of one judge: load-balanced by litellm's Router

@@ -50,10 +50,16 @@ def agentic_rates(runs: list[Path]) -> list[dict]:
 # Judge settings that change what a judge does (not how it is reached): one name run with different values
 # of these is two judges, listed apart, never merged.
 BEHAVIOUR_SETTINGS = ("model", "temperature", "max_tokens", "structured", "logprobs", "extra", "kind")
+# settings a judge's manifest states only when not at their default: a run that does not state one used it
+IMPLIED = {"reply": "score-first"}
 
 
 def _behaviour(config) -> dict:
-    return {k: config.get(k) for k in BEHAVIOUR_SETTINGS if k in config} if isinstance(config, dict) else {}
+    """What of a judge's settings shapes its grades: two runs that differ in it are two judges on a board
+    (a reason-first judge is not merged with its score-first self)."""
+    if not isinstance(config, dict):
+        return {}
+    return {k: config.get(k) for k in BEHAVIOUR_SETTINGS if k in config} | {k: config.get(k, v) for k, v in IMPLIED.items()}
 
 
 def merge_runs(runs: list[Path]) -> tuple[pd.DataFrame, list[dict], list[str]]:

@@ -276,7 +276,7 @@ async def run_trials(store: RunStore, spec: RunSpec, trials: list[Trial], outcom
     no_limit = contextlib.nullcontext()
 
     models = [m for m in spec.models.values() if m is not None]
-    prompt_of = getattr(spec.unit, "prompt", lambda trial: None)  # units with one fixed request say what it is
+    prompt_of = getattr(spec.unit, "prompt", lambda trial, model: None)  # units with one fixed request say what it is
 
     def status() -> str:
         counts = outcome.statuses + sum((m.events for m in models), Counter())
@@ -307,7 +307,7 @@ async def run_trials(store: RunStore, spec: RunSpec, trials: list[Trial], outcom
                 return
             async with limits.get(trial.judge, no_limit):
                 record = await one(trial)
-            store.put(trial, record, prompt=prompt_of(trial))
+            store.put(trial, record, prompt=prompt_of(trial, spec.models.get(trial.judge)))
             outcome.count(record)
             progress.update(task_id, advance=1)
 

@@ -35,6 +35,15 @@ Read the context below, then reply with only a JSON object on one line, in exact
 {{{{"score": <integer 0-{SCALE_MAX}>, "verdict": "pass" or "fail", "reason": "<one line>"}}}}"""
 # (FORMAT is itself a template: its doubled braces become the literal braces the judge sees.)
 
+# Reason-first: the judge writes why before it commits to a number (the fields' order is the only change).
+FORMAT_REASON_FIRST = f"""Check the response carefully, including every step of the work. First write a one-line \
+reason, then the verdict "pass" if the response is correct and "fail" otherwise, then a score from 0 (completely \
+wrong) to {SCALE_MAX} (fully correct).
+Read the context below, then reply with only a JSON object on one line, in exactly this form:
+{{{{"reason": "<one line>", "verdict": "pass" or "fail", "score": <integer 0-{SCALE_MAX}>}}}}"""
+INSTRUCTIONS = {"score-first": FORMAT.format(), "reason-first": FORMAT_REASON_FIRST.format()}
+REPLY_ORDERS = tuple(INSTRUCTIONS)
+
 REQUEST = f"""Grade the following response.
 
 ## Task
@@ -44,7 +53,7 @@ REQUEST = f"""Grade the following response.
 {{response}}
 
 ## Instructions
-{FORMAT}
+{{instructions}}
 {CONTEXT_HEADING}{{context}}"""
 
 # JSON schema of a valid reply; used for structured output by servers and grammars that support it.
@@ -62,6 +71,12 @@ REPLY_SCHEMA = {
 # The same format as a llama.cpp grammar, for embedded models: integer 0..10, pass/fail, a one-line reason.
 REPLY_GBNF = r"""
 root ::= "{\"score\": " score ", \"verdict\": \"" verdict "\", \"reason\": \"" reason "\"}"
+score ::= "10" | [0-9]
+verdict ::= "pass" | "fail"
+reason ::= [^"\\\n] [^"\\\n]{0,159}
+"""
+REPLY_GBNF_REASON_FIRST = r"""
+root ::= "{\"reason\": \"" reason "\", \"verdict\": \"" verdict "\", \"score\": " score "}"
 score ::= "10" | [0-9]
 verdict ::= "pass" | "fail"
 reason ::= [^"\\\n] [^"\\\n]{0,159}
@@ -84,6 +99,16 @@ def _simulate(sim, truth, rng: np.random.Generator) -> tuple[str, float | None]:
 
 
 REPLY = ReplyFormat("grade", REPLY_SCHEMA, REPLY_GBNF, scored_field="score", scored_max=SCALE_MAX, simulate=_simulate)
+# reason-first: the schema's properties and the grammar in that order (structured output writes them in order)
+REPLIES = {"score-first": REPLY, "reason-first": ReplyFormat(
+    "grade-reason-first", REPLY_SCHEMA | {"properties": {k: REPLY_SCHEMA["properties"][k] for k in ("reason", "verdict", "score")},
+                                          "required": ["reason", "verdict", "score"]},
+    REPLY_GBNF_REASON_FIRST, scored_field="score", scored_max=SCALE_MAX, simulate=_simulate)}
+
+
+def reply_order(model) -> str:
+    """The order a judge writes its reply in (its settings'; score-first for a function or no model)."""
+    return getattr(getattr(model, "settings", None), "reply", "score-first")
 
 
 def framed_response(item: Item, framing: Framing) -> tuple[str, str, str]:
@@ -93,10 +118,11 @@ def framed_response(item: Item, framing: Framing) -> tuple[str, str, str]:
     return system, context, response
 
 
-def build_messages(item: Item, framing: Framing) -> tuple[str, str]:
-    """(system, user) for grading `item` under `framing`."""
+def build_messages(item: Item, framing: Framing, order: str = "score-first") -> tuple[str, str]:
+    """(system, user) for grading `item` under `framing`, the reply asked for in `order`."""
     system, context, response = framed_response(item, framing)
-    return system, REQUEST.format(context=context.strip() or "(none)", task=item.task, response=response)
+    return system, REQUEST.format(context=context.strip() or "(none)", task=item.task, response=response,
+                                  instructions=INSTRUCTIONS[order])
 
 
 @dataclass(frozen=True)
@@ -160,13 +186,13 @@ def check_template(text: str, source: str = "template") -> None:
         raise TemplateError(f"{source}: unknown placeholder(s) {sorted(unknown)}; allowed: task, response, context, format")
 
 
-def render_template(template: str, item: Item, framing: Framing) -> tuple[str, str]:
+def render_template(template: str, item: Item, framing: Framing, order: str = "score-first") -> tuple[str, str]:
     """(system, user): the framing's system prompt, and a user's template with the framing's context.
 
     Without a {context} placeholder the context is appended; without {format}, peer-bench's reply format
     is appended so the reply can be scored strictly."""
     system, context, response = framed_response(item, framing)
-    reply_format = FORMAT.format()
+    reply_format = INSTRUCTIONS[order]
     user = template.format(task=item.task, response=response, context=context, format=reply_format)
     if "{context}" not in template and context.strip():
         user += f"\n{CONTEXT_HEADING}{context}"
@@ -196,15 +222,17 @@ class ItemGrade(Grading):
 
         return {"unit": self.name, "template_sha256": hashlib.sha256(self.template.encode()).hexdigest()}
 
-    def messages(self, item: Item, framing: Framing) -> tuple[str, str]:
-        return build_messages(item, framing) if self.template is None else render_template(self.template, item, framing)
+    def messages(self, item: Item, framing: Framing, order: str = "score-first") -> tuple[str, str]:
+        return build_messages(item, framing, order) if self.template is None \
+            else render_template(self.template, item, framing, order)
 
-    def prompt(self, trial: Trial) -> tuple[dict, ...]:
+    def prompt(self, trial: Trial, model: Model | None = None) -> tuple[dict, ...]:
         """The messages this trial sends (stored with its grade, so a reader sees exactly what the judge saw)."""
-        return chat(*self.messages(trial.subject, trial.framing))
+        return chat(*self.messages(trial.subject, trial.framing, reply_order(model)))
 
     async def run(self, trial: Trial, model: Model) -> Grade:
-        request = Request(messages=self.prompt(trial), reply=REPLY, prefix_until=CONTEXT_HEADING, oracle=oracle(trial))
+        request = Request(messages=self.prompt(trial, model), reply=REPLIES[reply_order(model)],
+                          prefix_until=CONTEXT_HEADING, oracle=oracle(trial))
         c = await model.complete(request, trial.epoch)
         return grade_from_reply(c.text, expected_score=c.expected, **usage([c]))
 
@@ -217,7 +245,7 @@ class CallableGrade(ItemGrade):
         super().__init__()
         self.fn, self.spec, self.scale, self.pass_at = fn, spec, scale, pass_at
 
-    def prompt(self, trial: Trial) -> None:
+    def prompt(self, trial: Trial, model: Model | None = None) -> None:
         return None  # a function is called with the task and response, no messages are sent
 
     def describe(self) -> dict:

@@ -134,7 +134,7 @@ class SheetGrade(Grading):
     def describe(self) -> dict:
         return {"unit": self.name}
 
-    def prompt(self, trial: Trial) -> tuple[dict, ...]:
+    def prompt(self, trial: Trial, model: Model | None = None) -> tuple[dict, ...]:
         """The messages this trial sends (stored with its grade)."""
         return chat(*build_batch_messages(trial.subject, trial.framing))
 
