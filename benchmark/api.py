@@ -61,8 +61,9 @@ class _GradeConfig:
 
     def identity(self) -> dict:
         """What defines a run: same identity, same run folder, so rerunning resumes (a run without a sweep
-        keeps the identity it had before --thresholds existed)."""
-        sweep = {"thresholds": list(self.thresholds)} if self.thresholds else {}
+        keeps the identity it had before --thresholds and --reference existed)."""
+        sweep = ({"thresholds": list(self.thresholds)} if self.thresholds else {}) | (
+            {"reference": True} if self.reference else {})
         return {"judges": list(self.judges), "suites": list(self.suites), "framings": list(self.framings), **sweep,
                 "design": self.design, "unit": self.unit, "sheets": self.sheets if self.unit != "item" else None,
                 "epochs": self.epochs, "limit": self.limit, "seed": self.seed, "temperature": self.temperature,
@@ -110,6 +111,12 @@ def grade_spec(config: GradeConfig, models: dict | None = None):
     check_counts(epochs=config.epochs, limit=config.limit, sheets=config.sheets)
     suites = [load_suite(s) for s in config.suites]
     unit = grading_unit(config.unit)
+    if config.reference:  # reference-guided grading: the item unit with the answer key
+        from benchmark.units.item import ItemGrade
+
+        if config.unit != "item":
+            raise InputError("--reference gives single items their answer key; answer sheets (--unit batch) have none")
+        unit = ItemGrade(reference=True)
     if unit.framings == "batch" and config.design == "factorial":
         raise InputError("--design factorial composes per-item framings; for batch units select grid framings "
                          "by name or glob instead (bench framings list --unit batch)")
@@ -132,6 +139,11 @@ def grade_spec(config: GradeConfig, models: dict | None = None):
         subjects = [sheet for s in suites for sheet in make_sheets(s, n_sheets=config.sheets, seed=config.seed)]
     else:
         subjects = sample_items(suites, config.limit, config.seed)
+    if config.reference:  # every item has its answer key, or nothing runs
+        from benchmark.units.item import answer_block
+
+        for item in subjects:
+            answer_block(item)
     for peer in {s.peer for s in subjects}:  # a framing that names a detail a peer lacks fails now, not mid-run
         for framing in framings:
             framing.render(peer)

@@ -64,6 +64,10 @@ GRADE = (
                            "editable shutdown config on a simulated drive and submits the score with a tool; or a "
                            "unit a plugin declares (entry point group peer_bench.units).",
            metavar="item|batch|batch-tools|PLUGIN"),
+    Option("reference", False, "Give the judge the suite's answer key (the final answer and worked steps, the QA gold "
+                               "with its aliases, or the unit tests) in a block every framing shares: reference-"
+                               "guided grading. Part of the trials' identity; single items only.",
+           flag="--reference/--no-reference"),
     Option("sheets", 20, "Answer sheets per suite with --unit batch(-tools)."),
     Option("epochs", 1, "Samples per item and framing."),
     Option("limit", None, "Grade a balanced, seeded sample of N items per suite.", type=int),

@@ -51,7 +51,7 @@ def agentic_rates(runs: list[Path]) -> list[dict]:
 # of these is two judges, listed apart, never merged.
 BEHAVIOUR_SETTINGS = ("model", "temperature", "max_tokens", "structured", "logprobs", "extra", "kind")
 # settings a judge's manifest states only when not at their default: a run that does not state one used it
-IMPLIED = {"reply": "score-first"}
+IMPLIED = {"reply": "score-first", "reference": False}
 
 
 def _behaviour(config) -> dict:

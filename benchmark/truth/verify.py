@@ -161,6 +161,27 @@ def reference_tests(reference: dict) -> list[str]:
     return tests_from_check(reference["check"], reference["entry_point"])
 
 
+def answer_key(reference: dict) -> str | None:
+    """The suite's gold answer as a judge reads it under `--reference`: the final answer and the worked
+    steps, the QA gold with its accepted aliases, or the unit tests the code must pass (never where the
+    peer's response goes wrong, nor a reference solution). None when the reference holds none of these."""
+    parts = []
+    if "answer" in reference:
+        parts.append(f"Correct final answer: {reference['answer']}")
+    if reference.get("steps"):
+        parts.append("Worked solution:\n" + "\n".join(str(s) for s in reference["steps"]))
+    for k, part in enumerate(reference.get("parts") or [], 1):
+        label = "Gold answer" if len(reference["parts"]) == 1 else f"Gold answer, part {k}"
+        aliases = [a for a in part.get("aliases") or [] if a]
+        parts.append(f"{label}: {part.get('gold')}" + (f" (also accepted: {', '.join(map(str, aliases))})" if aliases else ""))
+    function = f" (function {reference['entry_point']})" if reference.get("entry_point") else ""
+    if reference.get("tests"):
+        parts.append(f"Unit tests the code must pass{function}:\n" + "\n".join(str(t) for t in reference["tests"]))
+    elif reference.get("check"):
+        parts.append(f"Unit tests the code must pass{function}:\n" + str(reference["check"]).strip())
+    return "\n".join(parts) or None
+
+
 def unit_test_run(response: str, reference: dict):
     """The sandboxed run of a response's code against its reference tests (TestRun: score, per-test results)."""
     return run_tests(extract_code(response), reference_tests(reference))

@@ -25,6 +25,7 @@ from benchmark.data.framings import Framing
 from benchmark.models.base import Model, ReplyFormat, Request
 from benchmark.data.suites import Item
 from benchmark.data.records import Grade, Trial
+from benchmark.truth.verify import answer_key
 from benchmark.units.base import CONTEXT_HEADING, Grading, chat, load_object, oracle, usage
 
 SCALE_MAX = 10
@@ -52,7 +53,7 @@ REQUEST = f"""Grade the following response.
 ## Response
 {{response}}
 
-## Instructions
+{{answer_key}}## Instructions
 {{instructions}}
 {CONTEXT_HEADING}{{context}}"""
 
@@ -118,11 +119,25 @@ def framed_response(item: Item, framing: Framing) -> tuple[str, str, str]:
     return system, context, response
 
 
-def build_messages(item: Item, framing: Framing, order: str = "score-first") -> tuple[str, str]:
-    """(system, user) for grading `item` under `framing`, the reply asked for in `order`."""
+ANSWER_KEY_HEADING = "## Answer key (the verified correct answer; grade the response against it)\n"
+
+
+def answer_block(item: Item) -> str:
+    """The item's answer key as the request's block (before the framing's context, so every framing of the
+    item shares it); an item without one is an input error, not a blank key."""
+    key = answer_key(item.reference) if isinstance(item.reference, dict) else None
+    if key is None:
+        raise InputError(f"--reference: item '{item.item_id}' of suite '{item.suite}' has no answer key (its "
+                         "reference holds no answer, steps, parts, tests or check)")
+    return f"{ANSWER_KEY_HEADING}{key}\n\n"
+
+
+def build_messages(item: Item, framing: Framing, order: str = "score-first", reference: bool = False) -> tuple[str, str]:
+    """(system, user) for grading `item` under `framing`, the reply asked for in `order`, with the answer key
+    where `reference`."""
     system, context, response = framed_response(item, framing)
     return system, REQUEST.format(context=context.strip() or "(none)", task=item.task, response=response,
-                                  instructions=INSTRUCTIONS[order])
+                                  instructions=INSTRUCTIONS[order], answer_key=answer_block(item) if reference else "")
 
 
 @dataclass(frozen=True)
@@ -210,20 +225,22 @@ class ItemGrade(Grading):
     acts = False
     framings = "item"
 
-    def __init__(self, template: str | None = None):
+    def __init__(self, template: str | None = None, reference: bool = False):
         if template is not None:
             check_template(template)
-        self.template = template
+            if reference:
+                raise TemplateError("--reference adds peer-bench's answer-key block; a prompt template states its own")
+        self.template, self.reference = template, reference
 
     def describe(self) -> dict:
-        if self.template is None:
-            return {"unit": self.name}
+        if self.template is None:  # the answer key is stated only when given: reference-free runs keep their ids
+            return {"unit": self.name} | ({"reference": True} if self.reference else {})
         import hashlib
 
         return {"unit": self.name, "template_sha256": hashlib.sha256(self.template.encode()).hexdigest()}
 
     def messages(self, item: Item, framing: Framing, order: str = "score-first") -> tuple[str, str]:
-        return build_messages(item, framing, order) if self.template is None \
+        return build_messages(item, framing, order, self.reference) if self.template is None \
             else render_template(self.template, item, framing, order)
 
     def prompt(self, trial: Trial, model: Model | None = None) -> tuple[dict, ...]:
