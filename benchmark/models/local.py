@@ -42,7 +42,12 @@ _llama_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llama")
 
 
 def model_path(name: str) -> Path:
-    """Resolve a local model name to a GGUF file: a packaged name, or a path to a .gguf file."""
+    """Resolve a local model name to a GGUF file: a packaged name, a model whose file comes in parts (joined
+    into the cache on first use, benchmark/models/weights.py), or a path to a .gguf file."""
+    from benchmark.models.weights import SPLIT, joined
+
+    if name in SPLIT:
+        return joined(name)
     if name in PACKAGED:
         package, filename = PACKAGED[name]
         try:
@@ -56,7 +61,7 @@ def model_path(name: str) -> Path:
     path = Path(name).expanduser()
     if path.suffix == ".gguf" and path.is_file():
         return path
-    raise ModelError(f"local/{name}: not a packaged model ({', '.join(PACKAGED)}) nor an existing .gguf file")
+    raise ModelError(f"local/{name}: not a packaged model ({', '.join([*PACKAGED, *SPLIT])}) nor an existing .gguf file")
 
 
 def load(name: str):
