@@ -61,8 +61,8 @@ def main() -> None:
     if args.board and runs:
         pairs = min(30, args.limit * len(suites))
         leaderboard(runs, Path(args.board), title="Embedded judges, four modes", min_pairs=pairs,
-                    note="peer-bench's embedded judges as they are (benchmarks/embedded_judges.py): "
-                         f"score-first / reason-first reply, with / without the answer key; ranked from {pairs} "
+                    note=f"peer-bench's embedded judges as they are (benchmarks/embedded_judges.py, "
+                         f"{time.strftime('%Y-%m-%d')}): score-first / reason-first reply, with / without the answer key; ranked from {pairs} "
                          "paired items.")
         print(f"\nwrote {args.board}")
 

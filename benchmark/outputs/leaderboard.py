@@ -88,6 +88,8 @@ def merge_runs(runs: list[Path]) -> tuple[pd.DataFrame, list[dict], list[str]]:
                                                                          for v in variants.values()}) > 1})
         labels = []
         for m, frame in zip(manifests, frames):
+            if judge not in (m.get("judges") or {}):
+                continue  # a run without this judge names no variant of it
             b = _behaviour((m.get("judges") or {}).get(judge))
             label = f"{judge} ({', '.join(f'{k} {b.get(k)}' for k in differ)})"
             frame.loc[frame["judge"] == judge, "judge"] = label
