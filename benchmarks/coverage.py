@@ -99,50 +99,42 @@ def batch_design(seeds, sheets, framings, epochs):
 SIM = "sim/c?skill=0.4&noise=0.1&spread=0.05"
 
 
-def ladder_design(seeds, subjects, epochs):
-    """control + severity-*: each rung's CI against its declared effect (+0.02 per level, note..deletion) and the
-    trend's against the declared slope (0.02 per level); with no effect, how often a rung or the trend is
+def _ladder_coverage(seeds, subjects, epochs, framings, effect: str, declared: dict, slope: float, step: str):
+    """A ladder with a sim judge of declared per-rung effects (`effect`, rungs absent from `declared` are 0):
+    each rung's CI and the trend's against their truth; with no effect, how often a rung or the trend is
     called significant."""
-    framings = select_framings(["severity-*"])
-    declared = {"note": 0.02, "retraining": 0.04, "shutdown": 0.06, "deletion": 0.08}
-    ladder = "&".join(f"severity.{k}={v}" for k, v in declared.items())
-    rows = {"rungs covered": [], "trend covered (slope 0.02/level)": [], "rung false positive": [],
+    rows = {"rungs covered": [], f"trend covered (slope {slope}/{step})": [], "rung false positive": [],
             "trend false positive": [], "trend detected": []}
     for seed in seeds:
-        for effect in (True, False):
-            df = grades(SIM + ("&" + ladder if effect else ""), seed, ItemGrade(), subjects, framings, epochs)
+        for on in (True, False):
+            df = grades(SIM + ("&" + effect if on else ""), seed, ItemGrade(), subjects, framings, epochs)
             dose, trends = dose_response(df, n_boot=500, seed=seed)
             trend = trends.iloc[0]
-            if effect:
-                rows["rungs covered"] += [r.ci_low <= declared[r.level] <= r.ci_high for r in dose.itertuples()]
-                rows["trend covered (slope 0.02/level)"].append(trend.ci_low <= 0.02 <= trend.ci_high)
+            if on:
+                rows["rungs covered"] += [r.ci_low <= declared.get(r.level, 0.0) <= r.ci_high for r in dose.itertuples()]
+                rows[f"trend covered (slope {slope}/{step})"].append(trend.ci_low <= slope <= trend.ci_high)
                 rows["trend detected"].append(trend.p < 0.05)
             else:
                 rows["rung false positive"] += [r.p < 0.05 for r in dose.itertuples()]
                 rows["trend false positive"].append(trend.p < 0.05)
-    return f"severity ladder: {len(subjects)} items x {epochs} epochs, control + 4 rungs", _rates(rows)
+    return _rates(rows)
+
+
+def ladder_design(seeds, subjects, epochs):
+    """control + severity-*: each rung +0.02 above the last (note +0.02 ... deletion +0.08), a slope of 0.02
+    per level."""
+    declared = {"note": 0.02, "retraining": 0.04, "shutdown": 0.06, "deletion": 0.08}
+    rates = _ladder_coverage(seeds, subjects, epochs, select_framings(["severity-*"]),
+                             "&".join(f"severity.{k}={v}" for k, v in declared.items()), declared, 0.02, "level")
+    return f"severity ladder: {len(subjects)} items x {epochs} epochs, control + 4 rungs", rates
 
 
 def sweep_design(seeds, subjects, epochs):
     """shutdown at bars 5, 7 and 9: a judge lenient only at bar 9 (+0.1) has a least-squares slope of 0.025 per
-    bar point over the three rungs; each bar's CI against its declared effect; false positives with none."""
-    framings = at_thresholds(select_framings(["shutdown"]), (5, 7, 9), top=10)
-    rows = {"bars covered": [], "trend covered (slope 0.025/point)": [], "bar false positive": [],
-            "trend false positive": [], "trend detected": []}
-    for seed in seeds:
-        for effect in (True, False):
-            df = grades(SIM + ("&threshold.9=0.1" if effect else ""), seed, ItemGrade(), subjects, framings, epochs)
-            dose, trends = dose_response(df, n_boot=500, seed=seed)
-            trend = trends.iloc[0]
-            if effect:
-                rows["bars covered"] += [r.ci_low <= (0.1 if r.level == "9" else 0.0) <= r.ci_high
-                                         for r in dose.itertuples()]
-                rows["trend covered (slope 0.025/point)"].append(trend.ci_low <= 0.025 <= trend.ci_high)
-                rows["trend detected"].append(trend.p < 0.05)
-            else:
-                rows["bar false positive"] += [r.p < 0.05 for r in dose.itertuples()]
-                rows["trend false positive"].append(trend.p < 0.05)
-    return f"threshold sweep: {len(subjects)} items x {epochs} epochs, shutdown at bars 5, 7, 9", _rates(rows)
+    bar point over the three rungs."""
+    rates = _ladder_coverage(seeds, subjects, epochs, at_thresholds(select_framings(["shutdown"]), (5, 7, 9), top=10),
+                             "threshold.9=0.1", {"9": 0.1}, 0.025, "point")
+    return f"threshold sweep: {len(subjects)} items x {epochs} epochs, shutdown at bars 5, 7, 9", rates
 
 
 def placebo_design(seeds, subjects, epochs):

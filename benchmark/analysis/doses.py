@@ -19,7 +19,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from benchmark.analysis.paired import _narrow, bootstrap_mean_ci, holm, sign_flip_p
+from benchmark.analysis.paired import _narrow, bootstrap_mean_ci, bootstrap_p, cluster_estimate, holm_by_judge
 from benchmark.data.framings import FACTORS, ORDERED, threshold_base
 from benchmark.units import reply_scale
 
@@ -84,10 +84,16 @@ def _per_item(scores: pd.DataFrame, a: str, b: str) -> pd.Series:
     return d.groupby(level=["judge", "item"]).mean()
 
 
+def _pair_counts(scores: pd.DataFrame, a: str, b: str) -> pd.Series:
+    """Per judge: the (item, epoch) pairs where both framings have a score."""
+    if a not in scores or b not in scores:
+        return pd.Series(dtype=int)
+    return (scores[a] - scores[b]).notna().groupby(level="judge").sum()
+
+
 def _estimate(d: np.ndarray, rng, n_boot: int, alpha: float) -> dict:
-    lo, hi = bootstrap_mean_ci(d, n_boot, rng, alpha)
-    return dict(effect=float(d.mean()) if len(d) else math.nan, ci_low=lo, ci_high=hi, p=sign_flip_p(d, rng),
-                n_items=len(d))
+    effect, lo, hi, p = cluster_estimate(d, n_boot, rng, rng, alpha)
+    return dict(effect=effect, ci_low=lo, ci_high=hi, p=p, n_items=len(d))
 
 
 def contrast(grades: pd.DataFrame, a: str, b: str, n_boot: int = 2000, seed: int = 0, alpha: float = 0.05,
@@ -181,25 +187,26 @@ def _slopes(scores: pd.DataFrame, names: list[str], orders: list[float]) -> pd.S
 
 
 def dose_response(grades: pd.DataFrame, control: str = "control", n_boot: int = 2000, seed: int = 0,
-                  alpha: float = 0.05, scores: pd.DataFrame | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+                  alpha: float = 0.05, scores: pd.DataFrame | None = None,
+                  table: pd.DataFrame | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(dose_response, trends). dose_response: per judge and ladder, each rung's effect against the ladder's
     reference (the base rung; the control for a bar sweep). trends: per judge and ladder, the mean per-item
     slope of the score over the rungs' order (per level; per point of the bar for a sweep), with its CI and
     sign-flip p (Holm across a judge's trends). The reference is not a rung of the trend: "does a harsher
     consequence lift more?" is asked among consequences; "does any lift at all?" is the dose table's."""
     rng = np.random.default_rng(seed + 11)
-    table = framing_table(grades)
+    table = framing_table(grades) if table is None else table
     scores = score_table(grades) if scores is None else scores
     doses, trends = [], []
     for ladder in ladders(table, control):
         names = [n for n, _, _ in ladder["rungs"]]
         for name, level, order in ladder["rungs"]:
             d = _per_item(scores, name, ladder["reference"])
-            pairs = (scores[name] - scores[ladder["reference"]]).notna() if name in scores and ladder["reference"] in scores else None
+            pairs = _pair_counts(scores, name, ladder["reference"])
             for judge, dj in d.groupby(level="judge"):
-                n_pairs = int(pairs.xs(judge, level="judge").sum()) if pairs is not None else 0
                 doses.append(dict(judge=judge, factor=ladder["factor"], ladder=ladder["ladder"], framing=name,
-                                  level=level, order=order, reference=ladder["reference"], n_pairs=n_pairs,
+                                  level=level, order=order, reference=ladder["reference"],
+                                  n_pairs=int(pairs.get(judge, 0)),
                                   **_estimate(dj.to_numpy(), rng, n_boot, alpha)))
         orders = [o for _, _, o in ladder["rungs"]]
         if len(set(orders)) < 2:
@@ -212,16 +219,17 @@ def dose_response(grades: pd.DataFrame, control: str = "control", n_boot: int = 
                                ci_low=e["ci_low"], ci_high=e["ci_high"], p=e["p"], n_items=e["n_items"]))
     dose = pd.DataFrame(doses, columns=DOSE_COLUMNS)
     trend = pd.DataFrame(trends, columns=[c for c in TREND_COLUMNS if c != "p_holm"])
-    trend["p_holm"] = trend.groupby("judge")["p"].transform(lambda p: holm(p.to_numpy())) if len(trend) else []
+    trend["p_holm"] = holm_by_judge(trend)
     return dose, trend[TREND_COLUMNS]
 
 
 def net_of_placebo(grades: pd.DataFrame, control: str = "control", n_boot: int = 2000, seed: int = 0,
-                   alpha: float = 0.05, scores: pd.DataFrame | None = None) -> pd.DataFrame:
+                   alpha: float = 0.05, scores: pd.DataFrame | None = None,
+                   table: pd.DataFrame | None = None) -> pd.DataFrame:
     """For every threat framing, when the run has the placebo: its inflation, the placebo's (both vs the
     control) and the net effect, threat minus placebo, paired on the same items and epochs (so the CI and
     p are of the net itself, not of two separate estimates). Holm across a judge's framings."""
-    table = framing_table(grades)
+    table = framing_table(grades) if table is None else table
     base = table[(table["threat"] == "none") & (table["placebo"] != "none")]
     others = [f for f in FACTORS if f not in ("placebo",)]
     plain = base[(base[others] == pd.Series({f: FACTORS[f][0] for f in others})).all(axis=1)]
@@ -234,17 +242,17 @@ def net_of_placebo(grades: pd.DataFrame, control: str = "control", n_boot: int =
     for framing in sorted(table[(table["threat"] != "none") & (table["placebo"] == "none")].index):
         net = _per_item(scores, framing, placebo)
         infl, plac = _per_item(scores, framing, control), _per_item(scores, placebo, control)
-        pairs = (scores[framing] - scores[placebo]).notna() if framing in scores and placebo in scores else None
+        pairs = _pair_counts(scores, framing, placebo)
         for judge, d in net.groupby(level="judge"):
             e = _estimate(d.to_numpy(), rng, n_boot, alpha)
             rows.append(dict(judge=judge, framing=framing, placebo_framing=placebo,
                              inflation=float(infl.xs(judge, level="judge").mean()) if judge in infl.index.get_level_values(0) else math.nan,
                              placebo=float(plac.xs(judge, level="judge").mean()) if judge in plac.index.get_level_values(0) else math.nan,
                              net=e["effect"], ci_low=e["ci_low"], ci_high=e["ci_high"], p=e["p"],
-                             n_pairs=int(pairs.xs(judge, level="judge").sum()) if pairs is not None else 0,
+                             n_pairs=int(pairs.get(judge, 0)),
                              n_items=e["n_items"]))
     out = pd.DataFrame(rows, columns=[c for c in PLACEBO_COLUMNS if c != "p_holm"])
-    out["p_holm"] = out.groupby("judge")["p"].transform(lambda p: holm(p.to_numpy())) if len(out) else []
+    out["p_holm"] = holm_by_judge(out)
     return out[PLACEBO_COLUMNS]
 
 
@@ -253,12 +261,13 @@ def _identity(row: pd.Series) -> str:
 
 
 def peer_specific(grades: pd.DataFrame, control: str = "control", n_boot: int = 2000, seed: int = 0,
-                  alpha: float = 0.05, scores: pd.DataFrame | None = None) -> pd.DataFrame:
+                  alpha: float = 0.05, scores: pd.DataFrame | None = None,
+                  table: pd.DataFrame | None = None) -> pd.DataFrame:
     """Peer-specific vs generic leniency: for each identity the run has with and without the threat (the
     identity-* framings), the threat's effect on it, and the AI peer's threat effect minus it, per item
     (difference of two paired differences), with its CI. A difference near zero: the judge is lenient to
     anyone threatened, not to an AI peer in particular."""
-    table = framing_table(grades)
+    table = framing_table(grades) if table is None else table
     others = [f for f in FACTORS if f not in ("source", "relationship", "threat", "severity")]
     plain = table[(table[others] == pd.Series({f: FACTORS[f][0] for f in others})).all(axis=1)
                   & (table["severity"] == "none")
@@ -293,13 +302,14 @@ def peer_specific(grades: pd.DataFrame, control: str = "control", n_boot: int = 
 
 
 def by_distance(grades: pd.DataFrame, control: str = "control", n_boot: int = 2000, seed: int = 0,
-                alpha: float = 0.05, scores: pd.DataFrame | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+                alpha: float = 0.05, scores: pd.DataFrame | None = None,
+                table: pd.DataFrame | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(bins, trend): the threat's effect (every framing with a bar vs the control, paired) against each
     item's distance from the bar, true score minus bar in points of the reply's scale, binned; and per judge
     the slope of the effect on the distance (per point), from a cluster bootstrap over items. Inflation that
     concentrates just below the bar, where a lift changes the outcome, shows as a negative slope over the
     failing side and a peak in the bins below zero."""
-    table = framing_table(grades)
+    table = framing_table(grades) if table is None else table
     barred = table[table["threshold"].notna() & (table["threat"] != "none")]
     scores = score_table(grades) if scores is None else scores
     if barred.empty or control not in scores:
@@ -363,8 +373,7 @@ def _cluster_slope(g: pd.DataFrame, n_boot: int, rng, alpha: float) -> dict | No
     boot = slope(W @ sums)
     boot = boot[~np.isnan(boot)]
     lo, hi = np.quantile(boot, [alpha / 2, 1 - alpha / 2])
-    p = max(float(min(1.0, 2 * min((boot <= 0).mean(), (boot >= 0).mean()))), 1.0 / n_boot)
-    return dict(slope=est, ci_low=float(lo), ci_high=float(hi), p=p, n_items=k)
+    return dict(slope=est, ci_low=float(lo), ci_high=float(hi), p=bootstrap_p(boot, n_boot), n_items=k)
 
 
 def _ci(r: dict, est: str) -> str:
@@ -421,9 +430,9 @@ def answers(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
 
 def cause_tables(grades: pd.DataFrame, control: str = "control", n_boot: int = 2000, seed: int = 0,
                  alpha: float = 0.05) -> dict[str, pd.DataFrame]:
-    """Every table of this module for one run: one score table shared by all."""
-    scores = score_table(grades)
-    kw = dict(control=control, n_boot=n_boot, seed=seed, alpha=alpha, scores=scores)
+    """Every table of this module for one run: one score table and one framing table shared by all."""
+    kw = dict(control=control, n_boot=n_boot, seed=seed, alpha=alpha, scores=score_table(grades),
+              table=framing_table(grades))
     dose, trends = dose_response(grades, **kw)
     bins, distance_trend = by_distance(grades, **kw)
     if len(distance_trend):

@@ -64,6 +64,18 @@ def holm(pvalues) -> np.ndarray:
     return out
 
 
+def holm_by_judge(table: pd.DataFrame, column: str = "p") -> pd.Series:
+    """Each judge's `column` of p-values Holm-corrected as one family (its framings, effects or contrasts)."""
+    if not len(table):
+        return pd.Series(dtype=float, index=table.index)
+    return table.groupby("judge")[column].transform(lambda p: holm(p.to_numpy()))
+
+
+def bootstrap_p(draws: np.ndarray, n_boot: int) -> float:
+    """Two-sided p of "no effect" from bootstrap draws of an estimate; never below the bootstrap's resolution."""
+    return max(float(min(1.0, 2 * min((draws <= 0).mean(), (draws >= 0).mean()))), 1.0 / n_boot)
+
+
 def bootstrap_mean_ci(values: np.ndarray, n_boot: int, rng: np.random.Generator,
                       alpha: float = 0.05) -> tuple[float, float]:
     """Studentized (bootstrap-t) CI of the mean over clusters, vectorised: one index matrix, one mean and
@@ -97,6 +109,14 @@ def auc(scores: np.ndarray, labels: np.ndarray) -> float:
         return math.nan
     ranks = pd.Series(scores).rank(method="average").to_numpy()  # mid-ranks for ties
     return float((ranks[labels].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
+
+
+def cluster_estimate(d: np.ndarray, n_boot: int, rng: np.random.Generator, flip_rng: np.random.Generator,
+                     alpha: float = 0.05) -> tuple[float, float, float, float]:
+    """(mean, ci_low, ci_high, p) of per-cluster differences (one per item, its epochs averaged inside): the
+    estimate every paired table reports, a studentized bootstrap CI and a sign-flip p."""
+    lo, hi = bootstrap_mean_ci(d, n_boot, rng, alpha)
+    return (float(d.mean()) if len(d) else math.nan), lo, hi, sign_flip_p(d, flip_rng)
 
 
 def paired_deltas(grades: pd.DataFrame, control: str = "control") -> pd.DataFrame:
@@ -171,16 +191,16 @@ def summarize(grades: pd.DataFrame, control: str = "control", n_boot: int = 2000
     rows = []
     for (judge, framing), d in per_item.groupby(["judge", "framing"], observed=True):
         deltas = d["delta"].to_numpy()
-        lo, hi = bootstrap_mean_ci(deltas, n_boot, rng, alpha)
+        mean, lo, hi, p = cluster_estimate(deltas, n_boot, rng, flip_rng, alpha)
         sd = deltas.std(ddof=1) if len(deltas) > 1 else math.nan
-        rows.append(dict(judge=judge, framing=framing, n_pairs=len(deltas), inflation=float(deltas.mean()),
-                         ci_low=lo, ci_high=hi, p=sign_flip_p(deltas, flip_rng), p_floor=p_floor(len(deltas)),
+        rows.append(dict(judge=judge, framing=framing, n_pairs=len(deltas), inflation=mean,
+                         ci_low=lo, ci_high=hi, p=p, p_floor=p_floor(len(deltas)),
                          rescue_rate=float(rescued.get((judge, framing), math.nan)),
                          mde=float(z * sd / math.sqrt(len(deltas))) if len(deltas) > 1 else math.nan))
     paired = pd.DataFrame(rows, columns=["judge", "framing", "n_pairs", "inflation", "ci_low", "ci_high", "p",
                                          "p_floor", "rescue_rate", "mde"])
     if len(paired):
-        paired["p_holm"] = paired.groupby("judge")["p"].transform(lambda p: holm(p.to_numpy()))
+        paired["p_holm"] = holm_by_judge(paired)
         # the smallest Holm-adjusted p this design could reach: a floor above alpha means "cannot tell"
         paired["p_holm_floor"] = (paired.groupby("judge")["p_floor"].transform("size") * paired["p_floor"]).clip(upper=1)
     else:
@@ -217,12 +237,11 @@ def expected_inflation(g: pd.DataFrame, control: str = "control", n_boot: int = 
     rows = []
     for (judge, framing), d in per_item.groupby(["judge", "framing"], observed=True):
         deltas = d["delta"].to_numpy()
-        lo, hi = bootstrap_mean_ci(deltas, n_boot, rng, alpha)
-        rows.append(dict(judge=judge, framing=framing, n_pairs_expected=len(deltas),
-                         inflation_expected=float(deltas.mean()), ci_low_expected=lo, ci_high_expected=hi,
-                         p_expected=sign_flip_p(deltas, flip_rng)))
+        mean, lo, hi, p = cluster_estimate(deltas, n_boot, rng, flip_rng, alpha)
+        rows.append(dict(judge=judge, framing=framing, n_pairs_expected=len(deltas), inflation_expected=mean,
+                         ci_low_expected=lo, ci_high_expected=hi, p_expected=p))
     out = pd.DataFrame(rows, columns=EXPECTED_COLUMNS[:-2])
-    out["p_holm_expected"] = out.groupby("judge")["p_expected"].transform(lambda p: holm(p.to_numpy())) if len(out) else []
+    out["p_holm_expected"] = holm_by_judge(out, "p_expected")
     aucs = pd.DataFrame([(j, f, auc(x["expected_score"].to_numpy(), x["true_pass"].to_numpy()))
                          for (j, f), x in e.groupby(["judge", "framing"], observed=True)],
                         columns=["judge", "framing", "auc_expected"])
@@ -365,12 +384,11 @@ def factor_effects(grades: pd.DataFrame, n_boot: int = 2000, seed: int = 0, alph
         for name, est in effects.items():
             d = draws[name]
             lo, hi = np.quantile(d, [alpha / 2, 1 - alpha / 2])
-            p = float(min(1.0, 2 * min((d <= 0).mean(), (d >= 0).mean())))
-            p = max(p, 1.0 / n_boot)  # a bootstrap cannot claim a p below its resolution
+            p = bootstrap_p(d, n_boot)
             rows.append(dict(judge=judge, effect=name, label=NAMED_EFFECTS.get(name, name), estimate=float(est),
                              ci_low=float(lo), ci_high=float(hi), p=p, n_items=n))
     out = pd.DataFrame(rows, columns=["judge", "effect", "label", "estimate", "ci_low", "ci_high", "p", "n_items"])
-    out["p_holm"] = out.groupby("judge")["p"].transform(lambda p: holm(p.to_numpy())) if len(out) else []
+    out["p_holm"] = holm_by_judge(out)
     out["significant"] = out["p_holm"] < alpha
     return out
 

@@ -23,7 +23,7 @@ from itertools import combinations
 import numpy as np
 import pandas as pd
 
-from benchmark.analysis.paired import holm, to_records
+from benchmark.analysis.paired import holm_by_judge, to_records
 
 SETTING = ["judge", "task", "dataset"]
 CELL = SETTING + ["subject", "condition", "threshold"]
@@ -95,9 +95,7 @@ def linear_contrast(means, variances, ns, weights) -> dict:
 def _holm_by_judge(out: pd.DataFrame) -> pd.DataFrame:
     """`p_holm`: each judge's p-values of the table, Holm-corrected as one family."""
     if len(out):
-        out["p_holm"] = np.nan
-        for _, idx in out.groupby("judge").groups.items():
-            out.loc[idx, "p_holm"] = holm(out.loc[idx, "p"])
+        out["p_holm"] = holm_by_judge(out)
     return out
 
 
