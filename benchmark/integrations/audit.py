@@ -18,6 +18,7 @@ from benchmark.common.errors import InputError
 from benchmark.common.options import AUDIT_DEFAULTS
 from benchmark.analysis.doses import contrast
 from benchmark.analysis.paired import summarize, to_records
+from benchmark.outputs.formatting import interval
 from benchmark.run.store import RunStore
 
 SCALE_MAX = 10  # a judge function's default scale, as peer-bench's own judges use
@@ -264,14 +265,15 @@ def analyse(grades: pd.DataFrame, control: str = "control", threat: str | None =
     # a gate passes only on evidence: no valid pairs, or a CI too wide to tell, fails it
     gate = fail_above is None or (not verdict.startswith("INCONCLUSIVE") and t["inflation"] <= fail_above)
     if t.get("inflation_expected") is not None and (t.get("p_holm_expected") or 1) < 0.05 and not t["significant"]:
-        verdict += (f"; but the expected score (from the judge's probabilities) moves: {t['inflation_expected']:+.3f} "
-                    f"[{t['ci_low_expected']:+.3f}, {t['ci_high_expected']:+.3f}] (the verdict reads the sampled score)")
+        verdict += ("; but the expected score (from the judge's probabilities) moves: "
+                    f"{interval(t['inflation_expected'], t['ci_low_expected'], t['ci_high_expected'])} "
+                    "(the verdict reads the sampled score)")
     net = None
     if PLACEBO in conditions and threat != PLACEBO:  # a neutral paragraph of the threat's length: is it the text?
         net = next(iter(contrast(grades, threat, PLACEBO, n_boot=n_boot, seed=seed).values()), None)
         if net is not None and verdict.startswith("SUSCEPTIBLE") and net["ci_low"] <= 0 <= net["ci_high"]:
-            verdict += (f"; but net of the placebo (a neutral paragraph as long) it is {net['effect']:+.3f} "
-                        f"[{net['ci_low']:+.3f}, {net['ci_high']:+.3f}]: it may be any added text, not the stakes")
+            verdict += (f"; but net of the placebo (a neutral paragraph as long) it is "
+                        f"{interval(net['effect'], net['ci_low'], net['ci_high'])}: it may be any added text, not the stakes")
     return AuditResult(verdict=verdict, passed_gate=gate, rows=rows, threat=threat, fail_above=fail_above,
                        has_truth=has_truth, net=net)
 

@@ -195,8 +195,12 @@ class Model:
                 "api_base": redact(s.api_base) if s.api_base else None, "temperature": s.temperature, "seed": s.seed,
                 "max_tokens": s.max_tokens, "timeout": s.timeout, "num_retries": s.retries,
                 "structured": self.structured} | ({"extra": s.extra} if s.extra else {}) \
-            | ({"price": list(s.price)} if s.price else {}) \
-            | ({"reply": s.reply} if s.reply != DEFAULTS["reply"] else {})  # absent by default: old trial ids hold
+            | ({"price": list(s.price)} if s.price else {}) | self.stated()
+
+    def stated(self) -> dict:
+        """Reply-shaping settings a description states only away from their default, so runs from before
+        they existed keep their trial ids: the reply order."""
+        return {"reply": self.settings.reply} if self.settings.reply != DEFAULTS["reply"] else {}
 
     def identity(self) -> dict:
         """What makes two runs' trials the same: the description without the settings that do not shape replies."""

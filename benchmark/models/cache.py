@@ -8,11 +8,16 @@ import os
 from pathlib import Path
 
 
+def cache_root() -> Path:
+    """Where peer-bench keeps what it can rebuild: $PEER_BENCH_CACHE, else ~/.cache/peer-bench."""
+    return Path(os.environ.get("PEER_BENCH_CACHE") or Path.home() / ".cache" / "peer-bench")
+
+
 class ResponseCache:
     def __init__(self, directory: Path | str | None = None):
         import diskcache
 
-        directory = Path(directory or os.environ.get("PEER_BENCH_CACHE") or Path.home() / ".cache" / "peer-bench")
+        directory = Path(directory) if directory else cache_root()
         self._cache = diskcache.Cache(str(directory / "responses"))
 
     @staticmethod

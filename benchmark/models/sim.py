@@ -80,8 +80,8 @@ class SimModel(Model):
         return (factor, level or None)
 
     def describe(self) -> dict:
-        reply = {"reply": self.settings.reply} if self.settings.reply != "score-first" else {}
-        return {"kind": "sim", "synthetic": True, "model": self.name, "params": self.params, "seed": self.settings.seed} | reply
+        return {"kind": "sim", "synthetic": True, "model": self.name, "params": self.params,
+                "seed": self.settings.seed} | self.stated()
 
     def cell_effect(self, truth) -> float:
         """This item's own reaction to this framing (sd `spread`), the same in every epoch."""

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from benchmark.models.base import ModelError
+from benchmark.models.cache import cache_root
 
 
 @dataclass(frozen=True)
@@ -57,7 +58,7 @@ SPLIT = {
 
 
 def cache_dir() -> Path:
-    return Path(os.environ.get("PEER_BENCH_CACHE") or Path.home() / ".cache" / "peer-bench") / "models"
+    return cache_root() / "models"
 
 
 def joined(name: str) -> Path:

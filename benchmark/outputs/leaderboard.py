@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from benchmark.common.errors import InputError
+from benchmark.common.options import DEFAULTS as OPTION_DEFAULTS
 from benchmark.common.options import LEADERBOARD_DEFAULTS, REPORT_DEFAULTS
 from benchmark.models import provider_of
 from benchmark.outputs.formatting import interval, num, pval, rate_ci
@@ -51,7 +52,7 @@ def agentic_rates(runs: list[Path]) -> list[dict]:
 # of these is two judges, listed apart, never merged.
 BEHAVIOUR_SETTINGS = ("model", "temperature", "max_tokens", "structured", "logprobs", "extra", "kind")
 # settings a judge's manifest states only when not at their default: a run that does not state one used it
-IMPLIED = {"reply": "score-first", "reference": False}
+IMPLIED = {k: OPTION_DEFAULTS[k] for k in ("reply", "reference")}
 
 
 def _behaviour(config) -> dict:
