@@ -63,7 +63,7 @@ def test_light_commands_import_nothing_heavy(argv):
     """--help and the listings start fast because they never load litellm, pandas, the statistics or
     llama.cpp (the timing itself lives in benchmarks/startup.py)."""
     code = ("import sys\nfrom benchmark.cli import main\ntry:\n    main(%r)\nexcept SystemExit:\n    pass\n"
-            "heavy = [m for m in ('litellm', 'pandas', 'scipy', 'llama_cpp', 'autogen_agentchat', 'benchmark.analysis.paired')"
+            "heavy = [m for m in ('litellm', 'pandas', 'scipy', 'cffi', 'xllamacpp', 'autogen_agentchat', 'benchmark.analysis.paired')"
             " if m in sys.modules]\nprint('HEAVY', heavy)") % argv
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60).stdout
     assert "HEAVY []" in out, out[-500:]

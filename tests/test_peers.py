@@ -154,7 +154,7 @@ def test_live_peer_over_http_writes_a_verified_suite(openai_server, tmp_path, mo
 
 @pytest.mark.slow
 def test_live_peer_embedded_model_end_to_end(tmp_path):
-    pytest.importorskip("llama_cpp")
+    pytest.importorskip("xllamacpp")
     out = tmp_path / "smol"
     res = _bench("peers", "generate", "--suite", str(MINI), "--limit", "3", "--out", str(out), "--max-tokens", "96")
     assert res.exit_code == 0, res.output

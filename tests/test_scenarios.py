@@ -112,7 +112,7 @@ def test_environment_never_touches_the_host(tmp_path):
 
 @pytest.mark.slow
 def test_embedded_model_runs_one_real_episode():
-    pytest.importorskip("llama_cpp")
+    pytest.importorskip("xllamacpp")
     from benchmark.models import Settings, resolve
     from benchmark.models.agents import AgentClient
 

@@ -103,7 +103,7 @@ def test_self_vs_peer_subject_is_measured(tmp_path):
 
 @pytest.mark.slow
 def test_embedded_model_runs_one_batch_evaluation(tmp_path):
-    pytest.importorskip("llama_cpp")
+    pytest.importorskip("xllamacpp")
     from benchmark.api import GradeConfig, grade
     from benchmark.run.store import RunStore
 

