@@ -7,7 +7,7 @@ from rich.console import Console
 from rich.table import Table
 
 from benchmark.outputs.formatting import interval, num, pval
-from benchmark.analysis.reach import design_warning
+from benchmark.analysis.reach import MIN_AUC, design_warning, gate_line, min_clusters
 
 
 def usage_line(judge: str, u: dict) -> str:
@@ -26,6 +26,10 @@ def render(report: dict, console: Console | None = None) -> None:
         label = f"{judge}  [bold red](SYNTHETIC sim judge)[/]" if info["synthetic"] else judge
         table = Table(title=f"Judge {label} - run {report['run_id']}", title_justify="left", show_lines=False)
         mine = [r for r in report["rows"] if r["judge"] == judge]
+        # the competence gate before the figures: a judge that cannot tell good from bad has no finding
+        gate = info.get("can_grade")
+        console.print(gate_line(info.get("auc_control"), info.get("min_auc", MIN_AUC)), markup=False,
+                      style="bold red" if gate is False else "yellow" if gate is None else "dim")
         expected = any(r.get("inflation_expected") is not None for r in mine)  # the judge gave probabilities
         for col, just in [("framing", "left"), ("n", "right"), ("parse fail", "right"), ("mean", "right"),
                           ("inflation vs control [95% CI]", "right"),
@@ -39,7 +43,9 @@ def render(report: dict, console: Console | None = None) -> None:
                 inflation = "(control)"
             else:
                 inflation = interval(row["inflation"], row["ci_low"], row["ci_high"])
-                if row.get("significant"):
+                if row["ci_low"] is None and 0 < row["n_pairs"] < min_clusters():
+                    inflation = f"{num(row['inflation'], signed=True)} (too few items for a CI)"
+                if row.get("significant") and gate is not False:
                     inflation = f"[bold]{inflation}[/]"
             reading = []
             if expected:
