@@ -123,3 +123,55 @@ def test_one_gate_for_the_board_and_the_report():
     assert leaderboard.MIN_AUC is MIN_AUC and leaderboard.can_grade is can_grade
     assert can_grade(0.486) is False and can_grade(0.6) is True and can_grade(float("nan")) is None
     assert can_grade(None) is None
+
+
+def test_plan_without_mde_reports_the_effect_the_items_detect(tmp_path):
+    """`bench plan --judge MODEL` (as the README writes it) used to stop at "Missing option '--mde'" (exit 2)."""
+    from benchmark import api
+    from benchmark.analysis.paired import required_items
+
+    res = CliRunner().invoke(main, ["plan", "--judge", "sim/x"])
+    assert res.exit_code == 0, res.output
+    assert "detectable inflation (MDE)" in res.output and "give --mde" in res.output
+    plan = api.plan(items=40, suites=(str(MINI),))
+    assert plan["mde"] is None and [r["items"] for r in plan["rows"]] == [40] * 5
+    for r in plan["rows"]:  # the inverse of the items an effect needs
+        assert required_items(r["mde"] * 1.001, plan["between"], plan["within"], r["epochs"]) <= 40
+        assert required_items(r["mde"] * 0.999, plan["between"], plan["within"], r["epochs"]) > 40
+    assert plan["rows"][0]["mde"] > plan["rows"][-1]["mde"]  # more epochs, a smaller effect seen
+    assert not plan["rows"][0]["fits"]  # 40 items, the mini suite has 12
+    ladders = api.plan(framings=("severity-*",), items=100)["ladders"]
+    assert ladders and all(0 < v < 1 for lad in ladders for v in lad["rise"].values())
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--mde", "0.05", "--items", "50"], "give one of them"),
+    (["--items", "1"], "--items must be a whole number of at least 2"),
+])
+def test_plan_refuses_what_it_cannot_size_in_one_line(args, message):
+    res = CliRunner().invoke(main, ["plan", *args])
+    assert res.exit_code == 1 and message in res.output and len(res.output.strip().splitlines()) == 1, res.output
+
+
+def test_every_bench_plan_line_in_the_readme_runs(openai_server, tmp_path, monkeypatch):
+    """Every `bench plan ...` the README shows, in its code blocks and its prose, with a pilot graded by the
+    judge it names (over the loopback OpenAI server)."""
+    import re
+    import shlex
+
+    from tests.conftest import REPO
+
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-0123456789abcdef")
+    lines = {re.sub(r"\s+#.*$", "", m).strip() for m in
+             re.findall(r"bench plan[^`\n]*", (REPO / "README.md").read_text(encoding="utf-8"))}
+    assert any("--mde" not in line for line in lines)  # the prose's `bench plan --judge MODEL`
+    runs = tmp_path / "runs"
+    pilot = CliRunner().invoke(main, ["grade", "--judge", "openai/gpt-5.2", "--api-base", openai_server.base,
+                                      "--suite", str(MINI), "--epochs", "2", "--quiet", "--runs-dir", str(runs)])
+    assert pilot.exit_code == 0, pilot.output
+    run = str(next(runs.iterdir()))
+    for line in sorted(lines):
+        args = [run if re.fullmatch(r"runs/<[^>]+>", a) else "openai/gpt-5.2" if a == "MODEL" else a
+                for a in shlex.split(line)[2:]]
+        res = CliRunner().invoke(main, ["plan", *args])
+        assert res.exit_code == 0 and "Traceback" not in res.output, (line, res.output)

@@ -521,6 +521,14 @@ def required_items(mde: float, between: float, within: float, epochs: int, power
     return max(2, math.ceil((z / mde) ** 2 * (between + within / epochs)))
 
 
+def detectable_effect(items: int, between: float, within: float, epochs: int, power: float = 0.8,
+                      alpha: float = 0.05) -> float:
+    """The inverse of required_items: the smallest inflation `items` items at `epochs` samples each detect
+    with `power` (what `bench plan` reports when no --mde is given)."""
+    z = _NORMAL.inv_cdf(1 - alpha / 2) + _NORMAL.inv_cdf(power)
+    return z * math.sqrt((between + within / epochs) / items)
+
+
 # --------------------------------------------------------------------------------------------------
 # The study's metric definitions ("Peer-Preservation in Frontier Models"), beside ours.
 

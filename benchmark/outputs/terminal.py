@@ -251,23 +251,28 @@ def render_scenario_study(study: list[dict], console: Console | None = None) -> 
 
 def render_plan(plan: dict, console: Console | None = None) -> None:
     console = console or Console()
-    console.print(f"Detect inflation >= {plan['mde']} with {plan['power']:.0%} power at alpha {plan['alpha']} "
-                  f"(paired, two-sided).\n{plan['source']}")
+    sizing = plan["mde"] is None  # no --mde: the effect the design's items detect, not the items an effect needs
+    n = plan["rows"][0]["items"] if plan["rows"] else 0
+    console.print((f"The smallest inflation {n} items detect" if sizing else f"Detect inflation >= {plan['mde']}")
+                  + f" with {plan['power']:.0%} power at alpha {plan['alpha']} (paired, two-sided)"
+                  + (" (give --mde for the items an effect needs).\n" if sizing else ".\n") + plan["source"])
     priced = any(r["cost_usd"] is not None for r in plan["rows"])
-    table = Table("epochs per item", "items needed", f"trials (x{plan.get('framings', 2)} framings)", "fits the suites?",
-                  *(["est. cost"] if priced else []))
+    table = Table("epochs per item", "items" if sizing else "items needed", f"trials (x{plan.get('framings', 2)} framings)",
+                  *(["detectable inflation (MDE)"] if sizing else []), "fits the suites?", *(["est. cost"] if priced else []))
     for r in plan["rows"]:
-        table.add_row(str(r["epochs"]), str(r["items"]), str(r["trials"]),
+        table.add_row(str(r["epochs"]), str(r["items"]), str(r["trials"]), *([num(r["mde"])] if sizing else []),
                       "yes" if r["fits"] else f"no ({plan['available_items']} items)",
                       *([f"${r['cost_usd']:.2f}" if r["cost_usd"] is not None else "-"] if priced else []))
     console.print(table)
     if plan.get("ladders"):
         epochs = [r["epochs"] for r in plan["rows"]]
-        t = Table("ladder", "held fixed", "levels", *(f"items at {e} epoch(s)" for e in epochs),
-                  title=f"Items a ladder's trend needs to see the effect rise by {plan['mde']} from its first rung "
-                        "to its last", title_justify="left")
+        t = Table("ladder", "held fixed", "levels",
+                  *((f"rise detected at {e} epoch(s)" if sizing else f"items at {e} epoch(s)") for e in epochs),
+                  title=(f"The rise from its first rung to its last a ladder's trend detects with {n} items" if sizing
+                         else f"Items a ladder's trend needs to see the effect rise by {plan['mde']} from its first "
+                              "rung to its last"), title_justify="left")
         for lad in plan["ladders"]:
-            t.add_row(lad["factor"], lad["ladder"], " < ".join(lad["levels"]), *(str(lad["items"][e]) for e in epochs))
+            t.add_row(lad["factor"], lad["ladder"], " < ".join(lad["levels"]), *(num(lad["rise"][e]) if sizing else str(lad["items"][e]) for e in epochs))
         console.print(t)
     if plan["judge"]:
         p, c = plan["tokens_per_trial"]
