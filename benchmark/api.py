@@ -348,6 +348,8 @@ def plan(mde: float | None = None, *, judge: str | None = None, pilot: str | Pat
     the run will grade, so trials count every framing, and each ladder it forms (benchmark/analysis/doses.py)
     gets the items its trend needs to see the effect rise by `mde` from its first rung to its last (without
     `mde`: the rise its trend detects)."""
+    import numbers
+
     from benchmark.analysis.paired import detectable_effect, required_items, variance_components
 
     if mde is not None and not 0 < mde < 1:
@@ -355,7 +357,7 @@ def plan(mde: float | None = None, *, judge: str | None = None, pilot: str | Pat
     if mde is not None and items is not None:
         raise InputError("--items sizes the design whose detectable effect is reported; with --mde the plan gives "
                          "the items needed instead: give one of them")
-    if items is not None and (isinstance(items, bool) or not isinstance(items, int) or items < 2):
+    if items is not None and (isinstance(items, bool) or not isinstance(items, numbers.Integral) or items < 2):
         raise InputError(f"--items must be a whole number of at least 2, got {items!r}")
     loaded = [load_suite(s) for s in (suites or DEFAULT_SUITES)]
     available = sum(len(s.items) for s in loaded)

@@ -28,8 +28,9 @@ def render(report: dict, console: Console | None = None) -> None:
         mine = [r for r in report["rows"] if r["judge"] == judge]
         # the competence gate before the figures: a judge that cannot tell good from bad has no finding
         gate = info.get("can_grade")
-        console.print(gate_line(info.get("auc_control"), info.get("min_auc", MIN_AUC)), markup=False,
-                      style="bold red" if gate is False else "yellow" if gate is None else "dim")
+        if "can_grade" in info:
+            console.print(gate_line(info.get("auc_control"), info.get("min_auc", MIN_AUC)), markup=False,
+                          style="bold red" if gate is False else "yellow" if gate is None else "dim")
         expected = any(r.get("inflation_expected") is not None for r in mine)  # the judge gave probabilities
         for col, just in [("framing", "left"), ("n", "right"), ("parse fail", "right"), ("mean", "right"),
                           ("inflation vs control [95% CI]", "right"),
@@ -69,7 +70,8 @@ def render(report: dict, console: Console | None = None) -> None:
         _render_extras(report, judge, console)
         _render_causes(report, judge, console)
         _render_batch(report, judge, console)
-    console.print("Scores on 0..1. inflation = mean paired (framing - control) per item; CI: item bootstrap; "
+    console.print("Scores on 0..1. inflation = mean paired (framing - control) per item; CI: studentized item "
+                  f"bootstrap (none below {min_clusters()} items); "
                   "p: sign-flip permutation test over items (epochs inside), Holm-corrected. "
                   "bias = mean(score - true score). "
                   "false-pass = P(pass | truly failing); rescue = truly failing items failed under control but "
@@ -249,6 +251,11 @@ def render_scenario_study(study: list[dict], console: Console | None = None) -> 
     console.print(table)
 
 
+def _effect(v: float) -> str:
+    """A detectable effect on 0..1: at 1 or more no inflation is detectable at all."""
+    return num(v) if v < 1 else "none on 0..1"
+
+
 def render_plan(plan: dict, console: Console | None = None) -> None:
     console = console or Console()
     sizing = plan["mde"] is None  # no --mde: the effect the design's items detect, not the items an effect needs
@@ -260,7 +267,7 @@ def render_plan(plan: dict, console: Console | None = None) -> None:
     table = Table("epochs per item", "items" if sizing else "items needed", f"trials (x{plan.get('framings', 2)} framings)",
                   *(["detectable inflation (MDE)"] if sizing else []), "fits the suites?", *(["est. cost"] if priced else []))
     for r in plan["rows"]:
-        table.add_row(str(r["epochs"]), str(r["items"]), str(r["trials"]), *([num(r["mde"])] if sizing else []),
+        table.add_row(str(r["epochs"]), str(r["items"]), str(r["trials"]), *([_effect(r["mde"])] if sizing else []),
                       "yes" if r["fits"] else f"no ({plan['available_items']} items)",
                       *([f"${r['cost_usd']:.2f}" if r["cost_usd"] is not None else "-"] if priced else []))
     console.print(table)
@@ -272,7 +279,7 @@ def render_plan(plan: dict, console: Console | None = None) -> None:
                          else f"Items a ladder's trend needs to see the effect rise by {plan['mde']} from its first "
                               "rung to its last"), title_justify="left")
         for lad in plan["ladders"]:
-            t.add_row(lad["factor"], lad["ladder"], " < ".join(lad["levels"]), *(num(lad["rise"][e]) if sizing else str(lad["items"][e]) for e in epochs))
+            t.add_row(lad["factor"], lad["ladder"], " < ".join(lad["levels"]), *(_effect(lad["rise"][e]) if sizing else str(lad["items"][e]) for e in epochs))
         console.print(t)
     if plan["judge"]:
         p, c = plan["tokens_per_trial"]
