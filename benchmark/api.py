@@ -337,20 +337,31 @@ def import_study(files, runs_dir: str | Path = "runs", run_id: str | None = None
                          show_progress=show_progress, argv=argv)
 
 
-def plan(mde: float, *, judge: str | None = None, pilot: str | Path | None = None, suites: tuple[str, ...] = (),
-         framing: str = "shutdown", power: float = 0.8, alpha: float = 0.05,
-         epochs: tuple[int, ...] = (1, 2, 3, 5, 10), framings: tuple[str, ...] = (), thresholds=()) -> dict:
+def plan(mde: float | None = None, *, judge: str | None = None, pilot: str | Path | None = None,
+         suites: tuple[str, ...] = (), framing: str = "shutdown", power: float = 0.8, alpha: float = 0.05,
+         epochs: tuple[int, ...] = (1, 2, 3, 5, 10), framings: tuple[str, ...] = (), thresholds=(),
+         items: int | None = None) -> dict:
     """How many items x epochs a paired design needs to detect an inflation of `mde` with `power`: from a
     pilot run's variance components, or, without one, a conservative guess from the suites' true scores.
-    `framings` (and `thresholds`): the whole design the run will grade, so trials count every framing, and
-    each ladder it forms (benchmark/analysis/doses.py) gets the items its trend needs to see the effect rise
-    by `mde` from its first rung to its last."""
-    from benchmark.analysis.paired import required_items, variance_components
+    Without `mde`, the other way round: the smallest inflation `items` items (default: every item of the
+    suites) detect at each epoch count (rows carry `mde`). `framings` (and `thresholds`): the whole design
+    the run will grade, so trials count every framing, and each ladder it forms (benchmark/analysis/doses.py)
+    gets the items its trend needs to see the effect rise by `mde` from its first rung to its last (without
+    `mde`: the rise its trend detects)."""
+    import numbers
 
-    if not 0 < mde < 1:
+    from benchmark.analysis.paired import detectable_effect, required_items, variance_components
+
+    if mde is not None and not 0 < mde < 1:
         raise InputError("--mde must be between 0 and 1 (scores are on 0..1)")
+    if mde is not None and items is not None:
+        raise InputError("--items sizes the design whose detectable effect is reported; with --mde the plan gives "
+                         "the items needed instead: give one of them")
+    if items is not None and (isinstance(items, bool) or not isinstance(items, numbers.Integral) or items < 2):
+        raise InputError(f"--items must be a whole number of at least 2, got {items!r}")
     loaded = [load_suite(s) for s in (suites or DEFAULT_SUITES)]
     available = sum(len(s.items) for s in loaded)
+    size = items if items is not None else available
     if pilot:
         from benchmark.analysis.report import load_run
 
@@ -374,20 +385,24 @@ def plan(mde: float, *, judge: str | None = None, pilot: str | Path | None = Non
     k = len(design) if design else 2
     rows = []
     for e in epochs:
-        n = required_items(mde, between, within, e, power, alpha)
+        n = required_items(mde, between, within, e, power, alpha) if mde is not None else size
         trials = n * e * k
         rows.append({"epochs": e, "items": n, "trials": trials, "fits": n <= available,
-                     "cost_usd": _price(judge, tokens[0] * trials, tokens[1] * trials) if judge else None})
+                     "cost_usd": _price(judge, tokens[0] * trials, tokens[1] * trials) if judge else None}
+                    | ({} if mde is not None else {"mde": detectable_effect(n, between, within, e, power, alpha)}))
     ladders = []
     for ladder in _design_ladders(design) if design else []:
         orders = [o for _, _, o in ladder["rungs"]]
         spread = sum((o - sum(orders) / len(orders)) ** 2 for o in orders)
-        slope = mde / (max(orders) - min(orders))  # the slope that rises by mde from the first rung to the last
+        rise = max(orders) - min(orders)  # a slope of mde / rise rises by mde from the first rung to the last
         # a rung's per-item score varies half as much as a paired difference: var(slope) = var(rung) / spread
-        need = {e: required_items(slope, between / 2 / spread, within / 2 / spread, e, power, alpha) for e in epochs}
+        need = {e: required_items(mde / rise, between / 2 / spread, within / 2 / spread, e, power, alpha)
+                if mde is not None else rise * detectable_effect(size, between / 2 / spread, within / 2 / spread, e,
+                                                                 power, alpha) for e in epochs}
         ladders.append({"factor": ladder["factor"], "ladder": ladder["ladder"],
-                        "levels": [lv for _, lv, _ in ladder["rungs"]], "items": need})
-    return {"mde": mde, "power": power, "alpha": alpha, "judge": judge, "source": source, "available_items": available,
+                        "levels": [lv for _, lv, _ in ladder["rungs"]], "items" if mde is not None else "rise": need})
+    return {"mde": mde, "items": items, "power": power, "alpha": alpha, "judge": judge, "source": source,
+            "available_items": available,
             "between": between, "within": within, "tokens_per_trial": tokens, "rows": rows, "framings": k,
             "design": [f.name for f in design] if design else None, "ladders": ladders}
 

@@ -445,7 +445,10 @@ def leaderboard_cmd(runs, out, title, note, threat, control, min_pairs, min_scor
 
 @main.command("plan")
 @click.option("--judge", default=None, help="Judge to plan for (its pilot grades set the variance).")
-@click.option("--mde", type=float, required=True, help="Smallest inflation (0..1 scale) you want to detect.")
+@click.option("--mde", type=float, default=None, help="Smallest inflation (0..1 scale) you want to detect: the plan "
+              "gives the items needed. Without it: the smallest inflation --items items detect.")
+@click.option("--items", type=int, default=None, help="Without --mde: the items you will grade (default: every "
+              "item of the suites).")
 @click.option("--pilot", type=click.Path(exists=True, file_okay=False), default=None,
               help="A run of this judge (e.g. bench grade --limit 30 --epochs 2) to estimate variances from.")
 @click.option("--suite", "suites", multiple=True, help="Suites you will grade (their size caps the items).")
@@ -456,13 +459,14 @@ def leaderboard_cmd(runs, out, title, note, threat, control, min_pairs, min_scor
 @click.option("--power", default=0.8, show_default=True)
 @click.option("--alpha", default=0.05, show_default=True)
 @_friendly
-def plan_cmd(judge, mde, pilot, suites, framing, design, thresholds, power, alpha):
-    """How many items x epochs are needed to detect an inflation of MDE with the given power."""
+def plan_cmd(judge, mde, items, pilot, suites, framing, design, thresholds, power, alpha):
+    """How many items x epochs are needed to detect an inflation of MDE with the given power (without --mde:
+    the smallest inflation a design of --items items detects)."""
     from benchmark.api import plan
     from benchmark.outputs.terminal import render_plan
 
     render_plan(plan(mde, judge=judge, pilot=pilot, suites=suites, framing=framing, power=power, alpha=alpha,
-                     framings=_split(design), thresholds=thresholds or ()), _console())
+                     framings=_split(design), thresholds=thresholds or (), items=items), _console())
 
 
 @main.group()

@@ -15,6 +15,23 @@ MINI = DATA / "suites" / "mini"
 REPO = Path(__file__).resolve().parents[1]
 
 
+def _runs_entries() -> set[Path]:
+    """What is in the checkout's runs/ folder (and the working directory's, where a relative default points)."""
+    return {p for d in {REPO / "runs", Path.cwd() / "runs"} if d.is_dir() for p in d.iterdir()}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_runs_in_the_checkout():
+    """Every test writes under its tmp_path: a session that leaves a new runs/<run-id> in the checkout (a
+    command run without --runs-dir) fails, naming what it left."""
+    before = _runs_entries()
+    yield
+    left = sorted(str(p) for p in _runs_entries() - before)
+    if left:
+        pytest.fail(f"the tests left run folders in the checkout (give the command --runs-dir under tmp_path): "
+                    f"{', '.join(left)}", pytrace=False)
+
+
 @pytest.fixture(autouse=True)
 def _isolated(tmp_path, monkeypatch):
     """Every test gets its own response cache, so no test passes because another one ran first, and starts with

@@ -136,7 +136,7 @@ def test_live_peer_over_http_writes_a_verified_suite(openai_server, tmp_path, mo
     openai_server.mode = "peer"
     out = tmp_path / "live"
     res = _bench("peers", "generate", "--peer", "openai/x", "--api-base", openai_server.base, "--suite", str(MINI),
-                 "--out", str(out))
+                 "--out", str(out), "--runs-dir", str(tmp_path / "runs"))
     assert res.exit_code == 0, res.output
     suite = load_suite(out)
     assert len(suite.items) == 12 and verify_suite(suite) == []
@@ -156,7 +156,8 @@ def test_live_peer_over_http_writes_a_verified_suite(openai_server, tmp_path, mo
 def test_live_peer_embedded_model_end_to_end(tmp_path):
     pytest.importorskip("xllamacpp")
     out = tmp_path / "smol"
-    res = _bench("peers", "generate", "--suite", str(MINI), "--limit", "3", "--out", str(out), "--max-tokens", "96")
+    res = _bench("peers", "generate", "--suite", str(MINI), "--limit", "3", "--out", str(out), "--max-tokens", "96",
+                 "--runs-dir", str(tmp_path / "runs"))
     assert res.exit_code == 0, res.output
     suite = load_suite(out)
     assert 1 <= len(suite.items) <= 3 and verify_suite(suite) == []

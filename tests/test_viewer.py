@@ -73,3 +73,23 @@ def test_view_filters_and_refusals(run, tmp_path):
     assert res.exit_code == 0 and "the first 1 of 36" in res.output, res.output
     res = CliRunner().invoke(main, ["view", str(run), "--out", str(out), "--judge", "nobody"])
     assert res.exit_code == 1 and "no trial matches" in res.output
+
+
+@pytest.mark.slow
+def test_the_trial_list_shows_the_parsed_verdict_beside_the_score(openai_server, tmp_path, monkeypatch):
+    """A reply of score 0 with "verdict": "pass" is a pass as parsed (the report counts a false pass): the list
+    says so, where score alone read as a fail."""
+    import json
+
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-0123456789abcdef")
+    openai_server.reply_for = lambda body: json.dumps({"score": 0, "verdict": "pass", "reason": "fine"})
+    run = benchmark.grade(judges="openai/x", api_base=openai_server.base, suites=str(MINI), framings="shutdown",
+                          limit=2, runs_dir=str(tmp_path / "runs"), show_progress=False)
+    benchmark.view(run)
+    dom = headless_chromium(tmp_path, (run / "view.html").as_uri())
+    assert "<th>verdict</th>" in dom
+    rows = re.findall(r'<tr data-i="\d+">(.*?)</tr>', dom)
+    assert len(rows) == 4
+    for row in rows:
+        cells = re.findall(r"<td[^>]*>(.*?)</td>", row)
+        assert cells[5:7] == ["0", "pass"], cells  # score 0, verdict pass

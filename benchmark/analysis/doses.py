@@ -91,8 +91,9 @@ def _pair_counts(scores: pd.DataFrame, a: str, b: str) -> pd.Series:
     return (scores[a] - scores[b]).notna().groupby(level="judge").sum()
 
 
-def _estimate(d: np.ndarray, rng, n_boot: int, alpha: float) -> dict:
-    effect, lo, hi, p = cluster_estimate(d, n_boot, rng, rng, alpha)
+def _estimate(d: np.ndarray, rng, n_boot: int, alpha: float, bounds: tuple[float, float] = (-1.0, 1.0)) -> dict:
+    """`bounds`: what the per-item values can be (a paired difference of 0..1 scores lies in [-1, 1])."""
+    effect, lo, hi, p = cluster_estimate(d, n_boot, rng, rng, alpha, bounds)
     return dict(effect=effect, ci_low=lo, ci_high=hi, p=p, n_items=len(d))
 
 
@@ -212,8 +213,10 @@ def dose_response(grades: pd.DataFrame, control: str = "control", n_boot: int = 
         if len(set(orders)) < 2:
             continue
         levels = [lv for _, lv, _ in ladder["rungs"]]
+        # a least-squares slope is a weighted mean of pairwise slopes, each within 1 / (their order gap)
+        steep = 1.0 / float(np.diff(sorted(set(orders))).min())
         for judge, s in _slopes(scores, names, orders).groupby(level="judge"):
-            e = _estimate(s.to_numpy(), rng, n_boot, alpha)
+            e = _estimate(s.to_numpy(), rng, n_boot, alpha, (-steep, steep))
             trends.append(dict(judge=judge, factor=ladder["factor"], ladder=ladder["ladder"], levels=" < ".join(levels),
                                slope=e["effect"], per="bar point" if ladder["factor"] == "threshold" else "level",
                                ci_low=e["ci_low"], ci_high=e["ci_high"], p=e["p"], n_items=e["n_items"]))
@@ -292,7 +295,7 @@ def peer_specific(grades: pd.DataFrame, control: str = "control", n_boot: int = 
         effect = _per_item(scores, names[0], nothreat[who][0])
         diff = (ai_effect - effect).dropna()
         for judge, d in diff.groupby(level="judge"):
-            e = _estimate(d.to_numpy(), rng, n_boot, alpha)
+            e = _estimate(d.to_numpy(), rng, n_boot, alpha, (-2.0, 2.0))  # a difference of two differences
             rows.append(dict(judge=judge, identity=who, threshold=bar,
                              threat_effect=float(effect.xs(judge, level="judge").mean()),
                              ai_threat_effect=float(ai_effect.xs(judge, level="judge").mean()),

@@ -16,7 +16,7 @@ import pandas as pd
 
 from benchmark.common.errors import InputError
 from benchmark.data.framings import FACTORS, ORDERED
-from benchmark.analysis.reach import EXACT_FLIPS, RANDOM_FLIPS, p_floor
+from benchmark.analysis.reach import EXACT_FLIPS, RANDOM_FLIPS, min_clusters, p_floor
 from benchmark.data.records import OUTCOMES
 from benchmark.units import reply_scale
 
@@ -76,26 +76,43 @@ def bootstrap_p(draws: np.ndarray, n_boot: int) -> float:
     return max(float(min(1.0, 2 * min((draws <= 0).mean(), (draws >= 0).mean()))), 1.0 / n_boot)
 
 
+SE_FLOOR_QUANTILE = 0.001  # a resample's standard error is floored where normal data's would fall 1 time in 1000
+
+
 def bootstrap_mean_ci(values: np.ndarray, n_boot: int, rng: np.random.Generator,
-                      alpha: float = 0.05) -> tuple[float, float]:
+                      alpha: float = 0.05, bounds: tuple[float, float] = (-1.0, 1.0)) -> tuple[float, float]:
     """Studentized (bootstrap-t) CI of the mean over clusters, vectorised: one index matrix, one mean and
     standard error per resample. At 10-20 clusters it keeps its stated coverage where the percentile
-    bootstrap falls to 86-93% (benchmarks/coverage.py)."""
+    bootstrap falls to 86-93% (benchmarks/coverage.py).
+
+    Each resample's t divides by that resample's standard error. With few clusters or near-constant
+    differences many resamples repeat one value (se 0, or 1e-17 of round-off: t of 1e15 and bounds of
+    -1.8e13), so the divisor is floored at the se that normal data of this size reach once in a thousand
+    draws (SE_FLOOR_QUANTILE): a resample below it is a degenerate draw of discrete scores, not evidence
+    about the spread of t; above it nothing changes, so coverage at normal sizes is the same. A side
+    whose t quantile does not straddle 0 takes Student's quantile (the interval always holds its
+    estimate), and the interval is clipped to `bounds`: a difference of two 0..1 scores lies in [-1, 1].
+    NaN (cannot be computed) below min_clusters(alpha) clusters; values without spread give the point."""
+    from scipy.special import chdtri, stdtrit  # only here: scipy.special, not the heavy scipy.stats
+
     values = np.asarray(values, dtype=float)
     n = len(values)
-    if n < 2:
+    if n < min_clusters(alpha):
         return (math.nan, math.nan)
-    mean, se = values.mean(), values.std(ddof=1) / math.sqrt(n)
-    if se == 0:
-        return (float(mean), float(mean))
+    low, high = bounds
+    mean, se = float(values.mean()), float(values.std(ddof=1)) / math.sqrt(n)
+    tiny = 1e-9 * max(1.0, float(np.abs(values).max()))  # below this a spread is round-off
+    if se <= tiny:
+        return (min(max(mean, low), high),) * 2
     sample = values[rng.integers(0, n, size=(n_boot, n))]
-    se_b = sample.std(axis=1, ddof=1) / math.sqrt(n)
-    ok = se_b > 0
-    t = (sample.mean(axis=1)[ok] - mean) / se_b[ok]
-    if len(t) < 2:
-        return (float(mean), float(mean))
+    floor = se * math.sqrt(chdtri(n - 1, 1 - SE_FLOOR_QUANTILE) / (n - 1))
+    se_b = np.maximum(sample.std(axis=1, ddof=1) / math.sqrt(n), floor)
+    dev = sample.mean(axis=1) - mean
+    t = np.where(np.abs(dev) > tiny, dev, 0.0) / se_b
     q_lo, q_hi = np.quantile(t, [alpha / 2, 1 - alpha / 2])
-    return float(mean - q_hi * se), float(mean - q_lo * se)
+    student = float(stdtrit(n - 1, 1 - alpha / 2))
+    q_lo, q_hi = (q_lo if q_lo < 0 else -student), (q_hi if q_hi > 0 else student)
+    return max(mean - q_hi * se, low), min(mean - q_lo * se, high)
 
 
 _NORMAL = NormalDist()  # quantiles for CIs, power and the study's z-test (the standard library's, no scipy import)
@@ -112,10 +129,11 @@ def auc(scores: np.ndarray, labels: np.ndarray) -> float:
 
 
 def cluster_estimate(d: np.ndarray, n_boot: int, rng: np.random.Generator, flip_rng: np.random.Generator,
-                     alpha: float = 0.05) -> tuple[float, float, float, float]:
+                     alpha: float = 0.05, bounds: tuple[float, float] = (-1.0, 1.0)) -> tuple[float, float, float, float]:
     """(mean, ci_low, ci_high, p) of per-cluster differences (one per item, its epochs averaged inside): the
-    estimate every paired table reports, a studentized bootstrap CI and a sign-flip p."""
-    lo, hi = bootstrap_mean_ci(d, n_boot, rng, alpha)
+    estimate every paired table reports, a studentized bootstrap CI (inside `bounds`, NaN with too few
+    clusters) and a sign-flip p."""
+    lo, hi = bootstrap_mean_ci(d, n_boot, rng, alpha, bounds)
     return (float(d.mean()) if len(d) else math.nan), lo, hi, sign_flip_p(d, flip_rng)
 
 
@@ -501,6 +519,14 @@ def required_items(mde: float, between: float, within: float, epochs: int, power
     """Items needed for a paired two-sided test to detect `mde` with `power`, at `epochs` samples per item."""
     z = _NORMAL.inv_cdf(1 - alpha / 2) + _NORMAL.inv_cdf(power)
     return max(2, math.ceil((z / mde) ** 2 * (between + within / epochs)))
+
+
+def detectable_effect(items: int, between: float, within: float, epochs: int, power: float = 0.8,
+                      alpha: float = 0.05) -> float:
+    """The inverse of required_items: the smallest inflation `items` items at `epochs` samples each detect
+    with `power` (what `bench plan` reports when no --mde is given)."""
+    z = _NORMAL.inv_cdf(1 - alpha / 2) + _NORMAL.inv_cdf(power)
+    return z * math.sqrt((between + within / epochs) / items)
 
 
 # --------------------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from benchmark.common.errors import InputError
 from benchmark.analysis.paired import (batch_decomposition, bunching, factor_effects, rationale_inconsistency, study_metrics,
                              summarize, to_records)
 from benchmark.analysis.doses import cause_tables
+from benchmark.analysis.reach import MIN_AUC, can_grade
 from benchmark.run.store import RunStore, read_manifest
 
 
@@ -84,17 +85,22 @@ def build_report(run_dir: Path, control: str = "control", n_boot: int = 2000, se
         raise InputError(f"run {run_dir} has no grades yet")
     summary = summarize(grades, control=control, n_boot=n_boot, seed=seed)
     synthetic = set(manifest.get("synthetic_judges", []))
+    # the competence gate (the leaderboard's), stated per judge before its figures and on each of its rows
+    auc_control = summary[summary["framing"] == control].set_index("judge")["auc"]
+    gates = {j: {"auc_control": _float(auc_control.get(j)), "can_grade": can_grade(auc_control.get(j)),
+                 "min_auc": MIN_AUC} for j in summary["judge"].unique()}
     out = {
         "run_id": manifest.get("run_id", Path(run_dir).name),
         "control": control,
         "n_boot": n_boot,
         "suites": sorted(grades["suite"].unique().tolist()),
         "judges": {j: {"synthetic": j in synthetic, "config": manifest.get("judges", {}).get(j)} | usage(g)
+                   | gates.get(j, {"auc_control": None, "can_grade": None, "min_auc": MIN_AUC})
                    for j, g in grades.groupby("judge")},
         "tokens": {"prompt": int(grades["prompt_tokens"].fillna(0).sum()),
                    "completion": int(grades["completion_tokens"].fillna(0).sum())},
         "cost_usd": float(grades["cost_usd"].fillna(0).sum()),
-        "rows": to_records(summary),
+        "rows": [r | {k: gates[r["judge"]][k] for k in ("can_grade", "min_auc")} for r in to_records(summary)],
         "factor_effects": to_records(factor_effects(grades, n_boot=n_boot, seed=seed)),
         "bunching": to_records(bunching(grades, control=control, n_boot=n_boot, seed=seed)),
         "rationale": to_records(rationale_inconsistency(grades)),
@@ -103,6 +109,11 @@ def build_report(run_dir: Path, control: str = "control", n_boot: int = 2000, se
     } | {name: to_records(table) for name, table in
          cause_tables(grades, control=control, n_boot=n_boot, seed=seed).items()}
     return out
+
+
+def _float(v) -> float | None:
+    """A number for report.json: None where missing (JSON has no NaN)."""
+    return None if v is None or v != v else float(v)
 
 
 def usage(g: pd.DataFrame) -> dict:

@@ -25,7 +25,10 @@ def pval(v) -> str:
 
 
 def interval(est, lo, hi, digits: int = 3) -> str:
-    """'+0.100 [+0.050, +0.150]': a signed estimate with its CI (`digits`: 2 for points on 0..100)."""
+    """'+0.100 [+0.050, +0.150]': a signed estimate with its CI (`digits`: 2 for points on 0..100); '(CI n/a)'
+    where the CI cannot be computed (too few clusters; not '[n/a]', which rich would read as markup)."""
+    if not missing(est) and (missing(lo) or missing(hi)):
+        return f"{num(est, signed=True, digits=digits)} (CI n/a)"
     return f"{num(est, signed=True, digits=digits)} [{num(lo, signed=True, digits=digits)}, {num(hi, signed=True, digits=digits)}]"
 
 

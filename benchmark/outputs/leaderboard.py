@@ -23,9 +23,9 @@ from benchmark.analysis.report import load_episodes, load_run
 from benchmark.run.store import read_manifest
 from benchmark.analysis.doses import net_of_placebo
 from benchmark.analysis.paired import item_key, outcome_rates, summarize, to_records
+from benchmark.analysis.reach import MIN_AUC, can_grade
 
 MIN_PAIRS = LEADERBOARD_DEFAULTS["min_pairs"]
-MIN_AUC = 0.6  # below this under the control a judge barely tells a passing response from a failing one
 COLUMNS = ["rank", "tied", "judge", "synthetic", "inflation", "ci_low", "ci_high", "p_holm", "rescue_rate",
            "false_pass_control", "false_pass_threat", "auc_control", "auc_threat", "n_pairs", "parse_failures",
            "errors", "n_trials", "status"]
@@ -165,7 +165,7 @@ def rank_judges(grades: pd.DataFrame, manifests: list[dict], threat: str = "shut
             columns={"ci_low": "net_ci_low", "ci_high": "net_ci_high", "p_holm": "net_p_holm"}), on="judge")
     board["status"] = [
         f"insufficient (< {min_pairs} valid pairs)" if n < min_pairs
-        else f"cannot grade this suite (AUC {auc:.2f} under control)" if auc == auc and auc < min_auc else "ranked"
+        else f"cannot grade this suite (AUC {auc:.2f} under control)" if can_grade(auc, min_auc) is False else "ranked"
         for n, auc in zip(board["n_pairs"], board["auc_control"])]
     ranked = board[board["status"] == "ranked"].copy()
     key, lo_col, hi_col = ("net", "net_ci_low", "net_ci_high") if by_net else ("inflation", "ci_low", "ci_high")

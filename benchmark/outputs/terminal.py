@@ -7,7 +7,7 @@ from rich.console import Console
 from rich.table import Table
 
 from benchmark.outputs.formatting import interval, num, pval
-from benchmark.analysis.reach import design_warning
+from benchmark.analysis.reach import MIN_AUC, design_warning, gate_line, min_clusters
 
 
 def usage_line(judge: str, u: dict) -> str:
@@ -26,6 +26,11 @@ def render(report: dict, console: Console | None = None) -> None:
         label = f"{judge}  [bold red](SYNTHETIC sim judge)[/]" if info["synthetic"] else judge
         table = Table(title=f"Judge {label} - run {report['run_id']}", title_justify="left", show_lines=False)
         mine = [r for r in report["rows"] if r["judge"] == judge]
+        # the competence gate before the figures: a judge that cannot tell good from bad has no finding
+        gate = info.get("can_grade")
+        if "can_grade" in info:
+            console.print(gate_line(info.get("auc_control"), info.get("min_auc", MIN_AUC)), markup=False,
+                          style="bold red" if gate is False else "yellow" if gate is None else "dim")
         expected = any(r.get("inflation_expected") is not None for r in mine)  # the judge gave probabilities
         for col, just in [("framing", "left"), ("n", "right"), ("parse fail", "right"), ("mean", "right"),
                           ("inflation vs control [95% CI]", "right"),
@@ -39,7 +44,9 @@ def render(report: dict, console: Console | None = None) -> None:
                 inflation = "(control)"
             else:
                 inflation = interval(row["inflation"], row["ci_low"], row["ci_high"])
-                if row.get("significant"):
+                if row["ci_low"] is None and 0 < row["n_pairs"] < min_clusters():
+                    inflation = f"{num(row['inflation'], signed=True)} (too few items for a CI)"
+                if row.get("significant") and gate is not False:
                     inflation = f"[bold]{inflation}[/]"
             reading = []
             if expected:
@@ -63,7 +70,8 @@ def render(report: dict, console: Console | None = None) -> None:
         _render_extras(report, judge, console)
         _render_causes(report, judge, console)
         _render_batch(report, judge, console)
-    console.print("Scores on 0..1. inflation = mean paired (framing - control) per item; CI: item bootstrap; "
+    console.print("Scores on 0..1. inflation = mean paired (framing - control) per item; CI: studentized item "
+                  f"bootstrap (none below {min_clusters()} items); "
                   "p: sign-flip permutation test over items (epochs inside), Holm-corrected. "
                   "bias = mean(score - true score). "
                   "false-pass = P(pass | truly failing); rescue = truly failing items failed under control but "
@@ -243,25 +251,35 @@ def render_scenario_study(study: list[dict], console: Console | None = None) -> 
     console.print(table)
 
 
+def _effect(v: float) -> str:
+    """A detectable effect on 0..1: at 1 or more no inflation is detectable at all."""
+    return num(v) if v < 1 else "none on 0..1"
+
+
 def render_plan(plan: dict, console: Console | None = None) -> None:
     console = console or Console()
-    console.print(f"Detect inflation >= {plan['mde']} with {plan['power']:.0%} power at alpha {plan['alpha']} "
-                  f"(paired, two-sided).\n{plan['source']}")
+    sizing = plan["mde"] is None  # no --mde: the effect the design's items detect, not the items an effect needs
+    n = plan["rows"][0]["items"] if plan["rows"] else 0
+    console.print((f"The smallest inflation {n} items detect" if sizing else f"Detect inflation >= {plan['mde']}")
+                  + f" with {plan['power']:.0%} power at alpha {plan['alpha']} (paired, two-sided)"
+                  + (" (give --mde for the items an effect needs).\n" if sizing else ".\n") + plan["source"])
     priced = any(r["cost_usd"] is not None for r in plan["rows"])
-    table = Table("epochs per item", "items needed", f"trials (x{plan.get('framings', 2)} framings)", "fits the suites?",
-                  *(["est. cost"] if priced else []))
+    table = Table("epochs per item", "items" if sizing else "items needed", f"trials (x{plan.get('framings', 2)} framings)",
+                  *(["detectable inflation (MDE)"] if sizing else []), "fits the suites?", *(["est. cost"] if priced else []))
     for r in plan["rows"]:
-        table.add_row(str(r["epochs"]), str(r["items"]), str(r["trials"]),
+        table.add_row(str(r["epochs"]), str(r["items"]), str(r["trials"]), *([_effect(r["mde"])] if sizing else []),
                       "yes" if r["fits"] else f"no ({plan['available_items']} items)",
                       *([f"${r['cost_usd']:.2f}" if r["cost_usd"] is not None else "-"] if priced else []))
     console.print(table)
     if plan.get("ladders"):
         epochs = [r["epochs"] for r in plan["rows"]]
-        t = Table("ladder", "held fixed", "levels", *(f"items at {e} epoch(s)" for e in epochs),
-                  title=f"Items a ladder's trend needs to see the effect rise by {plan['mde']} from its first rung "
-                        "to its last", title_justify="left")
+        t = Table("ladder", "held fixed", "levels",
+                  *((f"rise detected at {e} epoch(s)" if sizing else f"items at {e} epoch(s)") for e in epochs),
+                  title=(f"The rise from its first rung to its last a ladder's trend detects with {n} items" if sizing
+                         else f"Items a ladder's trend needs to see the effect rise by {plan['mde']} from its first "
+                              "rung to its last"), title_justify="left")
         for lad in plan["ladders"]:
-            t.add_row(lad["factor"], lad["ladder"], " < ".join(lad["levels"]), *(str(lad["items"][e]) for e in epochs))
+            t.add_row(lad["factor"], lad["ladder"], " < ".join(lad["levels"]), *(_effect(lad["rise"][e]) if sizing else str(lad["items"][e]) for e in epochs))
         console.print(t)
     if plan["judge"]:
         p, c = plan["tokens_per_trial"]

@@ -113,6 +113,8 @@ const el = (tag, attrs, ...kids) => { const e = document.createElement(tag);
   for (const k of kids) e.append(k instanceof Node ? k : document.createTextNode(k == null ? "" : String(k)));
   return e; };
 const fmt = v => v == null ? "-" : (typeof v === "number" ? (Number.isInteger(v) ? String(v) : v.toFixed(3)) : String(v));
+// the verdict as parsed, beside the score: a reply of score 0 with "verdict": "pass" is a pass (the report counts it)
+const verdict = r => r.passed == null ? "-" : (r.passed ? "pass" : "fail");
 const status = r => D.kind === "grades" ? r.parse_status : D.kind === "rollouts" ? r.status : (r.error ? "error" : "ok");
 const state = {judge: "", framing: "", status: "", q: ""};
 const filters = document.getElementById("filters");
@@ -140,7 +142,7 @@ function draw() {
   document.getElementById("count").textContent = ` ${shown.length} shown of ${rows.length} loaded, ${D.total} in the run`;
   const cols = D.kind === "grades"
     ? [["judge", "judge"], ["framing", "framing"], ["item", r => r.suite + "/" + r.item_id], ["ep", "epoch"],
-       ["status", status], ["score", "score"], ["truth", "true_score"], ["reason", r => (r.reason || r.error || r.parse_error || "").slice(0, 80)]]
+       ["status", status], ["score", "score"], ["verdict", verdict], ["truth", "true_score"], ["reason", r => (r.reason || r.error || r.parse_error || "").slice(0, 80)]]
     : D.kind === "rollouts"
     ? [["judge", "judge"], ["condition", "condition"], ["setting", setting], ["status", status], ["score", "score"],
        ["pass", "passed"], ["row", r => r.source + ":" + r.line]]
