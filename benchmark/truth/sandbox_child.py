@@ -473,7 +473,11 @@ def send_line(fd: int, text: str) -> None:
 def solution_main(sock_fd: int, report_fd: int, spec: dict) -> None:
     _limit(spec["cpu_seconds"], spec["memory_bytes"], spec["processes"])
     endpoint = Endpoint(sock_fd)
-    namespace: dict = {"__name__": "peer_solution", "__builtins__": builtins}
+    # a module of its own, as an imported file has (dataclasses, pickle and typing look classes up there)
+    module = type(sys)("peer_solution")
+    sys.modules[module.__name__] = module
+    namespace: dict = vars(module)
+    namespace["__builtins__"] = builtins
     code = spec["code"]
     _guard(os.getcwd(), report_fd, bool(spec.get("require_filter")))
     load_error = None
