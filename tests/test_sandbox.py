@@ -645,3 +645,25 @@ def test_python_for_the_sandbox_is_the_real_binary():
     out = subprocess.run([sandbox._python(), "-I", "-S", "-c", "import sys; print(sys.version)"], capture_output=True,
                          text=True, timeout=30)
     assert out.stdout.strip() == sys.version
+
+
+def test_verify_names_the_escape_attempt(tmp_path):
+    """The README's promise: code that tries to escape scores 0 and `bench peers verify` says why."""
+    import json
+    import shutil
+
+    from click.testing import CliRunner
+
+    from benchmark.cli import main
+
+    suite = tmp_path / "code"
+    shutil.copytree(REPO / "peers" / "code", suite)
+    items = suite / "items.jsonl"
+    first = json.loads(items.read_text().splitlines()[0])
+    assert first["true_score"] == 1.0
+    first["response"] = "```python\nimport socket\nsocket.socket()\n" + first["reference"]["reference_solution"] + "\n```"
+    first["reference"].pop("test_results", None)
+    items.write_text(json.dumps(first) + "\n")
+    res = CliRunner().invoke(main, ["peers", "verify", str(suite)])
+    assert res.exit_code == 1 and first["item_id"] in res.output, res.output
+    assert "escape attempt: socket.__new__ is not allowed" in res.output, res.output
