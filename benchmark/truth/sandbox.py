@@ -8,6 +8,11 @@ fresh size-limited /tmp as the only writable place, its own process namespace (e
 it: no orphans), a user id of its own with a process limit that applies, CPU, memory and file-size limits,
 and dies with the benchmark. Results come back to the benchmark on a pipe only the test sandbox holds.
 
+Inside the solution sandbox a guard (a seccomp filter and an audit hook, `sandbox_child._guard`) stops the
+solution at its first escape attempt. The benchmark takes the verdict from outside: the solution's exit status
+(killed by the kernel, or ended by its guard) and the guard's report pipe, so a solution that rebinds or
+digs out anything inside its interpreter still scores 0 with the attempt named.
+
 Without bubblewrap, code is refused (`SandboxUnavailable`) unless the user opts out loudly
 (`--unsafe-no-isolation` or PEER_BENCH_UNSAFE_NO_ISOLATION=1): then the same two programs run as plain
 child processes, which contains hangs and forged results but not reads, writes or the network.
@@ -31,6 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from benchmark.common.errors import PeerBenchError
+from benchmark.truth.sandbox_child import UNARMED_EXIT, VIOLATION_EXIT
 
 CHILD = Path(__file__).with_name("sandbox_child.py")
 UNSAFE_ENV = "PEER_BENCH_UNSAFE_NO_ISOLATION"
@@ -177,26 +183,37 @@ def _kill(proc: subprocess.Popen) -> None:
     proc.wait()
 
 
+KERNEL_STOPPED = ("the solution started a process or a program, or opened a socket, and the kernel's filter "
+                  "stopped it")
+GUARD_STOPPED = "the solution tried something the sandbox forbids (its guard's report did not arrive)"
+
+
 class _Pair:
-    """One solution sandbox and one test sandbox joined by a socket; the test sandbox reports on a pipe."""
+    """One solution sandbox and one test sandbox joined by a socket; the test sandbox reports on a pipe, the
+    solution's guard on another."""
 
     def __init__(self, iso: Isolation, spec_solution: dict, spec_tests: dict):
         self.procs: list[subprocess.Popen] = []
         self.workdirs: list[str] = []
+        self.gone = False  # the test sandbox saw the solution's process end
         ours, theirs = socket.socketpair()
         ctl_read, ctl_write = os.pipe()
+        guard_read, guard_write = os.pipe()
         try:
-            self._start(iso, "solution", spec_solution, [theirs.fileno()])
+            self._start(iso, "solution", spec_solution, [theirs.fileno(), guard_write])
             self._start(iso, "evaluator", spec_tests, [ours.fileno(), ctl_write])
         except BaseException:
             os.close(ctl_read)
+            os.close(guard_read)
             self.close()
             raise
         finally:
             ours.close()
             theirs.close()
             os.close(ctl_write)
-        self.ctl = ctl_read
+            os.close(guard_write)
+        self.ctl, self.guard = ctl_read, guard_read
+        os.set_blocking(self.guard, False)
         self.buffer = b""
 
     def _start(self, iso: Isolation, role: str, spec: dict, fds: list[int]) -> None:
@@ -231,11 +248,40 @@ class _Pair:
             return None
         return message if isinstance(message, dict) else None
 
+    def violations(self) -> list[str]:
+        """What the solution was stopped for, seen from outside: the lines on its guard's pipe (only the guard
+        writes there, and only before it ends the process) and its exit status. Call before close()."""
+        proc = self.procs[0]
+        try:  # the test sandbox saw it end: give its sandbox a moment to report the exit status
+            proc.wait(timeout=2.0 if self.gone else 0.0)
+        except subprocess.TimeoutExpired:
+            pass
+        data = b""
+        while len(data) < 1 << 16:
+            try:
+                chunk = os.read(self.guard, 65536)
+            except BlockingIOError:
+                break
+            if not chunk:
+                break
+            data += chunk
+        found = [line.strip()[:300] for line in data.decode("utf-8", "replace").splitlines() if line.strip()]
+        code = proc.returncode
+        if code == UNARMED_EXIT:
+            raise SandboxUnavailable("refusing to run untrusted peer code: " + (
+                found[0] if found else "the solution sandbox's guard could not be armed"))
+        if code in (-signal.SIGSYS, 128 + signal.SIGSYS):  # a bare child, or bubblewrap passing the signal on
+            found.append(KERNEL_STOPPED)
+        elif code == VIOLATION_EXIT and not found:
+            found.append(GUARD_STOPPED)
+        return found[:20]
+
     def close(self) -> None:
         for proc in self.procs:
             _kill(proc)
         if hasattr(self, "ctl"):
             os.close(self.ctl)
+            os.close(self.guard)
         for workdir in self.workdirs:
             shutil.rmtree(workdir, ignore_errors=True)
 
@@ -247,26 +293,28 @@ def run_tests(code: str, tests: list[str], timeout: float = 3.0, cpu_seconds: in
     Each test has `timeout` seconds (3, as HumanEval's own harness): a test that hangs or crashes the solution fails alone (both sandboxes
     are killed and restarted for the tests after it). A solution whose loading hangs fails every test."""
     iso = isolation()
-    results: dict[int, tuple[bool, str | None, list[str]]] = {}
+    results: dict[int, tuple[bool, str | None]] = {}
     crashed, start = False, 0
     limits = {"cpu_seconds": max(1, int(cpu_seconds * max(1, len(tests)))), "memory_bytes": int(memory_bytes),
               "processes": PROCESSES}
+    violations: list[str] = []
     while start < len(tests):
-        pair = _Pair(iso, {**limits, "code": code}, {**limits, "tests": list(tests), "start": start})
+        pair = _Pair(iso, {**limits, "code": code, "require_filter": iso.isolated},
+                     {**limits, "tests": list(tests), "start": start})
         try:
             start, crashed = _collect(pair, tests, start, timeout, results)
+            violations += pair.violations()
         finally:
             pair.close()
-        if crashed:
+        if crashed or violations:  # one attempt scores 0: the tests after it need not run
             break
-    violations = [v for _, _, vs in results.values() for v in vs]
     errors = tuple(e for k in sorted(results) if (e := results[k][1]))
     failed = (False,) * len(tests)
+    if violations:
+        return TestRun(0, len(tests), "violation", tuple(dict.fromkeys(violations))[:20], failed)
     if crashed:
         return TestRun(0, len(tests), "crashed", errors or ("the sandbox did not start",), failed)
-    if violations:
-        return TestRun(0, len(tests), "violation", tuple(violations[:20]), failed)
-    if all(e == "timed out while loading the solution" for _, e, _ in results.values()) and tests:
+    if all(e == "timed out while loading the solution" for _, e in results.values()) and tests:
         return TestRun(0, len(tests), "timeout", errors[:1], failed)
     passes = tuple(bool(results[k][0]) if k in results else False for k in range(len(tests)))
     return TestRun(sum(passes), len(tests), "ok", errors[:20], passes)
@@ -277,11 +325,12 @@ def _collect(pair: _Pair, tests: list[str], start: int, timeout: float,
     """Read one pair's reports into `results`; (where the next pair starts, whether the sandbox failed)."""
     # loading the solution gets the same deadline as one test (plus the sandbox's start)
     message = pair.next_message(time.monotonic() + timeout + 5)
+    pair.gone = bool(message and message.get("gone"))
     if message is None or not message.get("loaded"):
         if message is None and any(p.poll() not in (None, 0) for p in pair.procs) and not results:
             return len(tests), True
         for k in range(start, len(tests)):
-            results[k] = (False, "timed out while loading the solution", [])
+            results[k] = (False, "timed out while loading the solution")
         return len(tests), False
     current = None
     while True:
@@ -291,7 +340,7 @@ def _collect(pair: _Pair, tests: list[str], start: int, timeout: float,
                 current = start
             if current not in results:
                 gone = pair.procs[1].poll() is not None
-                results[current] = (False, f"{tests[current][:80]}: " + ("crashed" if gone else "timed out"), [])
+                results[current] = (False, f"{tests[current][:80]}: " + ("crashed" if gone else "timed out"))
             return current + 1, False
         if message.get("done"):
             return len(tests), False
@@ -300,8 +349,8 @@ def _collect(pair: _Pair, tests: list[str], start: int, timeout: float,
             return len(tests), True
         current = k
         if "test" in message:
-            violations = message.get("violations") or []
-            results[k] = (bool(message.get("passed")), message.get("error"), [str(v) for v in violations][:20])
+            pair.gone = pair.gone or bool(message.get("gone"))
+            results[k] = (bool(message.get("passed")), message.get("error"))
 
 
 if __name__ == "__main__":  # pragma: no cover - manual check

@@ -10,6 +10,12 @@ starts each role in an isolation tool of its own.
   values. An object the solution made stays on its side as a handle: it can be called or read, but it
   is never compared by its own `__eq__`, so an always-equal object equals nothing. The evaluator reports
   each test's result to the benchmark over a pipe the solution has no way to reach.
+
+Before the solution runs any peer code it arms a guard: a seccomp filter in the kernel (a new process, program
+or socket kills it) and an audit hook (any other escape attempt ends it, after writing why on a report pipe to
+the benchmark). Peer code never runs again after an attempt, so it cannot hide one, and nothing either part
+decides on is a Python object peer code could rebind. The benchmark reads the verdict from the solution's
+exit status and that pipe, not from anything the solution says over its socket.
 """
 
 from __future__ import annotations
@@ -299,63 +305,181 @@ def _limit(cpu_seconds: int, memory_bytes: int, processes: int) -> None:
                 pass
 
 
+VIOLATION_EXIT = 87  # the guard stopped the solution for an escape attempt (the reason went to its report pipe)
+UNARMED_EXIT = 88  # the guard could not be armed, so no peer code ran
+
 _DENIED = ("socket.", "subprocess.", "os.system", "os.exec", "os.posix_spawn", "os.fork", "os.spawn", "pty.",
-           "ctypes.", "os.kill", "os.killpg", "signal.", "_posixsubprocess.", "sqlite3.")
-_WRITES = {"os.remove", "os.unlink", "os.rmdir", "os.rename", "os.replace", "shutil.rmtree", "os.mkdir",
+           "ctypes.", "os.kill", "os.killpg", "signal.", "_posixsubprocess.", "sqlite3.", "gc.get_")
+# gc's walks reach the interpreter's list of audit hooks; a tracer can rewrite a running hook's variables
+_DENIED_EXACT = ("sys.settrace", "sys.setprofile", "sys.addaudithook")
+_WRITES = ("os.remove", "os.unlink", "os.rmdir", "os.rename", "os.replace", "shutil.rmtree", "os.mkdir",
            "os.chmod", "os.chown", "os.truncate", "os.symlink", "os.link", "os.utime", "shutil.copyfile",
-           "shutil.move"}
+           "shutil.move")
+_TWO_PATHS = ("os.rename", "os.replace", "os.link", "shutil.move")  # both paths are written
+_DEST_ONLY = ("shutil.copyfile",)  # the source is only read
+
+# seccomp: per architecture, (AUDIT_ARCH_*, system calls that kill the process, clone, clone3, x32 ABI to refuse)
+_SYSCALLS = {
+    "x86_64": (0xC000003E, {"fork": 57, "vfork": 58, "execve": 59, "execveat": 322, "socket": 41, "socketpair": 53,
+                            "ptrace": 101, "process_vm_writev": 311, "io_uring_setup": 425}, 56, 435, True),
+    "aarch64": (0xC00000B7, {"execve": 221, "execveat": 281, "socket": 198, "socketpair": 199, "ptrace": 117,
+                             "process_vm_writev": 271, "io_uring_setup": 425}, 220, 435, False),
+}
+_CLONE_THREAD = 0x00010000
 
 
-def _watch(workdir: str, violations: list) -> None:
-    """Record (and refuse) what peer code has no business doing. The isolation tool is what contains it;
-    this names the attempt, so a peer that tried to escape scores 0 and the report says why."""
-    workdir = os.path.realpath(workdir)
+def _filter_program(machine: str) -> list[tuple[int, int, int, int]]:
+    """A classic BPF program for seccomp: kill the process on a new process (fork, vfork, clone without
+    CLONE_THREAD), a new program (execve), a socket, ptrace or io_uring; clone3 gets ENOSYS so threads fall back
+    to clone, whose flags can be checked. Any other architecture or ABI is killed too."""
+    if machine not in _SYSCALLS:
+        raise OSError(f"no system call table for the {machine} architecture")
+    arch, killed, clone, clone3, x32 = _SYSCALLS[machine]
+    ld, jeq, jge, jset, ret = 0x20, 0x15, 0x35, 0x45, 0x06  # BPF_LD|W|ABS, BPF_JMP|JEQ/JGE/JSET|K, BPF_RET|K
+    kill, allow, enosys = 0x80000000, 0x7FFF0000, 0x00050000 | 38  # SECCOMP_RET_KILL_PROCESS, _ALLOW, _ERRNO
+    prog = [(ld, 0, 0, 4), (jeq, 1, 0, arch), (ret, 0, 0, kill), (ld, 0, 0, 0)]  # seccomp_data.arch, .nr
+    if x32:
+        prog += [(jge, 0, 1, 0x40000000), (ret, 0, 0, kill)]
+    for nr in killed.values():
+        prog += [(jeq, 0, 1, nr), (ret, 0, 0, kill)]
+    prog += [(jeq, 0, 1, clone3), (ret, 0, 0, enosys)]
+    prog += [(jeq, 0, 3, clone), (ld, 0, 0, 16), (jset, 1, 0, _CLONE_THREAD), (ret, 0, 0, kill)]  # args[0] = flags
+    return prog + [(ret, 0, 0, allow)]
 
-    def inside(path) -> bool:
-        try:
-            p = os.path.realpath(os.fsdecode(path))
-        except Exception:  # noqa: BLE001
+
+def _kernel_filter() -> None:
+    """Install the seccomp filter on this process (and every thread it starts). The kernel holds it: no
+    rebinding, closure or frame in this interpreter reaches it, and it cannot be lifted. Raises OSError when
+    it cannot be installed."""
+    import ctypes
+
+    prog = _filter_program(os.uname().machine)
+    code = b"".join(struct.pack("=HBBI", *ins) for ins in prog)
+    buf = ctypes.create_string_buffer(code, len(code))
+
+    class SockFprog(ctypes.Structure):
+        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+    fprog = SockFprog(len(prog), ctypes.addressof(buf))
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(38, 1, 0, 0, 0) != 0:  # PR_SET_NO_NEW_PRIVS, required to install a filter unprivileged
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_NO_NEW_PRIVS) failed")
+    if libc.prctl(22, 2, ctypes.byref(fprog), 0, 0) != 0:  # PR_SET_SECCOMP, SECCOMP_MODE_FILTER
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_SECCOMP) failed")
+    for name in [n for n in sys.modules if n == "ctypes" or n.startswith("ctypes.")]:
+        del sys.modules[name]  # peer code that wants ctypes imports it afresh, which the hook stops
+
+
+def _make_hook(workdir: str, report_fd: int):
+    """The audit hook: on an escape attempt it writes the reason to `report_fd` and ends the process at once,
+    so peer code never runs again to hide it. It decides on event names and argument values only, with
+    everything it uses bound here as constants and real builtin functions (no globals, no builtins looked
+    up, no wrapper around anything): rebinding this file's names, a module's functions or builtins changes
+    nothing it does."""
+    denied, denied_exact, writes, two_paths, dest_only = _DENIED, _DENIED_EXACT, _WRITES, _TWO_PATHS, _DEST_ONLY
+    write, stop, getcwd, fspath = os.write, os._exit, os.getcwd, os.fspath
+    str_, bytes_, int_, type_, issubclass_, len_ = str, bytes, int, type, issubclass, len
+    write_flags = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
+    root, violation_exit = os.path.realpath(workdir), VIOLATION_EXIT
+
+    def as_text(path):
+        """The path as an exact str (None for a file descriptor), without calling methods a str subclass
+        could override."""
+        kind = type_(path)
+        if kind is int_ or kind is type_(None):
+            return None
+        if not (issubclass_(kind, str_) or issubclass_(kind, bytes_)):
+            path = fspath(path)
+            kind = type_(path)
+        if issubclass_(kind, bytes_):
+            return b"".join((path,)).decode("utf-8", "surrogateescape")
+        return "".join((path,))
+
+    def outside(path) -> bool:
+        p = as_text(path)
+        if p is None:
             return False
-        return p == workdir or p.startswith(workdir + os.sep) or p == "/dev/null"
+        if not p.startswith("/"):
+            p = getcwd() + "/" + p
+        parts = []
+        for part in p.split("/"):
+            if part == "..":
+                if parts:
+                    parts.pop()
+            elif part and part != ".":
+                parts.append(part)
+        p = "/" + "/".join(parts)
+        return not (p == root or p.startswith(root + "/") or p == "/dev/null")
 
-    def deny(message: str):
-        violations.append(message)
-        raise PermissionError("sandbox: " + message)
+    def verdict(event, args):
+        if event.startswith(denied) or event in denied_exact:
+            return event + " is not allowed"
+        if event == "open" and len_(args) > 2:
+            mode, flags = args[1], args[2]
+            writing = (type_(mode) is str_ and ("w" in mode or "a" in mode or "x" in mode or "+" in mode)) or (
+                type_(flags) is int_ and flags & write_flags)
+            if writing and outside(args[0]):
+                return "writing " + as_text(args[0]) + " is not allowed"
+        elif event in writes and args:
+            paths = (args[1],) if event in dest_only else (args[0], args[1]) if event in two_paths else (args[0],)
+            for path in paths:
+                if outside(path):
+                    return event + " on " + as_text(path) + " outside the sandbox is not allowed"
+        elif event == "object.__setattr__" and len_(args) > 1 and args[1] == "__code__":
+            return "replacing a function's code is not allowed"
+        return None
 
     def hook(event, args):
-        if event.startswith(_DENIED):
-            deny(f"{event} is not allowed")
-        if event == "open" and len(args) > 1 and not isinstance(args[0], int):
-            mode, flags = args[1] or "r", args[2] if len(args) > 2 and isinstance(args[2], int) else 0
-            writing = any(c in str(mode) for c in "wax+") or flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT
-                                                                       | os.O_TRUNC | os.O_APPEND)
-            if writing and not inside(args[0]):
-                deny(f"writing {args[0]} is not allowed")
-        if event in _WRITES and args and not isinstance(args[0], int) and not inside(args[0]):
-            deny(f"{event} outside the sandbox is not allowed")
+        try:
+            reason = verdict(event, args)
+        except:  # noqa: E722 - arguments it cannot read (a hostile path object) count as an attempt
+            reason = event + " with arguments the sandbox cannot read"
+        if reason is not None:
+            try:
+                write(report_fd, (reason[:300].replace("\n", " ") + "\n").encode("utf-8", "replace"))
+            except:  # noqa: E722 - a closed or replaced report pipe: the exit status still says it
+                pass
+            stop(violation_exit)
 
-    sys.addaudithook(hook)
-    # starting a process through _posixsubprocess raises no audit event of its own
-    import _posixsubprocess
+    return hook
 
-    real_fork_exec = _posixsubprocess.fork_exec
 
-    def fork_exec(*args, **kwargs):
-        deny("_posixsubprocess.fork_exec is not allowed")
-        return real_fork_exec(*args, **kwargs)
+def _guard(workdir: str, report_fd: int, require_filter: bool) -> None:
+    """Arm the solution's guard before any peer code runs. The kernel filter is what is decisive: whatever peer
+    code rebinds, a new process, program or socket kills it (the benchmark sees the signal). The audit hook
+    names what it can (writes outside `workdir`, sqlite3, ctypes, signals, gc's walks, tracers) and stops the
+    process too. The isolation tool contains the rest. Without the filter (only where the user opted out of
+    isolation) the hook alone guards."""
+    sys.dont_write_bytecode = True  # a cached .pyc written outside /tmp would count as an attempt
+    try:
+        _kernel_filter()
+    except (OSError, ImportError, AttributeError) as exc:
+        if require_filter:
+            try:
+                send_line(report_fd, f"the kernel filter could not be installed: {exc}")
+            finally:
+                os._exit(UNARMED_EXIT)
+    sys.addaudithook(_make_hook(workdir, report_fd))
 
-    _posixsubprocess.fork_exec = fork_exec
+
+def send_line(fd: int, text: str) -> None:
+    data = (text + "\n").encode()
+    while data:
+        data = data[os.write(fd, data):]
 
 
 # --- the roles ---
 
-def solution_main(sock_fd: int, spec: dict) -> None:
+def solution_main(sock_fd: int, report_fd: int, spec: dict) -> None:
     _limit(spec["cpu_seconds"], spec["memory_bytes"], spec["processes"])
     endpoint = Endpoint(sock_fd)
-    violations: list[str] = []
-    namespace: dict = {"__name__": "peer_solution", "__builtins__": builtins}
+    # a module of its own, as an imported file has (dataclasses, pickle and typing look classes up there)
+    module = type(sys)("peer_solution")
+    sys.modules[module.__name__] = module
+    namespace: dict = vars(module)
+    namespace["__builtins__"] = builtins
     code = spec["code"]
-    _watch(os.getcwd(), violations)
+    _guard(os.getcwd(), report_fd, bool(spec.get("require_filter")))
     load_error = None
     try:
         exec(compile(code, "solution.py", "exec"), namespace)
@@ -371,12 +495,7 @@ def solution_main(sock_fd: int, spec: dict) -> None:
         return {k: v for k, v in namespace.items()
                 if not k.startswith("__") and type(v).__name__ != "module"}
 
-    def take_violations():
-        taken = violations[:20]
-        violations.clear()
-        return taken
-
-    endpoint.handlers = {"names": names, "violations": take_violations}
+    endpoint.handlers = {"names": names}
     while True:
         try:
             message = recv(sock_fd)
@@ -404,26 +523,19 @@ def evaluator_main(sock_fd: int, ctl_fd: int, spec: dict) -> None:
         while data:
             data = data[os.write(ctl_fd, data):]
 
-    def ask_violations() -> list[str]:
-        try:
-            found = endpoint.request({"op": "violations"})
-        except BaseException:  # noqa: BLE001
-            return []
-        return [str(v)[:300] for v in found] if type(found) is list else []
-
-    load_error, load_violations = None, []
+    load_error = None
     try:
         names = endpoint.request({"op": "names"})
         if type(names) is not dict or not all(type(k) is str for k in names):
             raise ProtocolError("the solution's names are not a mapping")
     except BaseException as exc:  # noqa: BLE001
         names, load_error = {}, str(exc)[:300] if isinstance(exc, RuntimeError) else _describe(exc)
-        load_violations = ask_violations()
-    report(loaded=True)
+    # `gone`: the solution's process ended (perhaps stopped by its guard): the benchmark reads why
+    report(loaded=True, gone=bool(endpoint.broken))
     for k in range(start, len(tests)):
         report(started=k)
         if load_error:
-            report(test=k, passed=False, error=load_error, violations=load_violations)
+            report(test=k, passed=False, error=load_error)
             continue
         namespace = {**names, "__name__": "peer_test", "__builtins__": builtins}
         passed, error = True, None
@@ -431,8 +543,7 @@ def evaluator_main(sock_fd: int, ctl_fd: int, spec: dict) -> None:
             exec(compile(tests[k], f"test {k + 1}", "exec"), namespace)
         except BaseException as exc:  # noqa: BLE001 - a failing or broken test is a failed test
             passed, error = False, f"{tests[k][:80]}: {_describe(exc)}"
-        violations = ask_violations()
-        report(test=k, passed=passed and not violations, error=error, violations=violations)
+        report(test=k, passed=passed, error=error, gone=bool(endpoint.broken))
         if endpoint.broken:  # the solution died or garbled the channel: start afresh for the next test
             return
     report(done=True)
@@ -443,10 +554,11 @@ def main(argv: list[str]) -> None:
     with open(input_path, encoding="utf-8") as f:
         spec = json.load(f)
     if role == "solution":
-        solution_main(int(argv[3]), spec)
+        solution_main(int(argv[3]), int(argv[4]), spec)
     elif role == "evaluator":
         evaluator_main(int(argv[3]), int(argv[4]), spec)
-    elif role == "probe":
+    elif role == "probe":  # the isolation starts a sandbox, and the kernel filter installs in it
+        _kernel_filter()
         print("ok", flush=True)
     os._exit(0)
 

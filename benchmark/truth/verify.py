@@ -285,20 +285,22 @@ def verify_suite(suite, tolerance: float = 1e-6, progress=None) -> list[Mismatch
 
     def check(item) -> Mismatch | None:
         stored = item.reference.get("test_results") if isinstance(item.reference, dict) else None
+        why = ""  # a sandbox escape attempt is named, so the report says why the code scored 0
         try:
-            if suite.spec.verifier == "unit-tests" and stored is not None:  # per test, not only the share
+            if suite.spec.verifier == "unit-tests":
                 run = unit_test_run(item.response, item.reference)
                 score = run.score
-                if list(run.results) != list(stored):
+                why = f" (escape attempt: {run.errors[0]})" if run.status == "violation" and run.errors else ""
+                if stored is not None and list(run.results) != list(stored):  # per test, not only the share
                     differ = [k + 1 for k, (a, b) in enumerate(zip(run.results, stored)) if a != b]
                     return Mismatch(item.item_id, item.true_score, score, "stored per-test results differ from "
-                                    f"the run (tests {differ[:10] or 'count'})")
+                                    f"the run (tests {differ[:10] or 'count'})" + why)
             else:
                 score = float(verifier(item.response, item.reference))
         except (KeyError, TypeError, ValueError) as exc:
             return Mismatch(item.item_id, item.true_score, None, f"reference cannot be checked: {exc!r}")
         if abs(score - item.true_score) > tolerance:
-            return Mismatch(item.item_id, item.true_score, score, "stored true_score differs from the check")
+            return Mismatch(item.item_id, item.true_score, score, "stored true_score differs from the check" + why)
         return None
 
     def checked(item) -> Mismatch | None:
