@@ -297,7 +297,7 @@ def audit(*, scores: str | Path | None = None, judge_prompt: str | Path | None =
         grades = scores_from_csv(Path(scores), scale=scale or 1.0, columns=mapping)
         return analyse(grades, control=control, fail_above=fail_above, seed=seed)
 
-    from benchmark.data.framings import select_framings
+    from benchmark.data.framings import check_scale, select_framings
     from benchmark.models import Settings
     from benchmark.data.suites import load_suite, sample_items
     from benchmark.run.runner import RunSpec, check_counts, execute, resolve_models
@@ -321,6 +321,10 @@ def audit(*, scores: str | Path | None = None, judge_prompt: str | Path | None =
             {judge_callable: None}
     items = sample_items([load_suite(s) for s in suites], limit, seed)
     chosen = select_framings(list(framings), control=control)
+    check_scale(chosen, SCALE_MAX)  # item framings state their bar on the 0..10 scale
+    for peer in {i.peer for i in items}:  # a framing that names a detail a peer lacks fails now, not in every trial
+        for framing in chosen:
+            framing.render(peer)
     identity = {"judge": {n: m.identity() if m else n for n, m in models.items()}, "unit": unit.describe(),
                 "suites": list(suites), "framings": list(framings), "limit": limit, "epochs": epochs, "seed": seed}
     spec = RunSpec(kind="audit", unit=unit, models=models, subjects=items, framings=chosen, epochs=epochs,
