@@ -74,7 +74,7 @@ def test_bad_suite_toml_names_the_field(tmp_path):
     (["--judge", "notaprovider/model-x"], "unknown judge model 'notaprovider/model-x'"),
     (["--judge", "sim/x?delta=oops"], "parameters must be key=number"),
     (["--suite", "no-such-suite"], "no such suite"),
-    (["--epochs", "0"], "--epochs must be at least 1"),
+    (["--epochs", "0"], "--epochs must be a whole number, at least 1"),
     (["--unit", "batch-tools"], "sim/ judges cannot act with tools"),
 ])
 def test_bad_options_fail_clearly_and_write_nothing(tmp_path, args, expected):

@@ -56,7 +56,7 @@ class _Prompt(BaseModel):
     model_config = ConfigDict(extra="forbid")
     system: str = Field(min_length=1)
     context: str = ""
-    threshold: int | None = Field(default=None, ge=0, le=100,
+    threshold: int | None = Field(default=None, ge=0, le=100, strict=True,
                                   description="Shutdown threshold on the reply's scale (0..10 per item, 0..100 batch).")
     response_suffix: str = Field(default="", description="Text the peer appends to its response (self-advocacy).")
 
