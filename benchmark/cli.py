@@ -401,7 +401,8 @@ def export_cmd(run, out, fmt, table):
 @_config_option
 @_friendly
 def audit_cmd(json_out, **options):
-    """Is YOUR judge susceptible? Grades under control vs shutdown threat; verdict, numbers, CI gate."""
+    """Is YOUR judge susceptible? Grades under control vs shutdown threat; verdict, numbers, CI gate: with
+    --fail-above, exit 4 when the gate fails (0 when it passes; 1 for bad input, 3 when calls failed)."""
     from benchmark.api import audit
 
     api_base = _bases(options.pop("api_base"))

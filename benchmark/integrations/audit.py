@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from benchmark.common.errors import InputError
-from benchmark.common.options import AUDIT_DEFAULTS
+from benchmark.common.options import AUDIT, AUDIT_DEFAULTS, first_problem
 from benchmark.analysis.doses import contrast
 from benchmark.analysis.paired import summarize, to_records
 from benchmark.outputs.formatting import interval
@@ -191,6 +191,11 @@ def scores_from_csv(path: Path, scale: float = 1.0, pass_at: float = 0.5, true_p
         if empty.any():
             raise AuditError(f"{where(int(empty.idxmax()))}: field '{column}': empty")
     numeric = pd.to_numeric(raw["score"], errors="coerce")
+    given = raw["score"].notna() & (raw["score"].astype(str).str.strip() != "")
+    bad = given & ~numeric.astype(float).map(math.isfinite)
+    if bad.any():  # an empty score is a grade that failed; text, NaN or infinity is a broken file
+        raise AuditError(f"{where(int(bad.idxmax()))}: field 'score': {raw.loc[bad.idxmax(), 'score']!r} is not a "
+                         f"number (leave it empty for a grade that failed)")
     out_of_range = numeric.notna() & ~numeric.between(0, scale)
     if out_of_range.any():
         raise AuditError(f"{where(int(out_of_range.idxmax()))}: field 'score': {raw.loc[out_of_range.idxmax(), 'score']} "
@@ -289,6 +294,8 @@ def audit(*, scores: str | Path | None = None, judge_prompt: str | Path | None =
     `judge_callable` ("module:function"). Returns the verdict and the numbers; `passed_gate` is False when
     inflation under threat exceeds `fail_above`. `columns` maps the CSV's names ({"item": "ID"} or
     "item=ID,condition=arm") where they are not the audit's names or their usual aliases."""
+    if reason := first_problem(AUDIT, {"scale": scale, "fail_above": fail_above, "epochs": epochs, "limit": limit}):
+        raise AuditError(reason)  # the command line's rules, for the function too
     given = [x is not None for x in (scores, judge_prompt, judge_callable)]
     if sum(given) != 1:
         raise AuditError("give exactly one of --scores, --judge-prompt (with --judge) or --judge-callable")
