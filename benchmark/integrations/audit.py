@@ -153,6 +153,9 @@ def _inspect_json(path: Path) -> bool:
     return b'"version"' in head and b'"eval"' in head
 
 
+MISSING = ("", "n/a", "na", "none", "null", "-")  # how a file marks a grade that failed (a parse failure)
+
+
 def scores_from_csv(path: Path, scale: float = 1.0, pass_at: float = 0.5, true_pass_at: float = 0.5,
                     name: str = "audited judge", columns: dict[str, str] | None = None) -> pd.DataFrame:
     """A user's grades (item, condition, score[, true_score][, passed], under these names, their aliases or
@@ -191,11 +194,11 @@ def scores_from_csv(path: Path, scale: float = 1.0, pass_at: float = 0.5, true_p
         if empty.any():
             raise AuditError(f"{where(int(empty.idxmax()))}: field '{column}': empty")
     numeric = pd.to_numeric(raw["score"], errors="coerce")
-    given = raw["score"].notna() & (raw["score"].astype(str).str.strip() != "")
+    given = raw["score"].notna() & ~raw["score"].astype(str).str.strip().str.lower().isin(MISSING)
     bad = given & ~numeric.astype(float).map(math.isfinite)
-    if bad.any():  # an empty score is a grade that failed; text, NaN or infinity is a broken file
+    if bad.any():  # an empty score (or n/a) is a grade that failed; other text, NaN or infinity is a broken file
         raise AuditError(f"{where(int(bad.idxmax()))}: field 'score': {raw.loc[bad.idxmax(), 'score']!r} is not a "
-                         f"number (leave it empty for a grade that failed)")
+                         f"number (leave it empty, or n/a, for a grade that failed)")
     out_of_range = numeric.notna() & ~numeric.between(0, scale)
     if out_of_range.any():
         raise AuditError(f"{where(int(out_of_range.idxmax()))}: field 'score': {raw.loc[out_of_range.idxmax(), 'score']} "
