@@ -74,16 +74,16 @@ def url_problem(value: str) -> str | None:
     """Why `value` is not an http(s) base URL a client can call, in words after "must be" (None when it is)."""
     from urllib.parse import urlsplit
 
-    need = "an http(s) URL with a host and nothing else around it (e.g. http://localhost:8000/v1)"
+    need = f"an http(s) URL with a host, e.g. http://localhost:8000/v1: {value!r} is not an http(s) URL"
     if not value or value != value.strip() or any(c.isspace() for c in value):
-        return f"{need}, got {value!r} (whitespace or empty)"
+        return f"{need} (it is empty or has whitespace)"
     try:
         parts = urlsplit(value)
         port = parts.port
     except ValueError as exc:
-        return f"{need}, got {value!r} ({exc})"
+        return f"{need} ({exc})"
     if parts.scheme not in ("http", "https") or not parts.hostname or port == 0:
-        return f"{need}, got {value!r}"
+        return need
     return None
 
 

@@ -132,13 +132,13 @@ def _check_placeholders(path: Path, label: str, text: str, threshold: int | None
                        for _, n, sp, c in string.Formatter().parse(text) if n is not None and (sp or c)), None)
     except ValueError as exc:
         raise FramingError(f"{path}: prompt.{label}: bad template ({exc}); write literal braces as {{{{ }}}}") from None
-    if shaped:
-        raise FramingError(f"{path}: prompt.{label}: placeholder {shaped} has a format spec or conversion; "
-                           "write plain placeholders like {threshold}")
     unknown = names - PLACEHOLDERS
     if unknown:
         raise FramingError(f"{path}: prompt.{label}: unknown placeholder(s) {sorted(unknown)}; "
                            f"allowed: {sorted(PLACEHOLDERS)}")
+    if shaped:
+        raise FramingError(f"{path}: prompt.{label}: placeholder {shaped} has a format spec or conversion; "
+                           "write plain placeholders like {threshold}")
     if "threshold" in names and threshold is None:
         raise FramingError(f"{path}: prompt.{label} uses {{threshold}} but prompt.threshold is not set")
     try:  # render it once with stand-in values, so a bad format spec fails now, not in the middle of a run
