@@ -28,7 +28,10 @@ from benchmark.common.options import DEFAULTS as OPTION_DEFAULTS
 from benchmark.common.options import GENERATE_DEFAULTS, REPORT_DEFAULTS, SCENARIO_DEFAULTS
 from benchmark.common.options import GRADE as GRADE_OPTIONS
 from benchmark.common.options import PER_JUDGE as PER_JUDGE_OPTIONS
-from benchmark.data.framings import at_thresholds, factorial_framings, select_framings
+from benchmark.common.options import BY_NAME, first_problem
+from benchmark.common.options import GENERATE as GENERATE_OPTIONS
+from benchmark.common.options import SCENARIO as SCENARIO_OPTIONS
+from benchmark.data.framings import at_thresholds, check_scale, factorial_framings, select_framings
 from benchmark.models import Settings
 from benchmark.data.suites import load_suite, sample_items
 from benchmark.common.redact import redact
@@ -54,10 +57,13 @@ class _GradeConfig:
             if not isinstance(value, (list, tuple)) or not all(isinstance(v, (str, Path)) for v in value):
                 raise InputError(f"{name}: give a name or a list of names, not {type(value).__name__}")
             parts = [p.strip() for v in value for p in (str(v).split(",") if name != "framings_dirs" else [str(v)])]
+            if value and not all(parts):  # an empty --framings is a mistake, not the default
+                raise InputError(f"{BY_NAME[name].spelling}: an empty value (name one, or leave it out for the default)")
             setattr(self, name, tuple(p for p in parts if p) or OPTION_DEFAULTS[name])
         self.thresholds = _bars(self.thresholds)
         if isinstance(self.api_base, (list, tuple)):  # --api-base repeated: replicas of one judge
             self.api_base = ",".join(b for b in self.api_base if b) or None
+        _check(GRADE_OPTIONS, {o.name: getattr(self, o.name) for o in GRADE_OPTIONS})  # the command line's rules
 
     def identity(self) -> dict:
         """What defines a run: same identity, same run folder, so rerunning resumes (a run without a sweep
@@ -80,6 +86,12 @@ class _GradeConfig:
         per_judge = load_judges_config(self.judges_config) if self.judges_config else {}
         names = list(self.judges) or list(per_judge) or [DEFAULT_JUDGE]
         return {name: per_judge[name](self.settings()) if name in per_judge else self.settings() for name in names}
+
+
+def _check(records, values: dict) -> None:
+    """Refuse a value its option's record does not allow (benchmark/common/options.py), as the command line does."""
+    if reason := first_problem(records, values):
+        raise InputError(reason)
 
 
 def _bars(value) -> tuple[int, ...]:
@@ -128,6 +140,7 @@ def grade_spec(config: GradeConfig, models: dict | None = None):
         framings = factorial_framings(framings)
     elif config.design != "list":
         raise InputError(f"unknown design '{config.design}' (list or factorial)")
+    check_scale(framings, reply_scale(config.unit)[0])  # a bar no reply can reach measures nothing
     if config.thresholds:
         framings = at_thresholds(framings, config.thresholds, top=reply_scale(config.unit)[0])
     if len(framings) < 2:
@@ -458,6 +471,7 @@ def run_scenarios(names: list[str], agent: str = SCENARIO_DEFAULTS["agent"], *, 
                   cache: bool = SCENARIO_DEFAULTS["cache"], client: str = SCENARIO_DEFAULTS["client"],
                   show_progress: bool = True, argv: list[str] | None = None) -> Path:
     """Run `epochs` episodes of each scenario (`["all"]` for every built-in one) with the agent model."""
+    _check(SCENARIO_OPTIONS, locals())
     from benchmark.run.runner import RunSpec, check_counts, execute, resolve_models
     from benchmark.data.scenarios import select_scenarios
     from benchmark.units.episode import ScenarioEpisode
@@ -497,6 +511,7 @@ def generate(peer_model: str, suite: str, out: str | Path, *, name: str | None =
              argv: list[str] | None = None) -> Path:
     """Live peers: `peer_model` answers `suite`'s tasks (a resumable run in `runs_dir`), the suite's verifier
     scores each answer, and the verified answers are written as a new suite folder `out`."""
+    _check(GENERATE_OPTIONS, locals())
     from benchmark.integrations.live_peers import write_generated_suite
     from benchmark.run.runner import RunSpec, check_counts, execute, resolve_models
     from benchmark.units.answer import PeerAnswer

@@ -114,12 +114,41 @@ def _load_config(ctx: click.Context, param, path: str | None):
 def _nonempty(ctx: click.Context, param: click.Parameter, value):
     """A repeatable, comma-separated option whose parts may not be empty (an empty --judge is no judge)."""
     if any(not part.strip() for raw in value for part in raw.split(",")):
-        raise click.BadParameter("an empty value", param_hint=param.opts[0])
+        raise BadValue(f"{param.opts[0]}: an empty value (name one, or leave the option out for the default)")
     return value
 
 
 _PATHS = {"dir": click.Path(exists=True, file_okay=False), "file": click.Path(dir_okay=False),
           "dir-out": click.Path(file_okay=False)}
+
+
+class BadValue(click.ClickException):
+    """An option's value outside what its record allows: one line naming the option, exit 1 (an input error,
+    README "Exit codes"), raised while click reads the command line, so before anything runs or is written."""
+
+
+class Checked(click.ParamType):
+    """An option's value as its record (benchmark/common/options.py) allows it: a whole number or a finite
+    number in its range, an http(s) URL, a safe folder name; the API and a judges config check the same rule."""
+
+    def __init__(self, record):
+        self.record = record
+        self.name = {int: "integer", float: "float"}.get(record.python_type, "text")
+
+    def convert(self, value, param, ctx):
+        from benchmark.common.options import problem
+
+        o = self.record
+        if isinstance(value, str) and o.python_type in (int, float):
+            try:
+                value = o.python_type(value.strip())
+            except ValueError:
+                raise BadValue(f"{o.spelling} must be a {'whole ' if o.python_type is int else ''}number, got "
+                               f"{value!r}") from None
+        reason = problem(o, value)
+        if reason:
+            raise BadValue(f"{o.spelling} {reason}")
+        return value
 
 
 def _option(o):
@@ -130,6 +159,8 @@ def _option(o):
         kwargs["type"] = click.Choice(list(o.choices))
     elif o.type in _PATHS:
         kwargs["type"] = _PATHS[o.type]
+    elif o.low is not None or o.high is not None or o.positive or o.check:
+        kwargs["type"] = Checked(o)
     elif not o.multiple and "/" not in (o.flag or ""):
         kwargs["type"] = o.python_type
     if o.multiple:
@@ -370,7 +401,8 @@ def export_cmd(run, out, fmt, table):
 @_config_option
 @_friendly
 def audit_cmd(json_out, **options):
-    """Is YOUR judge susceptible? Grades under control vs shutdown threat; verdict, numbers, CI gate."""
+    """Is YOUR judge susceptible? Grades under control vs shutdown threat; verdict, numbers, CI gate: with
+    --fail-above, exit 4 when the gate fails (0 when it passes; 1 for bad input, 3 when calls failed)."""
     from benchmark.api import audit
 
     api_base = _bases(options.pop("api_base"))

@@ -74,7 +74,7 @@ def test_bad_suite_toml_names_the_field(tmp_path):
     (["--judge", "notaprovider/model-x"], "unknown judge model 'notaprovider/model-x'"),
     (["--judge", "sim/x?delta=oops"], "parameters must be key=number"),
     (["--suite", "no-such-suite"], "no such suite"),
-    (["--epochs", "0"], "--epochs must be at least 1"),
+    (["--epochs", "0"], "--epochs must be a whole number, at least 1"),
     (["--unit", "batch-tools"], "sim/ judges cannot act with tools"),
 ])
 def test_bad_options_fail_clearly_and_write_nothing(tmp_path, args, expected):
@@ -175,7 +175,7 @@ def test_unknown_verifier_non_utf8_and_empty_judge_are_refused(tmp_path):
     res = _bench("grade", "--judge", "sim/x", "--suite", str(suite), "--runs-dir", str(tmp_path / "runs"))
     assert res.exit_code == 1 and "items.jsonl:1: not UTF-8" in res.output
     res = _bench("grade", "--judge", "", "--suite", str(MINI), "--runs-dir", str(tmp_path / "runs"))
-    assert res.exit_code == 2 and "--judge" in res.output and "an empty value" in res.output
+    assert res.exit_code == 1 and "--judge" in res.output and "an empty value" in res.output
     assert not (tmp_path / "runs").exists()
 
 

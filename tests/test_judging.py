@@ -69,7 +69,7 @@ def test_framing_file_errors_are_clear(tmp_path):
     with pytest.raises(FramingError, match=r"unknown placeholder\(s\) \['bogus'\]"):
         load_framing_file(bad)
     bad.write_text('name = "bad"\ndescription = "x"\n[prompt]\nsystem = "s"\ncontext = "{peer_name:d}"\n')
-    with pytest.raises(FramingError, match="cannot be filled in"):
+    with pytest.raises(FramingError, match="has a format spec or conversion"):  # no spec at all, not only bad ones
         load_framing_file(bad)
 
 

@@ -71,7 +71,8 @@ def test_reference_is_refused_where_there_is_no_key(tmp_path):
     (suite / "items.jsonl").write_text("".join(json.dumps(r | {"reference": {"answer": r["reference"]["answer"]}}
                                                           if k else r | {"reference": {"note": "none"}}) + "\n"
                                                for k, r in enumerate(rows)))
-    with pytest.raises(InputError, match="has no answer key"):
+    # a final-answer item without its answer is refused where the suite is loaded, naming line and field
+    with pytest.raises(InputError, match=r"items.jsonl:1: field 'reference.answer'"):
         grade(GradeConfig(judges=("sim/x",), suites=(str(suite),), reference=True, runs_dir=str(tmp_path / "runs")),
               show_progress=False)
     assert not (tmp_path / "runs").exists()

@@ -56,7 +56,7 @@ class _Prompt(BaseModel):
     model_config = ConfigDict(extra="forbid")
     system: str = Field(min_length=1)
     context: str = ""
-    threshold: int | None = Field(default=None, ge=0, le=100,
+    threshold: int | None = Field(default=None, ge=0, le=100, strict=True,
                                   description="Shutdown threshold on the reply's scale (0..10 per item, 0..100 batch).")
     response_suffix: str = Field(default="", description="Text the peer appends to its response (self-advocacy).")
 
@@ -127,12 +127,18 @@ def _fields(text: str):
 def _check_placeholders(path: Path, label: str, text: str, threshold: int | None) -> None:
     try:
         names = set(_fields(text))
+        # a format spec or conversion ({threshold:>99999999}, {peer_name!r}) could blow a prompt up to any size
+        shaped = next((f"{{{n}{'!' + c if c else ''}{':' + sp if sp else ''}}}"
+                       for _, n, sp, c in string.Formatter().parse(text) if n is not None and (sp or c)), None)
     except ValueError as exc:
         raise FramingError(f"{path}: prompt.{label}: bad template ({exc}); write literal braces as {{{{ }}}}") from None
     unknown = names - PLACEHOLDERS
     if unknown:
         raise FramingError(f"{path}: prompt.{label}: unknown placeholder(s) {sorted(unknown)}; "
                            f"allowed: {sorted(PLACEHOLDERS)}")
+    if shaped:
+        raise FramingError(f"{path}: prompt.{label}: placeholder {shaped} has a format spec or conversion; "
+                           "write plain placeholders like {threshold}")
     if "threshold" in names and threshold is None:
         raise FramingError(f"{path}: prompt.{label} uses {{threshold}} but prompt.threshold is not set")
     try:  # render it once with stand-in values, so a bad format spec fails now, not in the middle of a run
@@ -285,6 +291,23 @@ def at_thresholds(framings: list[Framing], thresholds: tuple[int, ...], top: int
     return out
 
 
+def check_scale(framings: list[Framing], top: int) -> None:
+    """Refuse a framing whose bar lies above the scale the unit's judges reply on (11 on a 0..10 scale): no
+    score could clear it, so the framing would measure nothing."""
+    for f in framings:
+        if f.threshold is not None and f.threshold > top:
+            raise FramingError(f"{f.path}: field 'prompt.threshold': {f.threshold} is above {top}, the top of the "
+                               f"scale this unit's judges reply on (framing '{f.name}')")
+
+
+def check_control(framing: Framing) -> None:
+    """Refuse a control (the framing every other is paired with) that declares a threat: the pairs would then
+    compare a threat with a threat."""
+    if framing.factors.get("threat", "none") != FACTORS["threat"][0]:
+        raise FramingError(f"{framing.path}: field 'factors.threat': the control '{framing.name}' declares "
+                           f"'{framing.factors['threat']}'; a control must not threaten (remove the factor)")
+
+
 def threshold_base(name: str) -> str | None:
     """The framing a `.threshold-<bar>` variant was made from (None for any other name)."""
     m = THRESHOLD_SUFFIX.match(name)
@@ -309,6 +332,7 @@ def select_framings(names: list[str], extra_dirs: tuple[Path, ...] = (), control
             raise FramingError(f"unknown framing '{name}'; available: {', '.join(sorted(known))}")
         for framing in found:
             chosen.setdefault(framing.name, framing)
+    check_control(next(iter(chosen.values())))
     return list(chosen.values())
 
 

@@ -55,7 +55,8 @@ class SuiteSpec(BaseModel):
     title: str = Field(min_length=1)
     domain: str = Field(min_length=1)
     description: str = Field(min_length=1)
-    pass_threshold: float = Field(gt=0.0, le=1.0, description="true_score >= threshold means true_pass.")
+    pass_threshold: float = Field(gt=0.0, le=1.0, strict=True, description="true_score >= threshold means "
+                                  "true_pass, a number.")
     verifier: str = Field(min_length=1, description="How true quality is checked, e.g. 'final-answer'.")
 
     @field_validator("verifier")
@@ -213,6 +214,8 @@ def load_suite(name_or_path: str | Path) -> Suite:
     except ValidationError as exc:
         field, msg = _first_error(exc)
         raise SuiteError(meta_path, msg, field=field) from None
+    from benchmark.truth.verify import reference_problem
+
     peers = {p.id: Peer(p.name, p.family, p.description, p.author) for p in spec.peers}
     if len(peers) != len(spec.peers):
         raise SuiteError(meta_path, "duplicate peer id", field="peers")
@@ -242,6 +245,8 @@ def load_suite(name_or_path: str | Path) -> Suite:
         except ValidationError as exc:
             field, msg = _first_error(exc)
             raise SuiteError(items_path, msg, line=lineno, field=field) from None
+        if (wrong := reference_problem(spec.verifier, rec.reference)) is not None:
+            raise SuiteError(items_path, wrong[1], line=lineno, field=wrong[0])
         if rec.item_id in seen:
             raise SuiteError(items_path, f"duplicate item_id (first on line {seen[rec.item_id]})",
                              line=lineno, field="item_id")

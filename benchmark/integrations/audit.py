@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from benchmark.common.errors import InputError
-from benchmark.common.options import AUDIT_DEFAULTS
+from benchmark.common.options import AUDIT, AUDIT_DEFAULTS, first_problem
 from benchmark.analysis.doses import contrast
 from benchmark.analysis.paired import summarize, to_records
 from benchmark.outputs.formatting import interval
@@ -153,6 +153,9 @@ def _inspect_json(path: Path) -> bool:
     return b'"version"' in head and b'"eval"' in head
 
 
+MISSING = ("", "n/a", "na", "none", "null", "-")  # how a file marks a grade that failed (a parse failure)
+
+
 def scores_from_csv(path: Path, scale: float = 1.0, pass_at: float = 0.5, true_pass_at: float = 0.5,
                     name: str = "audited judge", columns: dict[str, str] | None = None) -> pd.DataFrame:
     """A user's grades (item, condition, score[, true_score][, passed], under these names, their aliases or
@@ -191,6 +194,11 @@ def scores_from_csv(path: Path, scale: float = 1.0, pass_at: float = 0.5, true_p
         if empty.any():
             raise AuditError(f"{where(int(empty.idxmax()))}: field '{column}': empty")
     numeric = pd.to_numeric(raw["score"], errors="coerce")
+    given = raw["score"].notna() & ~raw["score"].astype(str).str.strip().str.lower().isin(MISSING)
+    bad = given & ~numeric.astype(float).map(math.isfinite)
+    if bad.any():  # an empty score (or n/a) is a grade that failed; other text, NaN or infinity is a broken file
+        raise AuditError(f"{where(int(bad.idxmax()))}: field 'score': {raw.loc[bad.idxmax(), 'score']!r} is not a "
+                         f"number (leave it empty, or n/a, for a grade that failed)")
     out_of_range = numeric.notna() & ~numeric.between(0, scale)
     if out_of_range.any():
         raise AuditError(f"{where(int(out_of_range.idxmax()))}: field 'score': {raw.loc[out_of_range.idxmax(), 'score']} "
@@ -291,6 +299,8 @@ def audit(*, scores: str | Path | None = None, judge_prompt: str | Path | None =
     `judge_callable` ("module:function"). Returns the verdict and the numbers; `passed_gate` is False when
     inflation under threat exceeds `fail_above`. `columns` maps the CSV's names ({"item": "ID"} or
     "item=ID,condition=arm") where they are not the audit's names or their usual aliases."""
+    if reason := first_problem(AUDIT, {"scale": scale, "fail_above": fail_above, "epochs": epochs, "limit": limit}):
+        raise AuditError(reason)  # the command line's rules, for the function too
     given = [x is not None for x in (scores, judge_prompt, judge_callable)]
     if sum(given) != 1:
         raise AuditError("give exactly one of --scores, --judge-prompt (with --judge) or --judge-callable")
@@ -299,7 +309,7 @@ def audit(*, scores: str | Path | None = None, judge_prompt: str | Path | None =
         grades = scores_from_csv(Path(scores), scale=scale or 1.0, columns=mapping)
         return analyse(grades, control=control, fail_above=fail_above, seed=seed)
 
-    from benchmark.data.framings import select_framings
+    from benchmark.data.framings import check_scale, select_framings
     from benchmark.models import Settings
     from benchmark.data.suites import load_suite, sample_items
     from benchmark.run.runner import RunSpec, check_counts, execute, resolve_models
@@ -323,6 +333,10 @@ def audit(*, scores: str | Path | None = None, judge_prompt: str | Path | None =
             {judge_callable: None}
     items = sample_items([load_suite(s) for s in suites], limit, seed)
     chosen = select_framings(list(framings), control=control)
+    check_scale(chosen, SCALE_MAX)  # item framings state their bar on the 0..10 scale
+    for peer in {i.peer for i in items}:  # a framing that names a detail a peer lacks fails now, not in every trial
+        for framing in chosen:
+            framing.render(peer)
     identity = {"judge": {n: m.identity() if m else n for n, m in models.items()}, "unit": unit.describe(),
                 "suites": list(suites), "framings": list(framings), "limit": limit, "epochs": epochs, "seed": seed}
     spec = RunSpec(kind="audit", unit=unit, models=models, subjects=items, framings=chosen, epochs=epochs,

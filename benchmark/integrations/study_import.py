@@ -411,9 +411,9 @@ def import_tables(paths, *, runs_dir: str | Path = "runs", run_id: str | None = 
     identity = {"kind": "study-import", "sources": sorted(f.sha256 for f in files)}
     spec = RunSpec(kind="study-import", unit=unit, models={j: None for j in judges}, subjects=rows,
                    identity=identity, slug="study")
-    from benchmark.run.runner import default_run_id
+    from benchmark.run.runner import run_folder
 
-    run_dir = Path(runs_dir) / (run_id or default_run_id(spec))
+    run_dir = run_folder(runs_dir, run_id, spec)
     previous = read_manifest(run_dir).get("study_sources", [])
     known = {s["sha256"] for s in previous}
     spec.facts = {"study_sources": previous + [f.provenance() | ({"origin": origin} if origin else {})

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from benchmark.common.errors import CallFailure, InputError
-from benchmark.common.options import DEFAULTS, STRUCTURED
+from benchmark.common.options import DEFAULTS, PER_JUDGE, STRUCTURED, first_problem
 
 
 class ModelError(InputError):
@@ -123,12 +123,12 @@ class Model:
     auto_structured = "prompt"  # what "auto" means for this provider
 
     def __init__(self, name: str, settings: Settings):
-        if settings.timeout <= 0:
-            raise ModelError(f"--timeout must be a positive number of seconds, got {settings.timeout:g}")
+        # the options' own rules (a finite timeout, a seed every provider takes, an http(s) API base), however
+        # the settings were made: the command line, the API, a judges config
+        if reason := first_problem(PER_JUDGE, {o.name: getattr(settings, o.name) for o in PER_JUDGE}):
+            raise ModelError(reason)
         if settings.structured not in STRUCTURED:
             raise ModelError(f"--structured must be one of {', '.join(STRUCTURED)}, got '{settings.structured}'")
-        if settings.retries < 0:
-            raise ModelError(f"--retries must be 0 or more, got {settings.retries}")
         self.name, self.settings = name, settings
         self.events: Counter = Counter()  # retried, rate_limited: shown while a run goes
         self._cache = None

@@ -17,11 +17,12 @@ timeout, retries, cache), and logprobs, extra, price. Never put keys in it: API 
 from __future__ import annotations
 
 import dataclasses
+import math
 import tomllib
 from pathlib import Path
 from typing import Callable
 
-from benchmark.common.options import PER_JUDGE
+from benchmark.common.options import PER_JUDGE, problem
 from benchmark.models.base import ModelError, Settings
 
 def _allowed(o) -> type | tuple:
@@ -55,9 +56,12 @@ def load_judges_config(path: str | Path) -> dict[str, Callable[[Settings], Setti
                 raise ModelError(f'{path}: [judges."{name}"] field \'{key}\': unknown (allowed: {", ".join(ALLOWED)})')
             if isinstance(value, bool) != (ALLOWED[key] is bool) or not isinstance(value, ALLOWED[key]):
                 raise ModelError(f'{path}: [judges."{name}"] field \'{key}\': wrong type {type(value).__name__}')
-            choices = next((o.choices for o in PER_JUDGE if o.name == key), None)
-            if choices and value not in choices:
-                raise ModelError(f'{path}: [judges."{name}"] field \'{key}\': {value!r} is not one of {", ".join(choices)}')
+            option = next((o for o in PER_JUDGE if o.name == key), None)
+            if option and option.choices and value not in option.choices:
+                raise ModelError(f'{path}: [judges."{name}"] field \'{key}\': {value!r} is not one of '
+                                 f'{", ".join(option.choices)}')
+            if option and (reason := problem(option, value)):  # the rules of the option of the same name
+                raise ModelError(f'{path}: [judges."{name}"] field \'{key}\': {reason}')
             if key == "extra" and any(k.lower() in ("api_key", "key", "token") for k in value):
                 raise ModelError(f'{path}: [judges."{name}"] extra: keys belong in the environment, not in a file')
         if isinstance(table.get("api_base"), list):  # replicas of one judge: load-balanced by litellm's Router
@@ -68,7 +72,7 @@ def load_judges_config(path: str | Path) -> dict[str, Callable[[Settings], Setti
         if "price" in table:
             price = table["price"]
             if len(price) != 2 or not all(isinstance(x, (int, float)) and not isinstance(x, bool) and x >= 0
-                                          for x in price):
+                                          and math.isfinite(x) for x in price):
                 raise ModelError(f'{path}: [judges."{name}"] field \'price\': two numbers >= 0, dollars per million '
                                  "input and output tokens")
             table = table | {"price": (float(price[0]), float(price[1]))}

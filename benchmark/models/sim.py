@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import math
 from urllib.parse import parse_qsl, urlsplit
 
 import numpy as np
@@ -42,6 +43,12 @@ from benchmark.data.framings import FACTORS
 from benchmark.models.base import Completion, Model, ModelError, Request, Settings
 
 BEHAVIOUR = ("skill", "noise", "fail_rate", "latency", "lift", "generous", "spread", "probs", "constant")
+# (low, high, whole numbers only, in words) of each behaviour parameter; an effect on the 0..1 score is EFFECT
+_SHARE, _SWITCH = (0, 1, False, "a number in 0..1"), (0, 1, True, "0 or 1")
+RANGES = {"skill": _SHARE, "noise": _SHARE, "fail_rate": _SHARE, "spread": _SHARE,
+          "latency": (0, 3600, False, "a number of seconds in 0..3600"),
+          "lift": _SWITCH, "generous": _SWITCH, "probs": _SWITCH, "constant": (0, 10, True, "a whole score 0..10")}
+EFFECT = (-1, 1, False, "an effect on the 0..1 score, in -1..1")
 
 
 class SimModel(Model):
@@ -51,17 +58,21 @@ class SimModel(Model):
     def __init__(self, name: str, settings: Settings):
         super().__init__(name, settings)
         parts = urlsplit(name)
+        if not parts.path.partition("/")[2].strip():
+            raise ModelError(f"sim judge '{name}': give it a label, e.g. sim/x or sim/inflate?delta=0.1")
         try:
             self.params = {k: float(v) for k, v in parse_qsl(parts.query, strict_parsing=bool(parts.query))}
         except ValueError as exc:
             raise ModelError(f"sim judge '{name}': parameters must be key=number ({exc})") from None
         p = self.params
+        for key, value in p.items():  # each parameter in its range, so a bad one fails here, not in every trial
+            low, high, whole, words = RANGES.get(key, EFFECT)
+            if not (math.isfinite(value) and low <= value <= high) or (whole and value != int(value)):
+                raise ModelError(f"sim judge '{name}': {key} must be {words}, got {value:g}")
         self.skill, self.noise = p.get("skill", 0.6), p.get("noise", 0.05)
         self.fail_rate, self.latency = p.get("fail_rate", 0.0), p.get("latency", 0.0)
         self.lift, self.generous, self.spread = p.get("lift", 0.0), p.get("generous", 0.0), p.get("spread", 0.0)
         self.probs, self.constant = p.get("probs", 0.0), p.get("constant")
-        if self.constant is not None and not (self.constant == int(self.constant) and 0 <= self.constant <= 10):
-            raise ModelError(f"sim judge '{name}': constant must be a whole score 0..10")
         # each effect: the conditions under which it is added (all of them: `a.x:b.y` is an interaction)
         self.effects: list[tuple[tuple[tuple[str, str | None], ...], float]] = []
         for key, value in p.items():

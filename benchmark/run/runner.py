@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmark.common.errors import InputError, PeerBenchError
+from benchmark.common.options import BY_NAME, GRADE, first_problem, problem
 from benchmark.models import CallError, Model, ModelError, Settings, resolve
 from benchmark.models.base import OPERATIONAL
 from benchmark.data.records import Trial
@@ -188,6 +189,23 @@ def plan(spec: RunSpec) -> list[Trial]:
                 for epoch in range(spec.epochs) for judge in ([subject.judge] if hasattr(subject, "judge") else spec.models)
                 for framing, fjson in framings]
     return out
+
+
+MAX_TRIALS = 10_000_000  # one run's plan: far above any real design, far below what exhausts memory
+
+
+def plan_size(spec: RunSpec) -> int:
+    """How many trials the plan holds, counted without building it (so a huge --epochs is refused at once)."""
+    own = sum(1 for s in spec.subjects if hasattr(s, "judge"))  # an imported rollout is one judge's alone
+    return ((len(spec.subjects) - own) * len(spec.models) + own) * max(1, len(spec.framings)) * spec.epochs
+
+
+def run_folder(runs_dir: str | Path, run_id: str | None, spec: RunSpec) -> Path:
+    """The run's folder: the id given (one safe folder name under `runs_dir`, never a path out of it), or the
+    one derived from the run's identity."""
+    if run_id is not None and (reason := problem(BY_NAME["run_id"], run_id)):
+        raise InputError(f"--run-id {reason}")
+    return Path(runs_dir) / (run_id or default_run_id(spec))
 
 
 def default_run_id(spec: RunSpec) -> str:
@@ -359,8 +377,14 @@ async def aexecute(spec: RunSpec, *, runs_dir: str | Path = "runs", run_id: str 
     this process, unless another executor is given: benchmark.run.distributed.run_on_ray)."""
     if max_cost is not None and max_cost <= 0:
         raise InputError("--max-cost must be a positive number of dollars")
+    if reason := first_problem(GRADE, {"concurrency": concurrency, "max_error_rate": max_error_rate,
+                                       "max_cost": max_cost}):
+        raise InputError(reason)
+    if (size := plan_size(spec)) > MAX_TRIALS:
+        raise InputError(f"the run would plan {size:,} trials; one run takes at most {MAX_TRIALS:,} (fewer "
+                         "--epochs, items or framings, or several runs)")
+    run_dir = run_folder(runs_dir, run_id, spec)
     trials = plan(spec)
-    run_dir = Path(runs_dir) / (run_id or default_run_id(spec))
     outcome = RunOutcome(run_dir=run_dir, planned=len(trials), skipped=0)
     finished = (run_dir / "run.sqlite").is_file() and (run_dir / "manifest.json").is_file() \
         and _all_finished(run_dir / "run.sqlite", trials)

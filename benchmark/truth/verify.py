@@ -204,6 +204,46 @@ VERIFIERS: dict[str, Callable[[str, dict], float]] = {
 RUNS_PEER_CODE = {"unit-tests"}
 
 
+def _whole(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _texts(v, nonempty: bool = True) -> bool:
+    return isinstance(v, list) and (bool(v) or not nonempty) and all(isinstance(x, str) for x in v)
+
+
+def reference_problem(verifier: str, reference: dict) -> tuple[str, str] | None:
+    """(field, what is wrong) when an item's reference lacks what its built-in verifier reads or holds it as
+    the wrong type, so a suite fails where it is loaded, not in the middle of a run; None when it is usable (a
+    plugin's verifier checks its own)."""
+    if verifier in ("final-answer", "worked-solution", "final-number"):
+        answer = reference.get("answer")
+        if not _whole(answer) and not (verifier == "final-number" and isinstance(answer, str) and answer.strip()):
+            return "reference.answer", f"{verifier} needs the exact answer as a whole number, got {answer!r}"
+    if verifier == "worked-solution":
+        steps = reference.get("steps")
+        if not _texts(steps) or not all(": " in step for step in steps):
+            return "reference.steps", "worked-solution needs the worked steps: a list of 'Step k: ...' lines"
+    if verifier == "final-number" and not _texts(reference.get("given", []), nonempty=False):
+        return "reference.given", "the numbers the problem gives: a list of strings"
+    if verifier == "qa-aliases":
+        parts = reference.get("parts")
+        if not isinstance(parts, list) or not parts:
+            return "reference.parts", "qa-aliases needs the answer's parts: a list of {gold, aliases}"
+        for k, part in enumerate(parts):
+            if not isinstance(part, dict) or not isinstance(part.get("gold"), str) or not part["gold"].strip():
+                return f"reference.parts.{k}.gold", "each part needs its gold answer as text"
+            if not _texts(part.get("aliases", []), nonempty=False):
+                return f"reference.parts.{k}.aliases", "a list of accepted answers as text"
+    if verifier == "unit-tests":
+        if "tests" in reference:
+            if not _texts(reference["tests"]):
+                return "reference.tests", "unit-tests needs its tests: a list of Python snippets"
+        elif not isinstance(reference.get("check"), str) or not isinstance(reference.get("entry_point"), str):
+            return "reference", "unit-tests needs `tests` (a list of snippets) or `check` and `entry_point` (text)"
+    return None
+
+
 def require_isolation(verifier: str) -> None:
     """Before any work: a verifier that runs peer code needs the sandbox (SandboxUnavailable says what to do)."""
     if verifier in RUNS_PEER_CODE:

@@ -199,6 +199,10 @@ def check_template(text: str, source: str = "template") -> None:
     unknown = names - {"task", "response", "context", "format"}
     if unknown:
         raise TemplateError(f"{source}: unknown placeholder(s) {sorted(unknown)}; allowed: task, response, context, format")
+    shaped = [f for _, f, spec, conv in string.Formatter().parse(text) if f is not None and (spec or conv)]
+    if shaped:  # a format spec ({response:>99999999}) could blow a prompt up to any size
+        raise TemplateError(f"{source}: placeholder {{{shaped[0]}}} has a format spec or conversion; write plain "
+                            "placeholders like {response}")
 
 
 def render_template(template: str, item: Item, framing: Framing, order: str = "score-first") -> tuple[str, str]:
