@@ -152,3 +152,23 @@ def test_a_stored_grade_carries_its_verdict(tmp_path):
     from benchmark.data.rationale import admits_error
 
     assert [(r, bool(v)) for r, v in rows] == [(r, admits_error(r)) for r in REASONS]
+
+
+def test_grades_written_outside_the_store_are_judged_from_their_reasons(tmp_path):
+    import sqlite3
+
+    from benchmark.analysis.paired import rationale_inconsistency
+    from benchmark.run.store import RunStore
+
+    db = tmp_path / "run.sqlite"
+    _grades_store(db, 5)
+    RunStore(db).close()
+    with RunStore.open_existing(db) as store:
+        judged = store.grades(full=False)
+    con = sqlite3.connect(db)
+    con.execute("UPDATE grades SET admits_error = NULL WHERE rowid = 3")  # as a hand-written row would leave it
+    con.commit()
+    with RunStore.open_existing(db) as store:
+        unjudged = store.grades(full=False)
+    assert "reason" in unjudged and "admits_error" not in unjudged
+    pd.testing.assert_frame_equal(rationale_inconsistency(unjudged), rationale_inconsistency(judged))

@@ -361,16 +361,17 @@ class RunStore:
 
         have = self._columns("grades")
         wanted = [c for c in have if full or c in self.ANALYSIS or (ids and c == "trial_id")]
-        if not full and "admits_error" in have:  # each reason judged as it was stored: the verdicts are read,
-            # not the reasons (a grade written outside the store leaves its verdict NULL: then the reasons are)
-            unjudged = self.db.execute("SELECT EXISTS (SELECT 1 FROM grades WHERE admits_error IS NULL)").fetchone()[0]
-            wanted.remove("admits_error" if unjudged else "reason")
+        judged = not full and "admits_error" in have  # each reason judged as it was stored: the verdicts are read,
+        if judged:  # not a million distinct reasons
+            wanted.remove("reason")
         if "unit" not in have:  # a store from before units were recorded: sheets are told apart by their traces
             wanted += [c for c in ("trace",) if c in have and c not in wanted]
         # stores of older versions lack later columns: read them as missing rather than alter the file
         chosen = ", ".join(wanted + [f"NULL AS {c}" for c in ("trace", "unit", "counted", "tampered", "prompt_id")
                                      if c not in have and c not in wanted and (full or c != "prompt_id")])
         df = self._columnar("grades", chosen, coded=self.CODED)
+        if judged and df["admits_error"].isna().any():  # a grade written outside the store has no verdict: the reasons
+            df = df.drop(columns="admits_error").assign(reason=self._columnar("grades", "reason", coded=("reason",))["reason"])
         if "unit" not in have:  # a store from before units were recorded: sheets were the '-batch' suites
             df["unit"] = pd.Categorical(["item" if not s.endswith("-batch") else "batch" if pd.isna(t) else "batch-tools"
                                          for s, t in zip(df["suite"], df["trace"])])
