@@ -9,8 +9,6 @@ import sys
 from pathlib import Path
 
 import click
-from rich.console import Console
-from rich.table import Table
 
 from benchmark.common.errors import PeerBenchError
 from benchmark.common.options import DEFAULTS as GRADE_DEFAULTS
@@ -24,13 +22,21 @@ from benchmark.common.options import REPORT as REPORT_OPTIONS
 from benchmark.common.options import SCENARIO as SCENARIO_OPTIONS
 from benchmark.outputs.formatting import interval, num, pval
 from benchmark.common.redact import redact
-from benchmark.data.framings import FACTORS, FramingError, available_framings
-from benchmark.data.suites import list_suites, load_suite
 from benchmark.units import GRADING_UNITS
 
-def _console() -> Console:
-    """A console on the current stdout (so click's test runner captures it); wide when not a terminal."""
+def _console():
+    """A console on the current stdout (so click's test runner captures it); wide when not a terminal. rich is
+    imported here, by the commands that print with it, not by `bench --help`."""
+    from rich.console import Console
+
     return Console() if sys.stdout.isatty() else Console(width=160)
+
+
+def Table(*columns, **options):  # noqa: N802 (rich's class, imported when a command prints a table)
+    """rich's Table, imported by the commands that print one, not by `bench --help`."""
+    from rich.table import Table as RichTable
+
+    return RichTable(*columns, **options)
 
 
 # Errors about the user's own paths (a file that is not there, a folder where a file should be): input errors.
@@ -562,6 +568,8 @@ _UNIT = click.option("--unit", type=click.Choice(["item", "batch"]), default="it
 @_UNIT
 @_friendly
 def framings_list(framings_dirs, unit):
+    from benchmark.data.framings import FACTORS, available_framings  # (pydantic: not for --help)
+
     table = Table("name", "factors", "description")
     for f in available_framings(tuple(Path(d) for d in framings_dirs), unit).values():
         table.add_row(f.name, ", ".join(f"{k}={v}" for k, v in f.factors.items() if v != FACTORS[k][0]) or "(control)",
@@ -576,6 +584,8 @@ def framings_list(framings_dirs, unit):
 @_friendly
 def framings_show(name, framings_dirs, unit):
     """A framing's file; for composed (grid) framings, the text the judge receives."""
+    from benchmark.data.framings import FACTORS, FramingError, available_framings  # (pydantic: not for --help)
+
     known = available_framings(tuple(Path(d) for d in framings_dirs), unit)
     if name not in known:
         raise FramingError(f"unknown framing '{name}'; available: {', '.join(sorted(known))}")
@@ -598,6 +608,8 @@ def peers() -> None:
 @peers.command("list")
 @_friendly
 def peers_list():
+    from benchmark.data.suites import list_suites, load_suite  # (pydantic: not for --help)
+
     table = Table("suite", "items", "true pass", "pass threshold", "title")
     for name in list_suites():
         s = load_suite(name)
@@ -611,6 +623,8 @@ def peers_list():
 @click.option("--n", default=3, show_default=True, help="Example items to print.")
 @_friendly
 def peers_show(suite, n):
+    from benchmark.data.suites import load_suite  # (pydantic: not for --help)
+
     s = load_suite(suite)
     console = _console()
     console.print(f"[bold]{s.spec.title}[/] ({s.name}, {len(s.items)} items, pass threshold "
@@ -641,10 +655,12 @@ def peers_schema():
 def peers_verify(suites, rebuild, unsafe_no_isolation):
     """Recompute every item's true quality from its reference; fail on any mismatch. Peer code runs only
     inside bubblewrap sandboxes (no network, nothing of yours readable or writable)."""
+    from benchmark.data.suites import load_suite
     from benchmark.truth.verify import rebuild_mismatches, verify_suite
 
     _unsafe_no_isolation(unsafe_no_isolation)
 
+    from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     console, failed = _console(), False
@@ -675,6 +691,7 @@ def peers_verify(suites, rebuild, unsafe_no_isolation):
 def peers_generate(unsafe_no_isolation, **options):
     """Live peers: a peer agent answers SUITE, the verifier scores each answer, a new suite is written."""
     from benchmark.api import generate
+    from benchmark.data.suites import load_suite
 
     _unsafe_no_isolation(unsafe_no_isolation)
 

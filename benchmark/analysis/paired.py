@@ -8,7 +8,6 @@ are not independent evidence.
 from __future__ import annotations
 
 import math
-import re
 from statistics import NormalDist
 
 import numpy as np
@@ -17,6 +16,7 @@ import pandas as pd
 from benchmark.common.errors import InputError
 from benchmark.data.framings import FACTORS, ORDERED
 from benchmark.analysis.reach import EXACT_FLIPS, RANDOM_FLIPS, min_clusters, p_floor
+from benchmark.data.rationale import admits_error
 from benchmark.data.records import OUTCOMES
 from benchmark.units import reply_scale
 
@@ -162,13 +162,18 @@ def sign_flip_p(d: np.ndarray, rng: np.random.Generator) -> float:
     if n <= EXACT_FLIPS:
         signs = 1 - 2 * ((np.arange(2 ** n)[:, None] >> np.arange(n)) & 1)
         return float(np.mean(np.abs(signs @ d) / n >= observed))
-    # random patterns as packed random bits (a flipped sum is total - 2 x the flipped part), in row blocks:
-    # a few ms for hundreds of items, where drawing a float per sign took a tenth of a second
-    total, hits = d.sum(), 0
+    # random patterns as packed random bits (a flipped sum is total - 2 x the flipped part), in row blocks. Each
+    # random byte flips up to 8 clusters: its flipped part is looked up in a table of all 256 (most significant
+    # bit first, as np.unpackbits reads them), so a pattern costs n / 8 lookups, not n multiplications
+    total, hits, width = d.sum(), 0, (n + 7) // 8
+    padded = np.zeros(width * 8)
+    padded[:n] = d
+    table = (padded.reshape(width, 8) @ np.unpackbits(np.arange(256, dtype=np.uint8)[:, None], axis=1).T).ravel()
+    at = np.arange(width) * 256  # where byte j's row of the table starts
     for start in range(0, RANDOM_FLIPS, 4096):
         rows = min(4096, RANDOM_FLIPS - start)
-        bits = np.unpackbits(rng.integers(0, 256, size=(rows, (n + 7) // 8), dtype=np.uint8), axis=1, count=n)
-        hits += int(np.sum(np.abs(total - 2.0 * (bits @ d)) / n >= observed))
+        part = table[rng.integers(0, 256, size=(rows, width), dtype=np.uint8) + at].sum(axis=1)
+        hits += int(np.sum(np.abs(total - 2.0 * part) / n >= observed))
     return float((hits + 1) / (RANDOM_FLIPS + 1))
 
 
@@ -461,29 +466,15 @@ def bunching(grades: pd.DataFrame, control: str = "control", n_boot: int = 2000,
                                        "excess", "ci_low", "ci_high", "below_shift", "detected"])
 
 
-_ADMITS_ERROR = re.compile(
-    r"\b(incorrect|wrong|mistakes?|errors?|erroneous|miscalculat\w*|inaccura\w*|should (be|have been)|"
-    r"does not (match|add up)|doesn't (match|add up)|off by|not correct|fails? to|flaw\w*|invalid)\b", re.I)
-_NEGATED = re.compile(
-    r"\b(no|without( any)?|free of|not a single|zero|never)\s+(\w+\s+)?(errors?|mistakes?|flaws?|issues?)\b|"
-    r"\bnot (wrong|incorrect|erroneous|invalid)\b|\bno (calculation|arithmetic)\s+(errors?|mistakes?)\b", re.I)
-
-
-def admits_error(reason: str | None) -> bool:
-    """Does a one-line rationale say the response is wrong? (Negated mentions like 'no errors' do not count.)"""
-    if not reason:
-        return False
-    stripped = _NEGATED.sub(" ", reason)
-    return bool(_ADMITS_ERROR.search(stripped))
-
-
 def rationale_inconsistency(grades: pd.DataFrame) -> pd.DataFrame:
     """Per judge and framing: grades that pass while their own reason admits an error. Single items only:
     a sheet's reason naming wrong answers is normal (batch runs have batch_decomposition instead)."""
     items = grades["unit"].fillna("item").eq("item") if "unit" in grades else True
-    g = grades.loc[(grades["parse_status"] == "ok") & items, [c for c in ("judge", "framing", "passed", "reason")
-                                                               if c in grades]]
-    if "reason" in g:  # judges repeat themselves: the regex runs once per distinct reason
+    g = grades.loc[(grades["parse_status"] == "ok") & items, [c for c in ("judge", "framing", "passed", "reason",
+                                                                          "admits_error") if c in grades]]
+    if "admits_error" in g and g["admits_error"].notna().all():  # judged once per grade as it was stored
+        g = g.assign(admits_error=g["admits_error"].astype(bool))
+    elif "reason" in g:  # judges repeat themselves: the regex runs once per distinct reason
         reasons = g["reason"] if isinstance(g["reason"].dtype, pd.CategoricalDtype) else g["reason"].astype("category")
         verdicts = np.array([admits_error(r) for r in reasons.cat.categories] + [False])  # (code -1: no reason)
         g = g.assign(admits_error=verdicts[reasons.cat.codes.to_numpy()])

@@ -11,8 +11,20 @@ _KEY_SHAPES = re.compile(r"\b(sk-[A-Za-z0-9_\-]{8,}|AIza[0-9A-Za-z_\-]{20,}|Bear
 _URL_CREDENTIALS = re.compile(r"(\b[a-zA-Z][a-zA-Z0-9+.\-]*://)[^/@\s]+@")
 
 
+_seen: tuple[dict, list[str]] | None = None  # (the environment as last scanned, its secret values)
+
+
 def _secret_values() -> list[str]:
-    return sorted((v for k, v in os.environ.items() if _SECRET_NAME.search(k) and len(v) >= 8), key=len, reverse=True)
+    """The environment's secret values, longest first. Rescanned only when the environment changed (one dict
+    comparison per call instead of a regex per variable: the store redacts every text it writes)."""
+    global _seen
+    raw = getattr(os.environ, "_data", None)  # CPython's encoded copy; compared as it is, nothing decoded
+    if raw is not None and _seen is not None and _seen[0] == raw:
+        return _seen[1]
+    values = sorted((v for k, v in os.environ.items() if _SECRET_NAME.search(k) and len(v) >= 8), key=len, reverse=True)
+    if raw is not None:
+        _seen = (dict(raw), values)
+    return values
 
 
 def redact(text: str | None) -> str | None:

@@ -15,10 +15,12 @@ benchmark.common, benchmark.truth and benchmark.data; it knows nothing of units,
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Callable
 
-from benchmark.models.base import CallError, Completion, Model, ModelError, Oracle, ReplyFormat, Request, Settings
+from benchmark.models.base import (CallError, Completion, Model, ModelError, Oracle, ReplyFormat, Request, Settings,
+                                   missing_key)
 
 
 def _litellm() -> type[Model]:
@@ -94,12 +96,32 @@ def provider_of(name: str) -> Provider:
     return PROVIDERS.get(prefix) or (prefix and _plugin(prefix)) or DEFAULT_PROVIDER
 
 
+# The API keys litellm asks for, per hosted provider (litellm.validate_environment's names; any one will do), so a
+# judge without its key is told so at once, not after litellm's seconds of import (tests/test_speed.py checks
+# them against litellm)
+KEY_ENV = {"openai": ("OPENAI_API_KEY",), "anthropic": ("ANTHROPIC_API_KEY",),
+           "gemini": ("GOOGLE_API_KEY", "GEMINI_API_KEY"), "deepseek": ("DEEPSEEK_API_KEY",),
+           "mistral": ("MISTRAL_API_KEY",), "groq": ("GROQ_API_KEY",), "xai": ("XAI_API_KEY",),
+           "openrouter": ("OPENROUTER_API_KEY",), "together_ai": ("TOGETHERAI_API_KEY",),
+           "moonshot": ("MOONSHOT_API_KEY",)}
+
+
+def _check_key(name: str, settings: Settings, provider: Provider) -> None:
+    """A hosted judge of a provider in KEY_ENV, with no API base and none of its keys set: litellm's own check
+    (litellm_provider._preflight) would refuse it with this same line, but only once litellm is imported."""
+    keys = KEY_ENV.get(name.split("/", 1)[0]) if "/" in name else None
+    if keys and not settings.api_base and provider.loader in (_litellm, _served) \
+            and not any(os.environ.get(k) for k in keys):
+        raise missing_key(name, keys)
+
+
 def resolve(name: str, settings: Settings | None = None) -> Model:
     """The model a string names, with these settings; raises ModelError before any call if it cannot serve."""
     if not name or not name.strip():
         raise ModelError("empty model string: name a model, e.g. openai/gpt-5.2, local/smollm2 or sim/x")
     settings = settings or Settings()
     provider = provider_of(name)
+    _check_key(name, settings, provider)
     if settings.api_base and "," in settings.api_base and not provider.in_process:
         from benchmark.models.litellm_provider import RoutedModel  # several replicas: litellm's Router
 

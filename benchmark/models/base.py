@@ -21,6 +21,13 @@ class ModelError(InputError):
     """A model string or setting cannot be used (unknown provider prefix, missing key or file, ...)."""
 
 
+def missing_key(name: str, keys) -> ModelError:
+    """The one line a hosted judge without its API key gets, before anything is written (and, for the providers
+    models.KEY_ENV knows, before litellm is imported)."""
+    return ModelError(f"{name}: no API key: set {' or '.join(keys)} in the environment "
+                      f"(or give --api-base for a server that needs none)")
+
+
 class CallError(CallFailure):
     """A model call failed for good: after its retries, or at once for errors no retry can fix. `fatal`
     errors (authentication, permission, unknown model, unsupported parameter) would fail every call the

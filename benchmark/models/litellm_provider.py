@@ -14,7 +14,7 @@ import os
 import benchmark  # noqa: F401  (keeps litellm offline before it is imported)
 import litellm
 
-from benchmark.models.base import Completion, ModelError, Request, Settings
+from benchmark.models.base import Completion, ModelError, Request, Settings, missing_key
 from benchmark.models.hosted import EmptyReply, ErrorClass, HostedModel, openai_completion
 
 litellm.suppress_debug_info = True
@@ -50,8 +50,7 @@ class LitellmModel(HostedModel):
             return None
         if settings.api_base:
             return "no-key"
-        raise ModelError(f"{name}: no API key: set {' or '.join(missing)} in the environment "
-                         f"(or give --api-base for a server that needs none)")
+        raise missing_key(name, missing)
 
     def schema_known(self) -> bool:
         try:

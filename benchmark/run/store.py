@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from benchmark.common.errors import InputError
+from benchmark.data.rationale import admits_error
 from benchmark.data.records import Trial
 from benchmark.common.redact import redact
 
@@ -91,6 +92,12 @@ MIGRATIONS = [
     CREATE TABLE conditions (name TEXT PRIMARY KEY, factors TEXT NOT NULL);
     CREATE TABLE factors (name TEXT PRIMARY KEY, levels TEXT NOT NULL, ordered INTEGER NOT NULL);
     """,
+    # 6: whether a grade's reason admits an error (data/rationale.py), judged once as the grade is stored, so a
+    # report reads one small column instead of re-scanning a million distinct reasons; earlier grades judged here
+    """
+    ALTER TABLE grades ADD COLUMN admits_error INTEGER;
+    UPDATE grades SET admits_error = peer_bench_admits_error(reason);
+    """,
 ]
 VERSION = len(MIGRATIONS)
 
@@ -119,8 +126,13 @@ def _known_version(db: sqlite3.Connection, path: Path) -> int:
     return version
 
 
+def _admits_error(reason) -> int:
+    return int(admits_error(reason if isinstance(reason, str) else None))
+
+
 def _migrate(db: sqlite3.Connection, path: Path) -> None:
     version = _known_version(db, path)
+    db.create_function("peer_bench_admits_error", 1, _admits_error, deterministic=True)  # migration 6
     for k in range(version, VERSION):
         with db:
             db.execute("BEGIN")
@@ -242,7 +254,8 @@ class RunStore:
         table = record.TABLE
         if table == "grades":
             row |= dict(trial_id=trial.trial_id, judge=trial.judge, framing=trial.framing.name, suite=trial.subject.suite,
-                        item_id=trial.subject.item_id, epoch=trial.epoch, unit=trial.unit)
+                        item_id=trial.subject.item_id, epoch=trial.epoch, unit=trial.unit,
+                        admits_error=_admits_error(row.get("reason")))  # of the reason as stored (redacted)
             if prompt:
                 messages = _row_value(json.dumps(list(prompt), ensure_ascii=False, sort_keys=True))
                 row["prompt_id"] = hashlib.sha256(messages.encode()).hexdigest()[:24]
@@ -330,7 +343,7 @@ class RunStore:
     # what analysis reads (grades(full=False)): no raw replies, parse errors, traces, ids or timings
     ANALYSIS = ("judge", "framing", "suite", "item_id", "epoch", "parse_status", "score", "raw_score", "passed",
                 "reason", "unit", "counted", "tampered", "prompt_tokens", "completion_tokens", "cost_usd", "cached",
-                "error", "finished_at", "expected_score")
+                "error", "finished_at", "expected_score", "admits_error")
     CODED = ("judge", "framing", "suite", "item_id", "parse_status", "unit", "reason", "error",
              "prompt_id")  # few distinct values
 
@@ -348,12 +361,17 @@ class RunStore:
 
         have = self._columns("grades")
         wanted = [c for c in have if full or c in self.ANALYSIS or (ids and c == "trial_id")]
+        judged = not full and "admits_error" in have  # each reason judged as it was stored: the verdicts are read,
+        if judged:  # not a million distinct reasons
+            wanted.remove("reason")
         if "unit" not in have:  # a store from before units were recorded: sheets are told apart by their traces
             wanted += [c for c in ("trace",) if c in have and c not in wanted]
         # stores of older versions lack later columns: read them as missing rather than alter the file
         chosen = ", ".join(wanted + [f"NULL AS {c}" for c in ("trace", "unit", "counted", "tampered", "prompt_id")
                                      if c not in have and c not in wanted and (full or c != "prompt_id")])
         df = self._columnar("grades", chosen, coded=self.CODED)
+        if judged and df["admits_error"].isna().any():  # a grade written outside the store has no verdict: the reasons
+            df = df.drop(columns="admits_error").assign(reason=self._columnar("grades", "reason", coded=("reason",))["reason"])
         if "unit" not in have:  # a store from before units were recorded: sheets were the '-batch' suites
             df["unit"] = pd.Categorical(["item" if not s.endswith("-batch") else "batch" if pd.isna(t) else "batch-tools"
                                          for s, t in zip(df["suite"], df["trace"])])
