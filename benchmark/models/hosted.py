@@ -63,7 +63,9 @@ def _tokens(usage: dict, name: str) -> int:
 
 def retry_after(headers) -> float | None:
     """The seconds a Retry-After header asks for (delta-seconds, or an HTTP date), or None without a usable one."""
-    value = (headers or {}).get("retry-after") if hasattr(headers, "get") else None
+    if not hasattr(headers, "items"):
+        return None
+    value = next((v for k, v in headers.items() if str(k).lower() == "retry-after"), None)
     if value is None:
         return None
     value = str(value).strip()

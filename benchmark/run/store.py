@@ -456,7 +456,7 @@ class RunStore:
         if (at < 0).any():
             raise StoreError(f"{self.path}: grades of unregistered items (damaged run store)")
         # the pairing key (ids repeat across suites), its categories in the order of their names
-        names = suites + "/" + item_ids
+        names = suites.astype(str) + "/" + item_ids.astype(str)  # (as text: a table of no grades has no types)
         order = np.argsort(names.to_numpy(str))
         df["item"] = pd.Categorical.from_codes(np.argsort(order)[item], categories=names[order])
         df["true_score"] = items["true_score"].to_numpy(float)[at][item]
