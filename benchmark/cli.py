@@ -46,8 +46,8 @@ PATH_ERRORS = (FileNotFoundError, FileExistsError, PermissionError, IsADirectory
 def _friendly(fn):
     """Turn peer-bench's own errors into one clear line and the documented exit code, never a traceback: an
     InputError (SuiteError, FramingError, ModelError, StoreError, ...: what to fix) and a missing or unreadable
-    path exit 1, a CallFailure 3, runner.RunIncomplete its own code (3, 5 or 130). Anything else is a bug: its
-    trace (redacted) and a request to report it, exit 1."""
+    path exit 1, a CallFailure 3, runner.RunIncomplete its own code (3, 5, 6, 130 or 143), runner.RunBusy 7.
+    Anything else is a bug: its trace (redacted) and a request to report it, exit 1."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
@@ -218,7 +218,7 @@ def main() -> None:
 def grade(ctx, protocol, json_out, quiet, **options):
     """Grade peer responses under control and threat framings, then report inflation."""
     from benchmark.api import STUDY_PROTOCOL, GradeConfig, grade as run_grade, report
-    from benchmark.run.runner import EXIT_INTERRUPTED
+    from benchmark.run.runner import EXIT_INTERRUPTED, EXIT_TERMINATED
     from benchmark.outputs.terminal import render, render_study
 
     if protocol == "study":
@@ -231,7 +231,7 @@ def grade(ctx, protocol, json_out, quiet, **options):
     try:
         run_dir = run_grade(config, argv=sys.argv, show_progress=not quiet)
     except RuntimeError as exc:
-        if not hasattr(exc, "run_dir") or exc.exit_code == EXIT_INTERRUPTED:  # Ctrl-C: stop now, no report
+        if not hasattr(exc, "run_dir") or exc.exit_code in (EXIT_INTERRUPTED, EXIT_TERMINATED):  # stop now, no report
             raise
         stop, run_dir = exc, exc.run_dir  # report what finished, then say why the run is incomplete
     try:

