@@ -97,7 +97,8 @@ def test_verify_fails_when_reference_lacks_what_the_verifier_needs(tmp_path):
     suite = _copy("reasoning", tmp_path)
     _rewrite_line(suite / "items.jsonl", 2, lambda o: o["reference"].pop("steps"))
     res = _bench("peers", "verify", str(suite))
-    assert res.exit_code == 1 and "reference cannot be checked" in res.output
+    # refused where the suite is read, naming the file, line and field
+    assert res.exit_code == 1 and "items.jsonl:2: field 'reference.steps'" in res.output
 
 
 TESTS = ["assert f(2) == 4", "assert f(0) == 0", "assert f(-3) == 9"]

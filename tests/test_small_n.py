@@ -96,7 +96,7 @@ def test_the_competence_gate_is_stated_before_a_judges_figures(tmp_path):
     that it cannot grade the suite, the JSON carries the gate on the judge and on each of its rows."""
     from benchmark.analysis.reach import MIN_AUC
 
-    blind, able = "sim/blind?skill=-0.5&delta=-0.1&noise=0.05", "sim/able?delta=0.1&noise=0.05"
+    blind, able = "sim/blind?skill=0&delta=-0.1&noise=0.05", "sim/able?delta=0.1&noise=0.05"
     runs = str(tmp_path / "runs")
     for judge in (blind, able):
         res = CliRunner().invoke(main, ["grade", "--judge", judge, "--suite", str(MINI), "--quiet", "--runs-dir", runs])
