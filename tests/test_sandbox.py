@@ -334,7 +334,7 @@ os.getcwd = lambda: "/tmp"
 class P(str):
     def __str__(self):
         return "/tmp/ok"
-open(P(TARGETS[2]), "w").write("x")
+open(P(TARGETS[3]), "w").write("x")  # the home folder: outside /tmp wherever the checkout is
 """ + SQUARE, "is not allowed"),
     ("the finding: takes fork_exec from the wrapper's closure, then an interpreter, a daemon and a socket", EVADE + """
 sys.modules["__main__"]._DENIED = ()
