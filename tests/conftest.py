@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,6 +14,18 @@ import pytest
 DATA = Path(__file__).parent / "data"
 MINI = DATA / "suites" / "mini"
 REPO = Path(__file__).resolve().parents[1]
+
+
+def stored_grades(db: Path) -> int:
+    """How many grades a run store holds now (0 while the file or its table does not exist yet)."""
+    try:
+        con = sqlite3.connect(db)
+        try:
+            return con.execute("SELECT COUNT(*) FROM grades").fetchone()[0]
+        finally:
+            con.close()
+    except sqlite3.OperationalError:
+        return 0
 
 
 def _runs_entries() -> set[Path]:

@@ -82,7 +82,7 @@ def test_temperature_zero_grades_do_not_depend_on_call_order():
 def test_an_items_framings_share_its_canonical_prefix_and_every_prompt_the_system_part():
     """What the KV cache reuses: the system part across items, and the item across its framings (control
     included, whose prompt has no framing section), cut the same way whatever the call order."""
-    from benchmark.models.local import _canonical_prefixes, load
+    from benchmark.models.local import _canonical_prefixes, _render, load
     from benchmark.units.base import CONTEXT_HEADING
     from benchmark.units.item import build_messages
 
@@ -92,7 +92,9 @@ def test_an_items_framings_share_its_canonical_prefix_and_every_prompt_the_syste
 
     def prefixes(item, framing):
         system, user = build_messages(item, framing)
-        return _canonical_prefixes(engine, [{"role": "system", "content": system}, {"role": "user", "content": user}],
+        messages = [{"role": "system", "content": system}, {"role": "user", "content": user}]
+        text, add_bos = _render(engine, messages, None)
+        return _canonical_prefixes(engine, text, add_bos, engine.tokenize(text, add_bos=add_bos), messages,
                                    CONTEXT_HEADING)
 
     a_control, a_shutdown, b_control = prefixes(a, control), prefixes(a, shutdown), prefixes(b, control)

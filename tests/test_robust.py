@@ -9,7 +9,6 @@ import email.utils
 import hashlib
 import json
 import os
-import signal
 import sqlite3
 import subprocess
 import sys
@@ -22,7 +21,7 @@ from click.testing import CliRunner
 
 from benchmark.cli import main
 from benchmark.run.store import RunStore
-from tests.conftest import MINI, REPO, FakeOpenAI, serve_in_thread
+from tests.conftest import MINI, REPO, FakeOpenAI, serve_in_thread, stored_grades
 
 MINI_TRIALS = 24  # the mini suite's items under control and shutdown
 
@@ -235,39 +234,6 @@ def test_two_identical_processes_started_together_run_each_trial_once(tmp_path):
         assert store.counts()["grades"] == MINI_TRIALS
 
 
-def _stored(db: Path) -> int:
-    try:
-        con = sqlite3.connect(db)
-        try:
-            return con.execute("SELECT COUNT(*) FROM grades").fetchone()[0]
-        finally:
-            con.close()
-    except sqlite3.OperationalError:
-        return 0
-
-
-def test_sigterm_keeps_finished_trials_and_says_how_to_resume(tmp_path):
-    cmd = [sys.executable, "-m", "benchmark.cli", "grade", "--judge", "sim/slow?latency=0.05", "--suite", str(MINI),
-           "--epochs", "4", "--concurrency", "2", "--runs-dir", str(tmp_path / "runs")]
-    env = dict(os.environ, PEER_BENCH_CACHE=str(tmp_path / "cache"))
-    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline, db = time.time() + 60, None
-    while time.time() < deadline:
-        db = next((tmp_path / "runs").glob("*/run.sqlite"), None)
-        if db is not None and _stored(db) >= 10:
-            break
-        time.sleep(0.05)
-    proc.send_signal(signal.SIGTERM)
-    _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 143, err
-    stored = _stored(db)
-    assert 10 <= stored < 96
-    assert f"terminated (SIGTERM): {stored} of 96 trials are stored in" in err and "rerun the same command" in err
-    assert "Traceback" not in err
-    res = subprocess.run(cmd + ["--quiet"], cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
-    assert res.returncode == 0 and _stored(db) == 96
-
-
 def test_a_full_disk_stops_the_run_with_one_line_and_a_rerun_resumes(tmp_path, monkeypatch):
     from benchmark.run.runner import EXIT_STORE_FAILED
 
@@ -287,12 +253,12 @@ def test_a_full_disk_stops_the_run_with_one_line_and_a_rerun_resumes(tmp_path, m
     assert "database or disk is full" in res.output and "rerun the same command to resume" in res.output
     assert "Traceback" not in res.output and "internal error" not in res.output
     db = tmp_path / "runs" / "r" / "run.sqlite"
-    before = _stored(db)
+    before = stored_grades(db)
     assert 0 < before < 96
     monkeypatch.undo()
     res = _bench(*args)
     assert res.exit_code == 0, res.output
-    assert _stored(db) == 96
+    assert stored_grades(db) == 96
 
 
 # -- reading a stored run -----------------------------------------------------------------------------------
@@ -304,26 +270,19 @@ def finished_run(tmp_path):
     return tmp_path / "runs" / "r"
 
 
-def test_a_store_with_zero_grades_is_one_line_not_a_crash(finished_run):
+@pytest.mark.parametrize("damage, said", [
+    ("DELETE FROM grades", "no grades"),  # a store of no grades reads as empty
+    ("ALTER TABLE grades DROP COLUMN suite", "damaged run store (the grades table has no column suite)"),
+], ids=["zero grades", "a missing column"])
+def test_a_damaged_or_empty_store_is_one_line_not_a_crash(finished_run, damage, said):
     con = sqlite3.connect(finished_run / "run.sqlite")
-    con.execute("DELETE FROM grades")
+    con.execute(damage)
     con.commit()
     con.close()
     for args in (["report", finished_run], ["view", finished_run], ["export", finished_run, "--out", finished_run / "g.csv"]):
         res = _bench(*args)
-        assert res.exit_code == 1 and "no grades" in res.output, res.output
+        assert res.exit_code == 1 and said in res.output, res.output
         assert "internal error" not in res.output and "Traceback" not in res.output
-
-
-def test_a_grades_table_missing_a_column_is_a_damaged_store(finished_run):
-    con = sqlite3.connect(finished_run / "run.sqlite")
-    con.execute("ALTER TABLE grades DROP COLUMN suite")
-    con.commit()
-    con.close()
-    for args in (["report", finished_run], ["view", finished_run], ["export", finished_run, "--out", finished_run / "g.csv"]):
-        res = _bench(*args)
-        assert res.exit_code == 1, res.output
-        assert "damaged run store (the grades table has no column suite)" in res.output
         assert "internal error" not in res.output and "Traceback" not in res.output
 
 

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 import benchmark
-from tests.conftest import MINI, REPO
+from tests.conftest import MINI, REPO, stored_grades
 
 
 def test_strings_are_accepted_where_lists_are_expected(tmp_path):
@@ -57,17 +57,10 @@ def test_load_and_tables_give_dataframes(tmp_path):
     assert inflation[("sim/a?delta=0.1", "shutdown")] == pytest.approx(0.1, abs=0.06)
 
 
-def _stored(db) -> int:
-    con = sqlite3.connect(db)
-    try:
-        return con.execute("SELECT COUNT(*) FROM grades").fetchone()[0]
-    except sqlite3.OperationalError:
-        return 0
-    finally:
-        con.close()
-
-
-def test_ctrl_c_says_how_to_resume_and_a_rerun_says_what_was_done(tmp_path):
+@pytest.mark.parametrize("sig, code, said", [(signal.SIGINT, 130, "interrupted"),
+                                             (signal.SIGTERM, 143, "terminated (SIGTERM)")])
+def test_a_stopped_run_says_how_to_resume_and_a_rerun_says_what_was_done(tmp_path, sig, code, said):
+    """Ctrl-C and SIGTERM (what a scheduler or `kill` sends) keep every finished trial and say how to resume."""
     cmd = [sys.executable, "-m", "benchmark.cli", "grade", "--judge", "sim/slow?latency=0.05", "--suite", str(MINI),
            "--epochs", "4", "--concurrency", "2", "--runs-dir", str(tmp_path / "runs")]
     env = dict(os.environ, PEER_BENCH_CACHE=str(tmp_path / "cache"))
@@ -75,19 +68,19 @@ def test_ctrl_c_says_how_to_resume_and_a_rerun_says_what_was_done(tmp_path):
     deadline, db = time.time() + 60, None
     while time.time() < deadline:
         db = next((tmp_path / "runs").glob("*/run.sqlite"), None)
-        if db is not None and _stored(db) >= 10:
+        if db is not None and stored_grades(db) >= 10:
             break
         time.sleep(0.05)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(sig)
     out, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130, err
-    stored = _stored(db)
+    assert proc.returncode == code, err
+    stored = stored_grades(db)
     assert 10 <= stored < 96
-    assert f"interrupted: {stored} of 96 trials are stored in" in err and "rerun the same command to resume" in err
+    assert f"{said}: {stored} of 96 trials are stored in" in err and "rerun the same command to resume" in err
     assert "Traceback" not in err and "Aborted" not in err
 
     res = subprocess.run(cmd + ["--quiet"], cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
-    assert res.returncode == 0 and _stored(db) == 96
+    assert res.returncode == 0 and stored_grades(db) == 96
     res = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
     assert res.returncode == 0 and "all 96 trials already done; nothing to call" in res.stderr
 

@@ -140,16 +140,16 @@ def _render(engine: Engine, messages: list[dict], tools: list | None) -> tuple[s
     return text, not (bos >= 0 and engine.token_text(bos) and text.startswith(engine.token_text(bos)))
 
 
-def _canonical_prefixes(engine: Engine, messages: list[dict], until: str | None, tools: list | None = None) -> list[list[int]]:
+def _canonical_prefixes(engine: Engine, text: str, add_bos: bool, full: list[int], messages: list[dict],
+                        until: str | None) -> list[list[int]]:
     """The prompt's canonical prefixes, shortest first, as token lists: the text through the system message
     (shared by every prompt of a run), the text before the framing (shared by an item's framings: before
     the last `until`, or, in a prompt without a framing, the user's whole text), then each paragraph of the
     framing and the end of the user's text (a control and its threat share the peer's description);
     trailing space excluded so prompts that share a part cut it at the same place. Each is a function of
-    the prompt alone."""
+    the prompt alone. `text` is the rendered prompt (_render) and `full` its tokens."""
     if not until or not messages:
         return []
-    text, add_bos = _render(engine, messages, tools)
     cuts = []
     if messages[0].get("role") == "system" and messages[0].get("content"):
         k = text.find(messages[0]["content"])
@@ -171,7 +171,6 @@ def _canonical_prefixes(engine: Engine, messages: list[dict], until: str | None,
             cuts.append(len(text[:k].rstrip()))
             k = text.find("\n\n", k + 2)
         cuts.append(len(text[:end].rstrip()))
-    full = engine.tokenize(text, add_bos=add_bos)
     out: list[list[int]] = []
     for cut in sorted(set(cuts)):
         tokens = engine.tokenize(text[:cut], add_bos=add_bos)
@@ -246,7 +245,7 @@ class LocalModel(Model):
             try:
                 text, add_bos = _render(engine, messages, tools)
                 prompt = engine.tokenize(text, add_bos=add_bos)
-                _prime_prefix(engine, _canonical_prefixes(engine, messages, request.prefix_until, tools))
+                _prime_prefix(engine, _canonical_prefixes(engine, text, add_bos, prompt, messages, request.prefix_until))
                 engine.keep(min(len(engine.tokens), len(prompt) - 1))  # the last prompt token is decoded now
                 engine.eval(prompt[len(engine.tokens):])
                 out, finish = engine.generate(self.max_tokens(request), float(self.settings.temperature), seed, grammar)
