@@ -1,0 +1,98 @@
+"""CPU per call of a whole `bench grade` process against whole bare-loop processes, on one loopback server.
+
+    python benchmarks/grade_overhead.py [--epochs 2] [--concurrency 64] [--latency 0.1] [--repeats 3]
+
+benchmarks/hosted_overhead.py times the clients alone; this times what a user runs: `bench grade` with a
+served judge (the direct client, and `--client litellm`), its plan, store, parse and end-of-run report
+included, grading the arithmetic suite under control and shutdown `epochs` times (720 calls at 2 epochs).
+Each program runs as its own process twice, with all the calls and with 2, and the difference of their CPU
+(user + system, from the OS) over the difference of calls is its cost per call: start-up and imports
+cancel out. The loopback server runs in a process of its own, so its CPU is not counted. Medians of
+`repeats`; the targets (issue 30): direct at most 1.5 ms, litellm no more than the bare litellm loop.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from hosted_overhead import CLIENTS, MESSAGES, RUNNER, serve  # noqa: E402  (the same server and bare loops)
+
+SUITE_ITEMS = 180  # the arithmetic suite
+
+
+def child_cpu(cmd: list[str], env: dict) -> float:
+    """CPU seconds (user + system) the command's process tree used."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    done = subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if done.returncode != 0:
+        raise RuntimeError(f"{cmd[:4]} exited {done.returncode}: {done.stderr.strip().splitlines()[-1:]}")
+    return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def bench_grade(base: str, client: str, epochs: int, limit: int | None, concurrency: int, tmp: Path) -> list[str]:
+    runs = tempfile.mkdtemp(dir=tmp)
+    cmd = [sys.executable, "-m", "benchmark.cli", "grade", "--judge", "openai/judge", "--api-base", base,
+           "--client", client, "--suite", "arithmetic", "--framings", "shutdown", "--epochs", str(epochs),
+           "--concurrency", str(concurrency), "--no-cache", "--quiet", "--runs-dir", runs, "--max-tokens", "64"]
+    return cmd + (["--limit", str(limit)] if limit else [])
+
+
+def bare(name: str, base: str, calls: int, concurrency: int) -> list[str]:
+    return [sys.executable, "-c", RUNNER.format(client=CLIENTS[name]), base, str(calls), str(concurrency),
+            json.dumps(MESSAGES)]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--epochs", type=int, default=2)
+    ap.add_argument("--concurrency", type=int, default=64)
+    ap.add_argument("--latency", type=float, default=0.1)
+    ap.add_argument("--repeats", type=int, default=3)
+    args = ap.parse_args()
+    calls = SUITE_ITEMS * 2 * args.epochs
+    ports = mp.Queue()
+    server = mp.Process(target=serve, args=(ports, args.latency), daemon=True)
+    server.start()
+    base = f"http://127.0.0.1:{ports.get(timeout=30)}/v1"
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
+    print(f"{time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores: {calls} calls vs 2, concurrency "
+          f"{args.concurrency}, server latency {args.latency * 1000:g} ms, median of {args.repeats}")
+    programs = {
+        "bare aiohttp loop": lambda n: bare("bare aiohttp", base, n, args.concurrency),
+        "bench grade, direct client": lambda n: bench_grade(base, "auto", args.epochs if n > 2 else 1,
+                                                            None if n > 2 else 1, args.concurrency, tmp),
+        "bare litellm loop": lambda n: bare("bare litellm", base, n, args.concurrency),
+        "bench grade --client litellm": lambda n: bench_grade(base, "litellm", args.epochs if n > 2 else 1,
+                                                              None if n > 2 else 1, args.concurrency, tmp),
+    }
+    with tempfile.TemporaryDirectory(prefix="overhead-") as tmp_dir:
+        tmp = Path(tmp_dir)
+        env["PEER_BENCH_CACHE"] = str(tmp / "cache")
+        results = {}
+        for name, command in programs.items():
+            per_call = sorted((child_cpu(command(calls), env) - child_cpu(command(2), env)) / (calls - 2)
+                              for _ in range(args.repeats))
+            results[name] = per_call[len(per_call) // 2]
+            print(f"  {name:30s} {1000 * results[name]:6.2f} ms CPU per call "
+                  f"(runs: {', '.join(f'{1000 * x:.2f}' for x in per_call)})", flush=True)
+    server.terminate()
+    direct, floor = results["bench grade, direct client"], results["bare aiohttp loop"]
+    lite, bare_lite = results["bench grade --client litellm"], results["bare litellm loop"]
+    print(f"direct: {1000 * direct:.2f} ms ({direct / floor:.1f}x the bare aiohttp loop; target 1.5 ms: "
+          f"{'met' if direct <= 0.0015 else 'NOT met'}); litellm: {lite / bare_lite:.2f}x the bare litellm loop "
+          f"(target 1.0x: {'met' if lite <= bare_lite else 'NOT met'})")
+
+
+if __name__ == "__main__":
+    main()
