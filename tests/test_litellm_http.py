@@ -91,3 +91,22 @@ def test_garbage_replies_are_parse_failures_not_scores(openai_server, tmp_path, 
     n = len(openai_server.requests)
     grade(_config(openai_server, tmp_path), show_progress=False)
     assert len(openai_server.requests) == n
+
+
+def test_a_listed_model_is_priced_once_by_litellm_itself(openai_server, tmp_path, monkeypatch):
+    """The price stored is litellm's own, taken from the reply it returns; pricing it again (which raises for
+    an unlisted model) is not done on the call's path."""
+    import litellm
+
+    monkeypatch.setenv("OPENAI_API_KEY", SECRET)
+    calls = []
+    monkeypatch.setattr(litellm, "completion_cost", lambda *a, **k: calls.append(1) or 0.0)
+    run_dir = grade(_config(openai_server, tmp_path, judges=("openai/gpt-4o-mini",), limit=1,
+                                 client="litellm"), show_progress=False)
+    with RunStore.open_existing(run_dir / "run.sqlite") as store:
+        df = store.grades()
+    listed = litellm.model_cost["gpt-4o-mini"]
+    expected = df["prompt_tokens"] * listed["input_cost_per_token"] + df["completion_tokens"] * listed["output_cost_per_token"]
+    assert not calls
+    assert (df["parse_status"] == "ok").all() and (df["cost_usd"] > 0).all()
+    assert df["cost_usd"].to_numpy() == pytest.approx(expected.to_numpy())

@@ -92,13 +92,20 @@ class LitellmModel(HostedModel):
 
     def _completion(self, request: Request, response) -> Completion:
         """litellm's reply (already mapped to OpenAI's shape) read as every client reads one; its list price from
-        litellm unless the judge has a price of its own."""
+        litellm unless the judge has a price of its own. litellm prices every reply as it returns it (for the
+        model asked for); that price is read, not computed again (a second pricing, raising for an unlisted
+        model, cost more CPU than the rest of the call)."""
         listed = None
         if not self.settings.price:
-            try:
-                listed = float(litellm.completion_cost(completion_response=response))
-            except Exception:
-                listed = None
+            hidden = getattr(response, "_hidden_params", None) or {}
+            if "response_cost" in hidden:
+                listed = hidden["response_cost"]
+            else:
+                try:
+                    listed = litellm.completion_cost(completion_response=response)
+                except Exception:
+                    listed = None
+            listed = float(listed) if isinstance(listed, (int, float)) else None
         return openai_completion(request, response.model_dump(), lambda p, c: self.cost(p, c, listed))
 
 
