@@ -1,6 +1,11 @@
-"""Benchmark (not a test): the embedded judge through peer-bench vs llama-cpp-python called directly.
+"""Benchmark (not a test): the grading speed of each embedded backend. peer-bench's embedded judge
+(llama.cpp b11549 from the xllamacpp wheel, with its model layer) vs llama-cpp-python, the backend it
+replaced, called directly.
 
     python benchmarks/local_speed.py [--items 20] [--suite peers/arithmetic] [--no-geval] [--rounds 3]
+
+llama-cpp-python is not a dependency: run this in a venv that has it too (`python
+benchmarks/cold_install.py --backend llama-cpp-python --venv DIR` makes one, compiling llama.cpp).
 
 Both sides grade the same prompts (each item under control and shutdown, in that order) with the same
 grammar at temperature 0; peer-bench adds its model layer (request, deterministic KV prefix, G-Eval
