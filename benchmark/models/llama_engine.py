@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 from datetime import datetime
 
 import numpy as np
+
+from benchmark.common.packages import package_dir
 
 N_BATCH = 512  # tokens per llama_decode; prompts are split the same way every time
 PENALTY_LAST_N, PENALTY_REPEAT = 64, 1.1  # the repeat penalty llama.cpp's chat front ends apply by default
@@ -113,18 +114,16 @@ def _library():
     """(lib, ffi) for the packaged libllama, loaded once; a clear error when the package is missing."""
     global _loaded
     if _loaded is None:
-        import importlib.util
-
-        spec = importlib.util.find_spec(LIBRARY_PACKAGE)  # the package's own Python is never imported
-        path = spec and spec.submodule_search_locations and os.path.join(spec.submodule_search_locations[0], LIBRARY_FILE)
-        if not path or not os.path.isfile(path):
+        folder = package_dir(LIBRARY_PACKAGE)  # the package's own Python is never imported
+        path = folder / LIBRARY_FILE if folder else None
+        if path is None or not path.is_file():
             raise EngineError("local/ models need llama.cpp: pip install 'peer-bench[local]' (a prebuilt wheel)")
         from cffi import FFI
 
         ffi = FFI()
         ffi.cdef(CDEF)
         try:
-            lib = ffi.dlopen(path)
+            lib = ffi.dlopen(str(path))
         except OSError as exc:
             raise EngineError(f"llama.cpp's library would not load ({path}): {exc}") from None
         _loaded = lib, ffi

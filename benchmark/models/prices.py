@@ -4,21 +4,20 @@ reads itself when offline), without importing litellm: pricing a plan or a serve
 from __future__ import annotations
 
 import functools
-import importlib.util
 import json
-from pathlib import Path
+
+from benchmark.common.packages import package_dir
 
 MAP_FILE = "model_prices_and_context_window_backup.json"
 
 
 @functools.lru_cache(maxsize=1)
 def _model_map() -> dict:
-    spec = importlib.util.find_spec("litellm")
-    if spec is None or not spec.submodule_search_locations:
+    folder = package_dir("litellm")
+    if folder is None:
         return {}
-    path = Path(list(spec.submodule_search_locations)[0]) / MAP_FILE
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        return json.loads((folder / MAP_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
 

