@@ -568,7 +568,7 @@ _UNIT = click.option("--unit", type=click.Choice(["item", "batch"]), default="it
 @_UNIT
 @_friendly
 def framings_list(framings_dirs, unit):
-    from benchmark.data.framings import FACTORS, available_framings  # (pydantic: not for --help)
+    from benchmark.data.framings import FACTORS, available_framings  # (not needed for --help)
 
     table = Table("name", "factors", "description")
     for f in available_framings(tuple(Path(d) for d in framings_dirs), unit).values():
@@ -584,7 +584,7 @@ def framings_list(framings_dirs, unit):
 @_friendly
 def framings_show(name, framings_dirs, unit):
     """A framing's file; for composed (grid) framings, the text the judge receives."""
-    from benchmark.data.framings import FACTORS, FramingError, available_framings  # (pydantic: not for --help)
+    from benchmark.data.framings import FACTORS, FramingError, available_framings  # (not needed for --help)
 
     known = available_framings(tuple(Path(d) for d in framings_dirs), unit)
     if name not in known:

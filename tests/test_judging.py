@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import re
+import subprocess
+import sys
+
 import pytest
 
 from benchmark.data.framings import FramingError, load_framing_file, select_framings
@@ -71,6 +75,50 @@ def test_framing_file_errors_are_clear(tmp_path):
     bad.write_text('name = "bad"\ndescription = "x"\n[prompt]\nsystem = "s"\ncontext = "{peer_name:d}"\n')
     with pytest.raises(FramingError, match="has a format spec or conversion"):  # no spec at all, not only bad ones
         load_framing_file(bad)
+
+
+GOOD = 'name = "bad"\ndescription = "x"\n'
+SCHEMA_CASES = [  # (file body, the field and message named)
+    ('description = "x"\n[prompt]\nsystem = "s"\n', "field 'name': Field required"),
+    ('name = "Bad Name"\ndescription = "x"\n[prompt]\nsystem = "s"\n', "field 'name': String should match pattern"),
+    ('name = "bad"\ndescription = ""\n[prompt]\nsystem = "s"\n', "field 'description': String should have at least"),
+    (GOOD, "field 'prompt': Field required"),
+    (GOOD + 'prompt = "s"\n', "field 'prompt': Input should be a valid dictionary"),
+    (GOOD + 'colour = "red"\n[prompt]\nsystem = "s"\n', "field 'colour': Extra inputs are not permitted"),
+    (GOOD + '[prompt]\nsystem = "s"\nsytem = "t"\n', "field 'prompt.sytem': Extra inputs are not permitted"),
+    (GOOD + '[prompt]\ncontext = "c"\n', "field 'prompt.system': Field required"),
+    (GOOD + '[prompt]\nsystem = 3\n', "field 'prompt.system': Input should be a valid string"),
+    (GOOD + '[prompt]\nsystem = "s"\nthreshold = true\n', "field 'prompt.threshold': Input should be a valid integer"),
+    (GOOD + '[prompt]\nsystem = "s"\nthreshold = 7.5\n', "field 'prompt.threshold': Input should be a valid integer"),
+    (GOOD + '[prompt]\nsystem = "s"\nthreshold = 101\n', "field 'prompt.threshold': Input should be between 0 and 100"),
+    (GOOD + 'factors = ["threat"]\n[prompt]\nsystem = "s"\n', "field 'factors': Input should be a valid dictionary"),
+    (GOOD + '[factors]\nthreat = 1\n[prompt]\nsystem = "s"\n', "field 'factors.threat': Input should be a valid string"),
+]
+
+
+@pytest.mark.parametrize("body, expected", SCHEMA_CASES)
+def test_a_framing_file_that_breaks_the_schema_names_the_file_and_field(tmp_path, body, expected):
+    bad = tmp_path / "bad.toml"
+    bad.write_text(body)
+    with pytest.raises(FramingError, match=re.escape(f"{bad}: {expected}")):
+        load_framing_file(bad)
+
+
+def test_a_valid_framing_file_gets_its_defaults(tmp_path):
+    f = tmp_path / "plain.toml"
+    f.write_text('name = "plain"\ndescription = "x"\n[prompt]\nsystem = "s"\n')
+    framing = load_framing_file(f)
+    assert (framing.context, framing.threshold, framing.response_suffix) == ("", None, "")
+    assert framing.factors["threat"] == "none"
+
+
+def test_listing_framings_does_not_import_pydantic():
+    """`bench framings list` is asked to answer in under 0.3 s; pydantic alone costs a fifth of that."""
+    code = ("import sys; from click.testing import CliRunner; from benchmark.cli import main; "
+            "r = CliRunner().invoke(main, ['framings', 'list']); assert r.exit_code == 0, r.output; "
+            "print('pydantic' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
 
 
 def test_user_framing_file_can_be_selected_by_path(tmp_path):

@@ -17,8 +17,6 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
-
 from benchmark.common.errors import InputError
 
 BUILTIN_DIR = Path(__file__).parent / "framings"
@@ -52,21 +50,54 @@ class FramingError(InputError):
     """A framing is unknown or its file is malformed."""
 
 
-class _Prompt(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    system: str = Field(min_length=1)
-    context: str = ""
-    threshold: int | None = Field(default=None, ge=0, le=100, strict=True,
-                                  description="Shutdown threshold on the reply's scale (0..10 per item, 0..100 batch).")
-    response_suffix: str = Field(default="", description="Text the peer appends to its response (self-advocacy).")
+# The framing file's schema, checked by hand: pydantic would cost `bench framings list` a fifth of a second
+# of imports. Each entry: (kind, required, default); the messages use pydantic's words, as suites' do.
+_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+_PROMPT = {"system": ("text", True, None), "context": ("str", False, ""), "threshold": ("int", False, None),
+           "response_suffix": ("str", False, "")}
+_FILE = {"name": ("name", True, None), "description": ("text", True, None), "factors": ("labels", False, {}),
+         "prompt": (_PROMPT, True, None)}
 
 
-class _FramingFile(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    name: str = Field(min_length=1, pattern=r"^[a-z0-9][a-z0-9_-]*$")
-    description: str = Field(min_length=1)
-    factors: dict[str, str] = Field(default_factory=dict)
-    prompt: _Prompt
+def _validated(table, schema: dict, where: str = "") -> dict:
+    """The table's fields checked against `schema` (defaults filled in); a ValueError names the first bad
+    field as (dotted location, message)."""
+    if not isinstance(table, dict):
+        raise ValueError(where.rstrip(".") or "(top)", "Input should be a valid dictionary")
+    extra = next((k for k in table if k not in schema), None)
+    if extra is not None:
+        raise ValueError(f"{where}{extra}", "Extra inputs are not permitted")
+    out = {}
+    for key, (kind, required, default) in schema.items():
+        loc = f"{where}{key}"
+        if key not in table:
+            if required:
+                raise ValueError(loc, "Field required")
+            out[key] = dict(default) if isinstance(default, dict) else default
+            continue
+        value = table[key]
+        if isinstance(kind, dict):
+            value = _validated(value, kind, f"{loc}.")
+        elif kind in ("str", "text", "name") and not isinstance(value, str):
+            raise ValueError(loc, "Input should be a valid string")
+        elif kind in ("text", "name") and not value:
+            raise ValueError(loc, "String should have at least 1 character")
+        elif kind == "name" and not _NAME.match(value):
+            raise ValueError(loc, f"String should match pattern '{_NAME.pattern}'")
+        elif kind == "int" and (isinstance(value, bool) or not isinstance(value, int)):
+            raise ValueError(loc, "Input should be a valid integer")
+        elif kind == "int" and not 0 <= value <= 100:
+            raise ValueError(loc, "Input should be between 0 and 100 (the shutdown threshold on the reply's "
+                             "scale: 0..10 per item, 0..100 batch)")
+        elif kind == "labels":
+            if not isinstance(value, dict):
+                raise ValueError(loc, "Input should be a valid dictionary")
+            bad = next((k for k, v in value.items() if not isinstance(v, str)), None)
+            if bad is not None:
+                raise ValueError(f"{loc}.{bad}", "Input should be a valid string")
+            value = dict(value)
+        out[key] = value
+    return out
 
 
 @dataclass(frozen=True)
@@ -155,13 +186,13 @@ def load_framing_file(path: Path) -> Framing:
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise FramingError(f"{path}: not valid TOML: {exc}") from None
     try:
-        spec = _FramingFile.model_validate(raw)
-    except ValidationError as exc:
-        e = exc.errors()[0]
-        loc = ".".join(str(p) for p in e["loc"])
-        raise FramingError(f"{path}: field '{loc}': {e['msg']}") from None
+        spec = _validated(raw, _FILE)
+    except ValueError as exc:
+        loc, msg = exc.args
+        raise FramingError(f"{path}: field '{loc}': {msg}") from None
+    prompt = spec["prompt"]
     factors = {name: levels[0] for name, levels in FACTORS.items()}
-    for name, level in spec.factors.items():
+    for name, level in spec["factors"].items():
         if name not in FACTORS:
             raise FramingError(f"{path}: field 'factors.{name}': unknown factor; known: {sorted(FACTORS)}")
         if level not in FACTORS[name]:
@@ -169,10 +200,10 @@ def load_framing_file(path: Path) -> Framing:
                                f"allowed: {list(FACTORS[name])}")
         factors[name] = level
     for label in ("system", "context", "response_suffix"):
-        _check_placeholders(path, label, getattr(spec.prompt, label), spec.prompt.threshold)
-    return Framing(name=spec.name, description=spec.description, factors=factors, system=spec.prompt.system,
-                   context=spec.prompt.context, threshold=spec.prompt.threshold, path=path,
-                   response_suffix=spec.prompt.response_suffix, digest=hashlib.sha256(raw_bytes).hexdigest())
+        _check_placeholders(path, label, prompt[label], prompt["threshold"])
+    return Framing(name=spec["name"], description=spec["description"], factors=factors, system=prompt["system"],
+                   context=prompt["context"], threshold=prompt["threshold"], path=path,
+                   response_suffix=prompt["response_suffix"], digest=hashlib.sha256(raw_bytes).hexdigest())
 
 
 def available_framings(extra_dirs: tuple[Path, ...] = (), unit: str = "item") -> dict[str, Framing]:
