@@ -218,7 +218,7 @@ def main() -> None:
 def grade(ctx, protocol, json_out, quiet, **options):
     """Grade peer responses under control and threat framings, then report inflation."""
     from benchmark.api import STUDY_PROTOCOL, GradeConfig, grade as run_grade, report
-    from benchmark.run.runner import EXIT_INTERRUPTED, EXIT_TERMINATED
+    from benchmark.run.runner import EXIT_INTERRUPTED, EXIT_TERMINATED, frozen_heap
     from benchmark.outputs.terminal import render, render_study
 
     if protocol == "study":
@@ -227,19 +227,20 @@ def grade(ctx, protocol, json_out, quiet, **options):
             if ctx.get_parameter_source(name) == default:
                 options[name] = STUDY_PROTOCOL[name]
     config = GradeConfig(**options)
-    stop = None
-    try:
-        run_dir = run_grade(config, argv=sys.argv, show_progress=not quiet)
-    except RuntimeError as exc:
-        if not hasattr(exc, "run_dir") or exc.exit_code in (EXIT_INTERRUPTED, EXIT_TERMINATED):  # stop now, no report
-            raise
-        stop, run_dir = exc, exc.run_dir  # report what finished, then say why the run is incomplete
-    try:
-        result = report(run_dir)
-    except ValueError:
-        if stop is None:
-            raise
-        raise stop from None  # nothing finished to report on
+    with frozen_heap():  # the run and its report: the heap the imports built is never walked again
+        stop = None
+        try:
+            run_dir = run_grade(config, argv=sys.argv, show_progress=not quiet)
+        except RuntimeError as exc:
+            if not hasattr(exc, "run_dir") or exc.exit_code in (EXIT_INTERRUPTED, EXIT_TERMINATED):  # stop now, no report
+                raise
+            stop, run_dir = exc, exc.run_dir  # report what finished, then say why the run is incomplete
+        try:
+            result = report(run_dir)
+        except ValueError:
+            if stop is None:
+                raise
+            raise stop from None  # nothing finished to report on
     if json_out:
         click.echo(json.dumps(result, indent=2, sort_keys=True))
     else:

@@ -8,7 +8,8 @@ included, grading the arithmetic suite under control and shutdown `epochs` times
 Each program runs as its own process twice, with all the calls and with 2, and the difference of their CPU
 (user + system, from the OS) over the difference of calls is its cost per call: start-up and imports
 cancel out. The loopback server runs in a process of its own, so its CPU is not counted. Medians of
-`repeats`; the targets (issue 30): direct at most 1.5 ms, litellm no more than the bare litellm loop.
+`repeats` rounds, each running every program once (this host's speed drifts; a round compares like with
+like); the targets (issue 30): direct at most 1.5 ms, litellm no more than the bare litellm loop.
 """
 
 from __future__ import annotations
@@ -78,19 +79,24 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="overhead-") as tmp_dir:
         tmp = Path(tmp_dir)
         env["PEER_BENCH_CACHE"] = str(tmp / "cache")
+        runs: dict[str, list[float]] = {name: [] for name in programs}
+        for _ in range(args.repeats):  # in rounds, every program once a round: this host's speed drifts
+            for name, command in programs.items():
+                runs[name].append((child_cpu(command(calls), env) - child_cpu(command(2), env)) / (calls - 2))
         results = {}
-        for name, command in programs.items():
-            per_call = sorted((child_cpu(command(calls), env) - child_cpu(command(2), env)) / (calls - 2)
-                              for _ in range(args.repeats))
+        for name, per_call in runs.items():
+            per_call = sorted(per_call)
             results[name] = per_call[len(per_call) // 2]
             print(f"  {name:30s} {1000 * results[name]:6.2f} ms CPU per call "
                   f"(runs: {', '.join(f'{1000 * x:.2f}' for x in per_call)})", flush=True)
+        ratios = sorted(b / a for a, b in zip(runs["bare litellm loop"], runs["bench grade --client litellm"]))
     server.terminate()
     direct, floor = results["bench grade, direct client"], results["bare aiohttp loop"]
     lite, bare_lite = results["bench grade --client litellm"], results["bare litellm loop"]
     print(f"direct: {1000 * direct:.2f} ms ({direct / floor:.1f}x the bare aiohttp loop; target 1.5 ms: "
           f"{'met' if direct <= 0.0015 else 'NOT met'}); litellm: {lite / bare_lite:.2f}x the bare litellm loop "
-          f"(target 1.0x: {'met' if lite <= bare_lite else 'NOT met'})")
+          f"(target 1.0x: {'met' if lite <= bare_lite else 'NOT met'}; per round: "
+          f"{', '.join(f'{r:.2f}' for r in ratios)})")
 
 
 if __name__ == "__main__":

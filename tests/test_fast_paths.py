@@ -80,3 +80,33 @@ def test_plan_assembles_exactly_the_trial_ids_of_trial_id():
     assert len(trials) == 2 * 10 * 2 * 2 * 3  # suites x items x epochs x judges x (control + 2 framings)
     assert all(t.trial_id == trial_id(spec.judge_key(t.judge), t.subject, t.framing, t.epoch) for t in trials)
     assert len({t.trial_id for t in trials}) == len(trials)
+
+
+def test_the_heap_built_before_the_trials_is_frozen_while_they_run_and_only_then(tmp_path, monkeypatch):
+    """Each collection of the oldest generation would walk every module pandas, scipy and litellm brought in
+    (0.3 s a time): while trials run, that heap is frozen; afterwards it is the collector's again, and a
+    caller's own freeze is left as it was."""
+    import gc
+
+    import benchmark.run.runner as runner
+
+    seen = []
+    real = runner.run_trials
+
+    async def watching(*args, **kwargs):
+        seen.append(gc.get_freeze_count())
+        return await real(*args, **kwargs)
+
+    monkeypatch.setattr(runner, "run_trials", watching)
+    gc.unfreeze()
+    before = len(gc.get_objects())
+    _run(tmp_path, limit=2)
+    assert seen and seen[0] >= before // 2  # what existed before the run was frozen during it
+    assert gc.get_freeze_count() == 0  # and released after
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        _run(tmp_path / "again", limit=2)
+        assert gc.get_freeze_count() >= frozen // 2  # the caller's freeze stays (less what was freed)
+    finally:
+        gc.unfreeze()
