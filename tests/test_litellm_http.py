@@ -110,3 +110,29 @@ def test_a_listed_model_is_priced_once_by_litellm_itself(openai_server, tmp_path
     assert not calls
     assert (df["parse_status"] == "ok").all() and (df["cost_usd"] > 0).all()
     assert df["cost_usd"].to_numpy() == pytest.approx(expected.to_numpy())
+
+
+def test_an_unlisted_model_has_no_price_and_costs_litellm_no_search_per_reply(openai_server, tmp_path, monkeypatch):
+    """A served endpoint's own model name is not in litellm's price map: litellm is told of the name once,
+    so it does not search its whole map for a similar one on every reply; no model litellm does list has
+    its price touched, and a judge's own price still applies."""
+    import litellm
+
+    monkeypatch.setenv("OPENAI_API_KEY", SECRET)
+    listed_before = dict(litellm.model_cost["gpt-4o-mini"])
+    with pytest.raises(Exception):
+        litellm.get_model_info(model="openai/peer-bench-unlisted-judge")
+    run_dir = grade(_config(openai_server, tmp_path, judges=("openai/peer-bench-unlisted-judge",), limit=2,
+                            client="litellm"), show_progress=False)
+    with RunStore.open_existing(run_dir / "run.sqlite") as store:
+        df = store.grades()
+    assert (df["parse_status"] == "ok").all() and (df["cost_usd"].fillna(0) == 0).all()
+    assert litellm.get_model_info(model="openai/peer-bench-unlisted-judge")  # known now: found, not searched for
+    assert litellm.model_cost["gpt-4o-mini"] == listed_before
+    own_price = tmp_path / "judges.toml"
+    own_price.write_text('[judges."openai/peer-bench-unlisted-judge"]\nprice = [1.0, 2.0]\n')
+    priced = grade(_config(openai_server, tmp_path / "own", judges=("openai/peer-bench-unlisted-judge",), limit=1,
+                           client="litellm", judges_config=str(own_price), cache=False), show_progress=False)
+    with RunStore.open_existing(priced / "run.sqlite") as store:
+        own = store.grades()
+    assert own["cost_usd"].to_numpy() == pytest.approx(((own["prompt_tokens"] + 2 * own["completion_tokens"]) / 1e6).to_numpy())

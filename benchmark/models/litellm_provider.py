@@ -39,6 +39,7 @@ class LitellmModel(HostedModel):
         self.supported = frozenset(litellm.get_supported_openai_params(model=name, custom_llm_provider=self.provider)
                                    or [])
         self.api_key = self._preflight(name, settings)
+        self.listed = _known_to_litellm(name, self.provider)
         super().__init__(name, settings)
 
     def _preflight(self, name: str, settings: Settings) -> str | None:
@@ -96,7 +97,7 @@ class LitellmModel(HostedModel):
         model asked for); that price is read, not computed again (a second pricing, raising for an unlisted
         model, cost more CPU than the rest of the call)."""
         listed = None
-        if not self.settings.price:
+        if not self.settings.price and self.listed:
             hidden = getattr(response, "_hidden_params", None) or {}
             if "response_cost" in hidden:
                 listed = hidden["response_cost"]
@@ -107,6 +108,22 @@ class LitellmModel(HostedModel):
                     listed = None
             listed = float(listed) if isinstance(listed, (int, float)) else None
         return openai_completion(request, response.model_dump(), lambda p, c: self.cost(p, c, listed))
+
+
+def _known_to_litellm(name: str, provider: str) -> bool:
+    """Whether litellm has `name` in its model map (so a list price). A model it does not list (a served
+    endpoint's own name) is entered there at a price of zero, which peer-bench never reads (its price is
+    unknown, or the judge's own `price`): else litellm, pricing every reply, searches its whole map for a
+    similar name each time, about 0.5 ms of CPU a call (benchmarks/grade_overhead.py)."""
+    try:
+        litellm.get_model_info(model=name, custom_llm_provider=provider)
+        return True
+    except Exception:  # litellm raises a plain Exception for a model it does not map
+        pass
+    unpriced = {"litellm_provider": provider, "mode": "chat", "input_cost_per_token": 0.0, "output_cost_per_token": 0.0}
+    litellm.register_model({key: dict(unpriced) for key in {name, name.split("/", 1)[-1]}
+                            if key not in litellm.model_cost})  # never another model's entry
+    return False
 
 
 class ReplicasDown(RuntimeError):
