@@ -149,6 +149,25 @@ def test_redact_removes_env_secrets_key_shapes_and_url_credentials(monkeypatch):
     assert "abcd1234efgh5678" not in out and "sk-live" not in out and "pw@" not in redact("https://user:pw@host/v1")
 
 
+def test_redaction_skips_a_pattern_only_where_it_could_not_match():
+    """redact() runs a pattern only where its literal part occurs: on hostile and ordinary texts alike it
+    must give exactly what running every pattern would."""
+    import random
+
+    from benchmark.common import redact as module
+
+    def every_pattern(text):
+        return module._URL_CREDENTIALS.sub(r"\1***@", module._KEY_SHAPES.sub("***", text))
+
+    pieces = ["sk-", "AIza", "Bearer", "Bearer  ", "://", "@", "http", "user:pw", "abcdefgh1234", "_-", " ", "\n",
+              "/v1", "x" * 20, "é", "sk", "Bear", ":/", "AIz"]
+    rng = random.Random(0)
+    texts = ["".join(rng.choice(pieces) for _ in range(rng.randint(1, 12))) for _ in range(3000)]
+    texts += ["sk-" + "a" * 8, "Bearer abcdefgh", "AIza" + "b" * 20, "ftp://me@host", "a@b://c", "://x@"]
+    for text in texts:
+        assert redact(text) == every_pattern(text), text
+
+
 def test_url_credentials_are_redacted_anywhere_in_a_text(tmp_path):
     assert redact("--api-base=http://u:pw@host/v1") == "--api-base=http://***@host/v1"
     assert redact("ConnectionError: cannot reach https://token123@api.example.com/v1/chat (refused)") == \
