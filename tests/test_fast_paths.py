@@ -95,16 +95,14 @@ def test_the_heap_built_before_the_trials_is_frozen_while_they_run_and_only_then
 
     async def watching(*args, **kwargs):
         seen.append(gc.get_freeze_count())
-        seen.append(gc.get_threshold()[0])
         return await real(*args, **kwargs)
 
     monkeypatch.setattr(runner, "run_trials", watching)
     gc.unfreeze()
-    before, thresholds = len(gc.get_objects()), gc.get_threshold()
+    before = len(gc.get_objects())
     _run(tmp_path, limit=2)
     assert seen and seen[0] >= before // 2  # what existed before the run was frozen during it
-    assert seen[1] == max(thresholds[0], runner.YOUNG_THRESHOLD)  # and young objects collected less often
-    assert gc.get_freeze_count() == 0 and gc.get_threshold() == thresholds  # both undone after
+    assert gc.get_freeze_count() == 0  # and released after
     gc.freeze()
     try:
         frozen = gc.get_freeze_count()

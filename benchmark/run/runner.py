@@ -438,28 +438,20 @@ def _terminated_cancels():
             signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
 
 
-YOUNG_THRESHOLD = 10_000  # allocations between young-generation collections while trials run (CPython's default: 700)
-
-
 @contextlib.contextmanager
 def frozen_heap():
     """While the trials run, everything built before them (imported modules, the plan, the clients) is out of
     the cyclic garbage collector's reach: every call allocates, and each collection of the oldest generation
     would otherwise walk that whole heap again (with pandas, scipy and litellm loaded, 0.3 s each time;
     about 1 ms of CPU a call through litellm: benchmarks/grade_overhead.py). Not collected first: that would
-    cost the same 0.3 s. The young generation is also collected less often (a litellm call allocates
-    thousands of objects, nearly all freed by reference counting). Both undone afterwards; left alone where
-    the caller has frozen the heap itself."""
+    cost the same 0.3 s. Unfrozen afterwards; left alone where the caller has frozen the heap itself."""
     if gc.get_freeze_count():
         yield
         return
-    thresholds = gc.get_threshold()
     gc.freeze()
-    gc.set_threshold(max(thresholds[0], YOUNG_THRESHOLD), *thresholds[1:])
     try:
         yield
     finally:
-        gc.set_threshold(*thresholds)
         gc.unfreeze()
 
 
