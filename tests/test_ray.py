@@ -4,7 +4,6 @@ unfinished trials go to another worker; no stored trial is paid for twice)."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import signal
@@ -16,7 +15,7 @@ import pytest
 from click.testing import CliRunner
 
 from benchmark.cli import main
-from benchmark.run.store import RunStore
+from benchmark.run.store import RunStore, prompt_row
 from tests.conftest import MINI
 
 ray = pytest.importorskip("ray")
@@ -100,17 +99,12 @@ def test_a_worker_killed_mid_run_loses_nothing(cluster, openai_server, tmp_path,
     # a trial stored before the kill is never called again; only those whose grade had not reached the driver
     # (in flight, or on its way back: on a loaded host a few) are, each once more, all from the killed shard
     trial_of = dict(zip(grades["prompt_id"], grades["trial_id"]))
-    called = Counter(trial_of[_prompt_id(r["body"]["messages"])] for r in openai_server.requests)
+    called = Counter(trial_of[prompt_row(r["body"]["messages"])[0]] for r in openai_server.requests)
     again = {t for t, n in called.items() if n > 1}
     (_, stored_at_kill), = killed
     assert set(called) == set(grades["trial_id"]) and max(called.values()) <= 2, called
     assert not again & stored_at_kill, (again & stored_at_kill)
     assert len(again) <= 12  # at most the killed shard's half of the 24
-
-
-def _prompt_id(messages) -> str:
-    """The id the store gives a prompt (benchmark/run/store.py): its messages as sorted JSON, hashed."""
-    return hashlib.sha256(json.dumps(messages, ensure_ascii=False, sort_keys=True).encode()).hexdigest()[:24]
 
 
 def test_a_fatal_error_on_one_worker_stops_every_shard(cluster, openai_server, tmp_path, monkeypatch):

@@ -201,6 +201,13 @@ def _row_value(v):
     return redact(v) if isinstance(v, str) else v
 
 
+def prompt_row(prompt) -> tuple[str, str]:
+    """(prompt_id, messages as stored) of the chat messages a grade sent: sorted JSON, redacted, and its hash,
+    so identical prompts share one row."""
+    messages = _row_value(json.dumps(list(prompt), ensure_ascii=False, sort_keys=True))
+    return hashlib.sha256(messages.encode()).hexdigest()[:24], messages
+
+
 def read_manifest(run_dir: Path | str) -> dict:
     """A run's manifest.json ({} if there is none); a damaged one is a StoreError naming the file."""
     path = Path(run_dir) / "manifest.json"
@@ -331,8 +338,7 @@ class RunStore:
                         item_id=trial.subject.item_id, epoch=trial.epoch, unit=trial.unit,
                         admits_error=_admits_error(row.get("reason")))  # of the reason as stored (redacted)
             if prompt:
-                messages = _row_value(json.dumps(list(prompt), ensure_ascii=False, sort_keys=True))
-                row["prompt_id"] = hashlib.sha256(messages.encode()).hexdigest()[:24]
+                row["prompt_id"], messages = prompt_row(prompt)
                 self.db.execute("INSERT OR IGNORE INTO prompts VALUES (?, ?)", (row["prompt_id"], messages))
         elif table == "episodes":
             row |= dict(episode_id=trial.trial_id)
