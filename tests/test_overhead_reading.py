@@ -1,0 +1,31 @@
+"""How benchmarks/grade_overhead.py reads its rounds: the litellm target is met only where the whole interval
+of the per-round ratio is at or below 1 (a level result is not called met)."""
+
+import math
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent.parent / "benchmarks"))
+grade_overhead = pytest.importorskip("grade_overhead")
+
+
+def test_interval_is_the_geometric_mean_with_a_t_interval():
+    mean, low, high = grade_overhead.ratio_interval([0.5, 2.0])
+    assert mean == pytest.approx(1.0)
+    assert low < 1 < high and low * high == pytest.approx(1.0)  # symmetric on the log scale
+    assert grade_overhead.ratio_interval([0.9, 0.9, 0.9])[1:] == pytest.approx((0.9, 0.9))
+
+
+@pytest.mark.parametrize("ratios, reading", [
+    ([0.90, 0.92, 0.95, 0.91], "met"),
+    ([0.95, 1.10, 1.18], "level: the interval holds 1"),
+    ([1.20, 1.25, 1.22], "NOT met"),
+    ([0.8], "one round gives no interval"),
+])
+def test_verdict(ratios, reading):
+    _, low, high = grade_overhead.ratio_interval(ratios)
+    assert grade_overhead.verdict(low, high) == reading
+    if len(ratios) == 1:
+        assert math.isnan(low)
