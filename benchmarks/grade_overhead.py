@@ -101,7 +101,6 @@ def main() -> None:
         ratios = sorted(b / a for a, b in zip(runs["bare litellm loop"], runs["bench grade --client litellm"]))
     server.terminate()
     direct, floor = results["bench grade, direct client"], results["bare aiohttp loop"]
-    lite, bare_lite = results["bench grade --client litellm"], results["bare litellm loop"]
     mean, low, high = ratio_interval(ratios)
     print(f"direct: {1000 * direct:.2f} ms ({direct / floor:.1f}x the bare aiohttp loop; target 1.5 ms: "
           f"{'met' if direct <= 0.0015 else 'NOT met'}); litellm: {mean:.2f}x the bare litellm loop [95% CI "
