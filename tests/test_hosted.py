@@ -42,6 +42,20 @@ def test_a_missing_key_fails_at_once_naming_the_variable(tmp_path, monkeypatch):
     assert res.exit_code == 1 and "ANTHROPIC_API_KEY" in res.output
 
 
+@pytest.mark.parametrize("blank", ["", "  "])
+def test_a_key_set_to_blank_counts_as_missing(openai_server, tmp_path, monkeypatch, blank):
+    for var in ("OPENAI_API_KEY", "COHERE_API_KEY"):
+        monkeypatch.setenv(var, blank)
+    for judge in ("openai/gpt-5.2", "cohere/command-r"):  # before litellm is imported, and by litellm's own check
+        res = _bench("grade", "--judge", judge, "--limit", "2", "--runs-dir", str(tmp_path / "runs"))
+        assert res.exit_code == 1 and "no API key" in res.output and "Traceback" not in res.output, res.output
+    assert not (tmp_path / "runs").exists()
+    for client in ("auto", "litellm"):  # a served judge: the placeholder, not the blank (litellm would refuse it)
+        res = _grade(openai_server, tmp_path, "--limit", "2", "--client", client, "--no-cache")
+        assert res.exit_code == 0, res.output
+        assert openai_server.requests[-1]["headers"]["Authorization"] == "Bearer no-key"
+
+
 def test_a_keyless_openai_compatible_server_needs_no_dummy_key(openai_server, tmp_path, monkeypatch):
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     res = _grade(openai_server, tmp_path, "--limit", "4")
@@ -134,6 +148,26 @@ def test_cost_is_printed_per_judge_and_capped_resumably(openai_server, tmp_path,
     assert "openai/gpt-4o-mini: cost $0.0006" in res.output
     report = _bench("report", str(next((tmp_path / "runs").iterdir())))
     assert "cost $0.0006" in report.output
+
+
+@pytest.mark.parametrize("client", ["auto", "litellm"])  # auto: the direct client at an API base
+def test_a_cost_cap_on_a_judge_of_unknown_price_is_refused_and_its_cost_is_not_shown_as_zero(
+        openai_server, tmp_path, monkeypatch, client):
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    res = _grade(openai_server, tmp_path, "--client", client, "--max-cost", "1")  # openai/x: no list price
+    assert res.exit_code == 1 and "--max-cost: no price is known for openai/x" in res.output, res.output
+    assert "price = [input, output]" in res.output and "Traceback" not in res.output
+    assert not openai_server.requests and not (tmp_path / "runs").exists()
+    res = _grade(openai_server, tmp_path, "--client", client, "--limit", "2")
+    assert res.exit_code == 0, res.output
+    report = " ".join(_bench("report", str(next((tmp_path / "runs").iterdir()))).output.split())  # unwrapped
+    assert "openai/x: cost unknown (no price for this model)" in report and "$0.0000" not in report
+    assert _grades(tmp_path)["cost_usd"].isna().all()  # stored as unknown, not as $0
+    cfg = tmp_path / "judges.toml"  # its own price: the cap holds (100 + 20 tokens at $10 + $50 a million)
+    cfg.write_text(f'[judges."openai/x"]\napi_base = "{openai_server.base}"\nprice = [10, 50]\n')
+    res = _bench("grade", "--judges-config", str(cfg), "--client", client, "--suite", str(MINI), "--quiet",
+                 "--concurrency", "1", "--max-cost", "0.005", "--runs-dir", str(tmp_path / "priced"))
+    assert res.exit_code == 5 and "--max-cost $0.005" in res.output, res.output
 
 
 def test_per_judge_settings_from_a_judges_config(openai_server, tmp_path, monkeypatch):

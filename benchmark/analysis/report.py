@@ -99,7 +99,7 @@ def build_report(run_dir: Path, control: str = "control", n_boot: int = 2000, se
                    for j, g in grades.groupby("judge")},
         "tokens": {"prompt": int(grades["prompt_tokens"].fillna(0).sum()),
                    "completion": int(grades["completion_tokens"].fillna(0).sum())},
-        "cost_usd": float(grades["cost_usd"].fillna(0).sum()),
+        "cost_usd": float(grades["cost_usd"].sum()) if grades["cost_usd"].notna().any() else None,  # None: unknown
         "rows": [r | {k: gates[r["judge"]][k] for k in ("can_grade", "min_auc")} for r in to_records(summary)],
         "factor_effects": to_records(factor_effects(grades, n_boot=n_boot, seed=seed)),
         "bunching": to_records(bunching(grades, control=control, n_boot=n_boot, seed=seed)),

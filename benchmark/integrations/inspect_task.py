@@ -112,6 +112,7 @@ class InspectLogModel(Model):
     epoch. The replies were paid for when inspect ran, so nothing is called, cached or priced again."""
 
     kind = "inspect-log"
+    free = True  # nothing is called: the replies were paid for when inspect ran
 
     def __init__(self, name: str, settings: Settings, replies: dict, log_id: str):
         super().__init__(name, settings)

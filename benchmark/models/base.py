@@ -128,6 +128,7 @@ class Model:
     max_concurrency: int | None = None  # per-model bound on calls in flight (None: the run's concurrency)
     kind = "llm"
     auto_structured = "prompt"  # what "auto" means for this provider
+    free = False  # its calls cost nothing (an embedded or simulated model, replies logged elsewhere)
 
     def __init__(self, name: str, settings: Settings):
         # the options' own rules (a finite timeout, a seed every provider takes, an http(s) API base), however
@@ -165,6 +166,15 @@ class Model:
         if self.settings.price:
             return (self.settings.price[0] * prompt_tokens + self.settings.price[1] * completion_tokens) / 1e6
         return listed
+
+    def cost_known(self) -> bool:
+        """Whether each call's dollars are known: its own `price`, a list price, or nothing to pay. --max-cost
+        needs it: a call of unknown cost would count as $0 and the cap would never stop the run."""
+        return self.free or bool(self.settings.price) or self.list_priced()
+
+    def list_priced(self) -> bool:
+        """Whether the provider's list price for this model is known (a provider says; none by default)."""
+        return False
 
     def max_tokens(self, request: Request) -> int:
         return max(self.settings.max_tokens, request.max_tokens or 0)

@@ -44,14 +44,23 @@ class LitellmModel(HostedModel):
 
     def _preflight(self, name: str, settings: Settings) -> str | None:
         """Credentials checked before the first call: a missing key is one clear line now, not a run of
-        failed calls. A server given by api_base may need no key: it gets a placeholder, never a secret."""
-        env = litellm.validate_environment(model=name)
+        failed calls. A server given by api_base may need no key: it gets a placeholder, never a secret. A key
+        set to an empty string counts as missing (litellm counts it as set, and its provider then refuses it)."""
+        blank = {k: os.environ.pop(k) for k in [k for k, v in os.environ.items()
+                                                if k.endswith(("_KEY", "_TOKEN")) and not v.strip()]}
+        try:
+            env = litellm.validate_environment(model=name)
+        finally:
+            os.environ.update(blank)
         missing = [k for k in env.get("missing_keys", []) if k.endswith(("_KEY", "_TOKEN"))]
-        if env.get("keys_in_environment") or not missing or any(os.environ.get(k) for k in missing):
+        if env.get("keys_in_environment") or not missing or any(os.environ.get(k, "").strip() for k in missing):
             return None
         if settings.api_base:
             return "no-key"
         raise missing_key(name, missing)
+
+    def list_priced(self) -> bool:
+        return self.listed
 
     def schema_known(self) -> bool:
         try:
@@ -114,7 +123,10 @@ def _known_to_litellm(name: str, provider: str) -> bool:
     """Whether litellm has `name` in its model map (so a list price). A model it does not list (a served
     endpoint's own name) is entered there at a price of zero, which peer-bench never reads (its price is
     unknown, or the judge's own `price`): else litellm, pricing every reply, searches its whole map for a
-    similar name each time, about 0.5 ms of CPU a call (benchmarks/grade_overhead.py)."""
+    similar name each time, about 0.5 ms of CPU a call (benchmarks/grade_overhead.py). Once entered, it stays
+    unknown for the process (litellm would now list it, at the zero peer-bench put there)."""
+    if name in _entered_unpriced:
+        return False
     try:
         litellm.get_model_info(model=name, custom_llm_provider=provider)
         return True
@@ -123,7 +135,11 @@ def _known_to_litellm(name: str, provider: str) -> bool:
     unpriced = {"litellm_provider": provider, "mode": "chat", "input_cost_per_token": 0.0, "output_cost_per_token": 0.0}
     litellm.register_model({key: dict(unpriced) for key in {name, name.split("/", 1)[-1]}
                             if key not in litellm.model_cost})  # never another model's entry
+    _entered_unpriced.add(name)
     return False
+
+
+_entered_unpriced: set[str] = set()  # the models _known_to_litellm entered at zero: their price is unknown
 
 
 class ReplicasDown(RuntimeError):

@@ -209,6 +209,7 @@ def _prime_prefix(engine: Engine, prefixes: list[list[int]]) -> None:
 class LocalModel(Model):
     """`local/smollm2` or `local/path/to/model.gguf`."""
 
+    free = True
     max_concurrency = 1  # one context per process serves calls one at a time, in order (keeps its prefix warm)
     auto_structured = "grammar"  # a grammar costs nothing here and makes every reply parseable
 

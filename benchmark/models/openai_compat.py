@@ -59,9 +59,12 @@ class OpenAICompatModel(HostedModel):
         if not base or not self.model:
             raise ModelError(f"{name}: the direct client needs an API base (--api-base)")
         self.url = base.rstrip("/") + "/chat/completions"
-        self.api_key = os.environ.get(KEY_ENV[self.provider]) or NO_KEY[self.provider]
+        self.api_key = os.environ.get(KEY_ENV[self.provider], "").strip() or NO_KEY[self.provider]  # blank: none
         self._sessions: dict[int, aiohttp.ClientSession] = {}
         super().__init__(name, settings)
+
+    def list_priced(self) -> bool:
+        return price(self.name, 0, 0) is not None
 
     def _session(self) -> aiohttp.ClientSession:
         """One session per event loop (each run has its own), closed by aclose."""

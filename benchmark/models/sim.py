@@ -53,6 +53,7 @@ EFFECT = (-1, 1, False, "an effect on the 0..1 score, in -1..1")
 
 class SimModel(Model):
     synthetic = True
+    free = True
     kind = "sim"
 
     def __init__(self, name: str, settings: Settings):
@@ -130,4 +131,4 @@ class SimModel(Model):
         rng = np.random.default_rng(int.from_bytes(hashlib.sha256(key).digest()[:8], "little"))
         out = request.reply.simulate(self, request.oracle, rng)
         text, expected = out if isinstance(out, tuple) else (out, None)
-        return Completion(text=text, latency_s=self.latency, expected=expected if self.probs else None)
+        return Completion(text=text, latency_s=self.latency, cost_usd=0.0, expected=expected if self.probs else None)

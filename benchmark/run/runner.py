@@ -475,6 +475,11 @@ async def aexecute(spec: RunSpec, *, runs_dir: str | Path = "runs", run_id: str 
     if reason := first_problem(GRADE, {"concurrency": concurrency, "max_error_rate": max_error_rate,
                                        "max_cost": max_cost}):
         raise InputError(reason)
+    if max_cost is not None and (unpriced := [n for n, m in spec.models.items() if m is not None and not m.cost_known()]):
+        raise InputError(f"--max-cost: no price is known for {', '.join(unpriced)} (none is listed for it), so its "
+                         "calls would count as $0 and the cap could never stop the run; give the judge its price "
+                         "(price = [input, output] dollars per million tokens, in --judges-config) or leave "
+                         "--max-cost out")
     if (size := plan_size(spec)) > MAX_TRIALS:
         raise InputError(f"the run would plan {size:,} trials; one run takes at most {MAX_TRIALS:,} (fewer "
                          "--epochs, items or framings, or several runs)")

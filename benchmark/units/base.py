@@ -96,7 +96,8 @@ def usage(completions: list[Completion], latency_s: float | None = None) -> dict
     return dict(latency_s=latency_s if latency_s is not None else sum(c.latency_s for c in completions),
                 prompt_tokens=sum(c.prompt_tokens for c in completions),
                 completion_tokens=sum(c.completion_tokens for c in completions),
-                cost_usd=sum(c.cost_usd or 0.0 for c in completions) if completions else None,
+                cost_usd=None if not completions or any(c.cost_usd is None for c in completions)
+                else sum(c.cost_usd for c in completions),  # unknown stays unknown, never $0
                 cached=bool(completions) and all(c.cached for c in completions))
 
 
