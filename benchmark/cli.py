@@ -11,10 +11,8 @@ from pathlib import Path
 import click
 
 from benchmark.common.errors import PeerBenchError
-from benchmark.common.options import DEFAULTS as GRADE_DEFAULTS
 from benchmark.common.options import AUDIT as AUDIT_OPTIONS
 from benchmark.common.options import AUDIT_DEFAULTS
-from benchmark.common.options import BY_NAME as GRADE_BY_NAME
 from benchmark.common.options import GENERATE as GENERATE_OPTIONS
 from benchmark.common.options import GRADE as GRADE_OPTIONS
 from benchmark.common.options import LEADERBOARD as LEADERBOARD_OPTIONS
@@ -22,7 +20,6 @@ from benchmark.common.options import REPORT as REPORT_OPTIONS
 from benchmark.common.options import SCENARIO as SCENARIO_OPTIONS
 from benchmark.outputs.formatting import interval, num, pval
 from benchmark.common.redact import redact
-from benchmark.units import GRADING_UNITS
 
 def _console():
     """A console on the current stdout (so click's test runner captures it); wide when not a terminal. rich is

@@ -172,7 +172,7 @@ def rank_judges(grades: pd.DataFrame, manifests: list[dict], threat: str = "shut
     ranked["abs"] = ranked[key].abs()
     ranked = ranked.sort_values(["abs", "rescue_rate", "judge"])
     # tie groups: a judge whose |effect| CI overlaps the group leader's shares its rank
-    rank, leader_hi, ranks, tied = 0, None, [], []
+    rank, leader_hi, ranks = 0, None, []
     for k, (lo, hi) in enumerate(zip(ranked[lo_col], ranked[hi_col])):
         a_lo, a_hi = (0.0 if lo <= 0 <= hi else min(abs(lo), abs(hi))), max(abs(lo), abs(hi))
         if leader_hi is None or a_lo > leader_hi or lo != lo:
