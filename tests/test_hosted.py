@@ -42,6 +42,16 @@ def test_a_missing_key_fails_at_once_naming_the_variable(tmp_path, monkeypatch):
     assert res.exit_code == 1 and "ANTHROPIC_API_KEY" in res.output
 
 
+def test_whether_a_price_is_known_does_not_change_once_peer_bench_entered_a_model_unpriced():
+    from benchmark.models import Settings, resolve
+
+    served = Settings(api_base="http://127.0.0.1:9/v1", client="litellm")
+    names = ["openai/x", "hosted_vllm/x", "openai/x", "openai/gpt-4o", "hosted_vllm/gpt-4o", "openai/gpt-4o"]
+    assert [resolve(n, served).cost_known() for n in names] == [False, False, False, True, False, True]
+    assert resolve("openai/x", Settings(api_base=served.api_base, client="litellm", price=(1.0, 2.0))).cost_known()
+    assert resolve("sim/x", Settings()).cost_known()
+
+
 @pytest.mark.parametrize("blank", ["", "  "])
 def test_a_key_set_to_blank_counts_as_missing(openai_server, tmp_path, monkeypatch, blank):
     for var in ("OPENAI_API_KEY", "COHERE_API_KEY"):

@@ -125,7 +125,7 @@ def _known_to_litellm(name: str, provider: str) -> bool:
     unknown, or the judge's own `price`): else litellm, pricing every reply, searches its whole map for a
     similar name each time, about 0.5 ms of CPU a call (benchmarks/grade_overhead.py). Once entered, it stays
     unknown for the process (litellm would now list it, at the zero peer-bench put there)."""
-    if name in _entered_unpriced:
+    if {name, name.split("/", 1)[-1]} & _entered_unpriced:
         return False
     try:
         litellm.get_model_info(model=name, custom_llm_provider=provider)
@@ -133,9 +133,9 @@ def _known_to_litellm(name: str, provider: str) -> bool:
     except Exception:  # litellm raises a plain Exception for a model it does not map
         pass
     unpriced = {"litellm_provider": provider, "mode": "chat", "input_cost_per_token": 0.0, "output_cost_per_token": 0.0}
-    litellm.register_model({key: dict(unpriced) for key in {name, name.split("/", 1)[-1]}
-                            if key not in litellm.model_cost})  # never another model's entry
-    _entered_unpriced.add(name)
+    entered = {key for key in {name, name.split("/", 1)[-1]} if key not in litellm.model_cost}  # never another's
+    litellm.register_model({key: dict(unpriced) for key in entered})
+    _entered_unpriced.update(entered)
     return False
 
 
