@@ -66,7 +66,7 @@ def build_study_report(run_dir: Path, baseline: str = "non_shutdown") -> dict:
         "design": DESIGN_NOTE, "pass_definition": PASS_DEFINITION, "scale": "eval_score, 0..100",
         "sources": manifest.get("study_sources", []),
         "judges": {j: {"trials": len(g), "bad_rows": int((g["status"] != "ok").sum()),
-                       "harness_cost_usd": float(g["cost_usd"].sum()) if g["cost_usd"].notna().any() else None,
+                       "harness_cost_usd": dollars(g["cost_usd"]),
                        "tasks": sorted(g["task"].dropna().unique().tolist())}
                    for j, g in rollouts.groupby("judge")},
         "bad_rows": failed["parse_error"].tolist()[:200], "bad_row_count": len(failed),
@@ -98,7 +98,7 @@ def build_report(run_dir: Path, control: str = "control", n_boot: int = 2000, se
                    for j, g in grades.groupby("judge")},
         "tokens": {"prompt": int(grades["prompt_tokens"].fillna(0).sum()),
                    "completion": int(grades["completion_tokens"].fillna(0).sum())},
-        "cost_usd": float(grades["cost_usd"].sum()) if grades["cost_usd"].notna().any() else None,  # None: unknown
+        "cost_usd": dollars(grades["cost_usd"]),
         "rows": [r | {k: gates[r["judge"]][k] for k in ("can_grade", "min_auc")} for r in to_records(summary)],
         "factor_effects": to_records(factor_effects(grades, n_boot=n_boot, seed=seed)),
         "bunching": to_records(bunching(grades, control=control, n_boot=n_boot, seed=seed)),
@@ -115,12 +115,16 @@ def _float(v) -> float | None:
     return None if v is None or v != v else float(v)
 
 
+def dollars(cost: pd.Series) -> float | None:
+    """What these trials cost: None where no trial's cost is known (an unknown price is never $0)."""
+    return float(cost.sum()) if cost.notna().any() else None
+
+
 def usage(g: pd.DataFrame) -> dict:
     """What a judge's trials cost and how many failed: tokens, dollars, call errors and the first of them."""
     errors = g[g["parse_status"] == "error"].sort_values("finished_at")
-    cost = g["cost_usd"]
     return {"trials": len(g), "errors": len(errors), "first_error": errors["error"].iloc[0] if len(errors) else None,
             "prompt_tokens": int(g["prompt_tokens"].fillna(0).sum()),
             "completion_tokens": int(g["completion_tokens"].fillna(0).sum()),
-            "cost_usd": float(cost.sum()) if cost.notna().any() else None,
+            "cost_usd": dollars(g["cost_usd"]),
             "cached": int(g["cached"].sum())}

@@ -15,12 +15,11 @@ benchmark.common, benchmark.truth and benchmark.data; it knows nothing of units,
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import Callable
 
 from benchmark.models.base import (CallError, Completion, Model, ModelError, Oracle, ReplyFormat, Request, Settings,
-                                   missing_key)
+                                   env_key, missing_key)
 
 
 def _litellm() -> type[Model]:
@@ -111,7 +110,7 @@ def _check_key(name: str, settings: Settings, provider: Provider) -> None:
     (litellm_provider._preflight) would refuse it with this same line, but only once litellm is imported."""
     keys = KEY_ENV.get(name.split("/", 1)[0]) if "/" in name else None
     if keys and not settings.api_base and provider.loader in (_litellm, _served) \
-            and not any(os.environ.get(k, "").strip() for k in keys):
+            and not any(env_key(k) for k in keys):
         raise missing_key(name, keys)
 
 

@@ -9,6 +9,7 @@ in these terms.
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -19,6 +20,12 @@ from benchmark.common.options import DEFAULTS, PER_JUDGE, STRUCTURED, first_prob
 
 class ModelError(InputError):
     """A model string or setting cannot be used (unknown provider prefix, missing key or file, ...)."""
+
+
+def env_key(var: str) -> str:
+    """An API key from the environment, '' where it is unset or blank (a blank key is no key: a provider
+    refuses it, and litellm would count it as set)."""
+    return os.environ.get(var, "").strip()
 
 
 def missing_key(name: str, keys) -> ModelError:

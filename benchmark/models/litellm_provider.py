@@ -14,7 +14,7 @@ import os
 import benchmark  # noqa: F401  (keeps litellm offline before it is imported)
 import litellm
 
-from benchmark.models.base import Completion, ModelError, Request, Settings, missing_key
+from benchmark.models.base import Completion, ModelError, Request, Settings, env_key, missing_key
 from benchmark.models.hosted import EmptyReply, ErrorClass, HostedModel, openai_completion
 
 litellm.suppress_debug_info = True
@@ -23,6 +23,7 @@ litellm.telemetry = False
 _FATAL = (litellm.AuthenticationError, litellm.PermissionDeniedError, litellm.NotFoundError,
           litellm.UnsupportedParamsError)
 _FINAL = (litellm.BadRequestError, litellm.UnprocessableEntityError)
+_KEY_NAMES = ("_KEY", "_TOKEN")  # the variables of litellm's credential check that hold a secret
 _RETRY = (litellm.RateLimitError, litellm.APIConnectionError, litellm.InternalServerError,
           litellm.ServiceUnavailableError, litellm.APIError)
 
@@ -46,14 +47,13 @@ class LitellmModel(HostedModel):
         """Credentials checked before the first call: a missing key is one clear line now, not a run of
         failed calls. A server given by api_base may need no key: it gets a placeholder, never a secret. A key
         set to an empty string counts as missing (litellm counts it as set, and its provider then refuses it)."""
-        blank = {k: os.environ.pop(k) for k in [k for k, v in os.environ.items()
-                                                if k.endswith(("_KEY", "_TOKEN")) and not v.strip()]}
+        blank = {k: os.environ.pop(k) for k in [k for k in os.environ if k.endswith(_KEY_NAMES) and not env_key(k)]}
         try:
             env = litellm.validate_environment(model=name)
         finally:
             os.environ.update(blank)
-        missing = [k for k in env.get("missing_keys", []) if k.endswith(("_KEY", "_TOKEN"))]
-        if env.get("keys_in_environment") or not missing or any(os.environ.get(k, "").strip() for k in missing):
+        missing = [k for k in env.get("missing_keys", []) if k.endswith(_KEY_NAMES)]
+        if env.get("keys_in_environment") or not missing or any(env_key(k) for k in missing):
             return None
         if settings.api_base:
             return "no-key"
@@ -119,13 +119,17 @@ class LitellmModel(HostedModel):
         return openai_completion(request, response.model_dump(), lambda p, c: self.cost(p, c, listed))
 
 
+_entered_unpriced: set[str] = set()  # the models _known_to_litellm entered at zero: their price is unknown
+
+
 def _known_to_litellm(name: str, provider: str) -> bool:
     """Whether litellm has `name` in its model map (so a list price). A model it does not list (a served
     endpoint's own name) is entered there at a price of zero, which peer-bench never reads (its price is
     unknown, or the judge's own `price`): else litellm, pricing every reply, searches its whole map for a
     similar name each time, about 0.5 ms of CPU a call (benchmarks/grade_overhead.py). Once entered, it stays
     unknown for the process (litellm would now list it, at the zero peer-bench put there)."""
-    if {name, name.split("/", 1)[-1]} & _entered_unpriced:
+    keys = {name, name.split("/", 1)[-1]}
+    if keys & _entered_unpriced:
         return False
     try:
         litellm.get_model_info(model=name, custom_llm_provider=provider)
@@ -133,13 +137,10 @@ def _known_to_litellm(name: str, provider: str) -> bool:
     except Exception:  # litellm raises a plain Exception for a model it does not map
         pass
     unpriced = {"litellm_provider": provider, "mode": "chat", "input_cost_per_token": 0.0, "output_cost_per_token": 0.0}
-    entered = {key for key in {name, name.split("/", 1)[-1]} if key not in litellm.model_cost}  # never another's
+    entered = {key for key in keys if key not in litellm.model_cost}  # never another model's entry
     litellm.register_model({key: dict(unpriced) for key in entered})
     _entered_unpriced.update(entered)
     return False
-
-
-_entered_unpriced: set[str] = set()  # the models _known_to_litellm entered at zero: their price is unknown
 
 
 class ReplicasDown(RuntimeError):

@@ -16,7 +16,7 @@ import os
 
 import aiohttp
 
-from benchmark.models.base import Completion, ModelError, Request, Settings
+from benchmark.models.base import Completion, ModelError, Request, Settings, env_key
 from benchmark.models.hosted import EmptyReply, ErrorClass, HostedModel, openai_completion
 from benchmark.models.prices import price
 
@@ -59,7 +59,7 @@ class OpenAICompatModel(HostedModel):
         if not base or not self.model:
             raise ModelError(f"{name}: the direct client needs an API base (--api-base)")
         self.url = base.rstrip("/") + "/chat/completions"
-        self.api_key = os.environ.get(KEY_ENV[self.provider], "").strip() or NO_KEY[self.provider]  # blank: none
+        self.api_key = env_key(KEY_ENV[self.provider]) or NO_KEY[self.provider]
         self._sessions: dict[int, aiohttp.ClientSession] = {}
         super().__init__(name, settings)
 
